@@ -1,0 +1,36 @@
+"""The HTTP API, mounted into the Reflex app under ``/api`` (see ``portal/portal.py``).
+
+Routes are thin: validate, call one service, map service errors to HTTP
+errors with a clear ``detail``. Interactive docs live at ``/api/docs``.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from portal.api import auth, catalog, health
+from portal.services.errors import Forbidden, InvalidInput, NotFound, NotSignedIn, ServiceError
+
+_STATUS: dict[type[ServiceError], int] = {InvalidInput: 422, NotFound: 404, NotSignedIn: 401, Forbidden: 403}
+
+
+def _service_error(_request: Request, exc: Exception) -> JSONResponse:
+    status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 400)
+    return JSONResponse({"detail": str(exc)}, status_code=status)
+
+
+def create_api() -> FastAPI:
+    """Build the FastAPI app with every router."""
+    api = FastAPI(
+        title="Portal API",
+        version="0.1.0",
+        description="Usage ingest, customers, contracts, balances and invoices of the Portal billing portal.",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    api.add_exception_handler(ServiceError, _service_error)
+    for module in (health, catalog, auth):
+        api.include_router(module.router)
+    return api

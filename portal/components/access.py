@@ -1,0 +1,28 @@
+"""Access states of a protected page: still checking, signed out, not allowed, or the content."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from portal.components.layout import notice
+
+LOADING, SIGNED_OUT, FORBIDDEN, OK = "loading", "signed_out", "forbidden", "ok"
+
+
+def guarded(access: rx.Var[str], denied_reason: rx.Var[str], content: rx.Component) -> rx.Component:
+    """Show ``content`` when ``access`` is ``ok``; otherwise the matching notice."""
+    return rx.match(
+        access,
+        (OK, content),
+        (
+            SIGNED_OUT,
+            notice(
+                "lock",
+                "Sign in to continue",
+                "This page shows account data, so you need to be signed in.",
+                rx.link(rx.button("Sign in"), href="/sign-in"),
+            ),
+        ),
+        (FORBIDDEN, notice("shield-x", "Not available to you", denied_reason)),
+        rx.center(rx.spinner(size="3"), padding_y="64px"),
+    )

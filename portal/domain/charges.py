@@ -1,0 +1,44 @@
+"""Charges: what rating produces and burn-down consumes.
+
+A :class:`Charge` is an amount owed for one product, by one contract, at one
+instant, in one credit type, optionally attributed to a seat and to
+presentation groups (``model=gpt-4``). Rating turns usage, seats and fees
+into charges; burn-down draws each charge from the grants that apply to it
+and what no grant covers becomes overage.
+
+Charges are processed in :func:`charge_order` (time, then id), which makes
+the result independent of the order events arrived in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from portal.domain.money import CreditType
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """An amount owed, at full precision, before grants are applied.
+
+    ``id`` is stable across re-rating (built from contract, product, window
+    and group) so that deductions and invoice lines can refer to it.
+    ``at`` is the instant the charge was incurred: only grants active at
+    that instant can pay for it.
+    """
+
+    id: str
+    contract_id: str
+    product_id: str
+    at: datetime
+    amount: Decimal
+    credit_type: CreditType
+    seat_id: str | None = None
+    group: tuple[tuple[str, str], ...] = field(default=())
+
+
+def charge_order(charge: Charge) -> tuple[datetime, str]:
+    """Sort key for processing charges: by instant, then by id (a stable tie-break)."""
+    return (charge.at, charge.id)

@@ -1,0 +1,687 @@
+"""Grants (prepaid commits and free credits) and burn-down: which grant pays for which charge.
+
+Rules (see ``portal/domain/README.md``):
+
+* A **grant** is a balance a customer can draw from: a ``COMMIT`` (prepaid,
+  paid for) or a ``CREDIT`` (free). It has an amount in one credit type, a
+  start (``starting_at``), an optional expiry (``ending_before``; none means
+  it never expires), a priority (a lower number is drawn first), optionally
+  the products it may pay for (none means all products), and a scope:
+  one ``SEAT`` of a contract, the whole ``CONTRACT``, or ``SHARED`` (a
+  parent's commit shared with its children, see ``hierarchy.py``).
+* A grant **applies** to a charge when all of these hold:
+
+  1. the grant and the charge are in the same credit type (dollars pay for
+     dollars, AI credits for AI credits);
+  2. the grant is active at the charge's instant:
+     ``starting_at <= charge time < ending_before``;
+  3. the charge's product is one of the grant's products (or the grant is
+     for all products);
+  4. the scope matches: a seat grant pays only for charges of its contract
+     attributed to that seat; a contract grant for any charge of its
+     contract; a shared grant for its own contract's charges and for the
+     charges of each child contract its child access admits (``ALL``, or a
+     list naming the child; ``NONE`` admits no child).
+
+* **Burn-down order.** Among the grants that apply to a charge, the charge
+  is drawn first from the grant that comes first by, in this order:
+
+  1. narrowest scope: the seat's own grant, then the contract's own grants,
+     then a parent's shared grant;
+  2. lower ``priority`` number;
+  3. free credits before paid commits;
+  4. fewer applicable products (a grant for all products comes last);
+  5. earliest expiry (a grant that never expires comes last);
+  6. earliest ``starting_at``;
+  7. grant id (a stable tie-break).
+
+  This is :func:`burn_down_key`. Each deduction says why its grant came
+  first, naming the rule that put it ahead of each later grant.
+* **Burn-down.** Charges are taken in order of time, then charge id (so the
+  result does not depend on the order usage arrived in). Each charge takes
+  as much as it can from the first applicable grant, then the next, and so
+  on. A grant never goes below zero. What no grant covers is **overage**,
+  billed in arrears to the payer (the charge's contract, or its parent when
+  the child's payer is the parent). A child's draws on a parent's shared
+  commit are limited by the child's budget cap; past the cap, the rest of
+  the charge is overage or *blocked* (not billed, not drawn) as the cap says.
+* For every charge: amount = deductions + overage + blocked, exactly, at
+  full precision.
+* Every movement is written to the append-only ledger (``ledger.py``): a
+  ``GRANT_START`` entry when a grant is first seen, a ``USAGE`` entry per
+  deduction, and an ``EXPIRY`` entry that zeroes what is left of a grant
+  once it has expired. A charge draws from what is left of a grant after
+  everything already on its ledger. A charge that already has usage entries
+  on the ledger is refused, so re-running a burn-down cannot draw twice.
+* Overage in a custom credit unit is billed in the unit's currency at the
+  unit's price (units × price per unit), with
+  :meth:`portal.domain.money.CreditType.to_money`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import Enum
+
+from portal.domain.charges import Charge, charge_order
+from portal.domain.errors import InvalidBurnDown, InvalidGrant, InvalidLedgerEntry
+from portal.domain.hierarchy import NO_HIERARCHY, BudgetCap, CapBehaviour, Hierarchy
+from portal.domain.ledger import EntryKind, LedgerEntry, exact_arithmetic, ledger_order
+from portal.domain.money import ZERO, CreditType, Money, to_decimal
+from portal.domain.periods import Period, ensure_utc
+
+
+class GrantKind(Enum):
+    """Whether the customer paid for a grant."""
+
+    COMMIT = "commit"
+    """Prepaid: the customer paid for this balance."""
+    CREDIT = "credit"
+    """Free: given by a package, a promotion or staff."""
+
+
+class GrantScope(Enum):
+    """Whose charges a grant may pay for."""
+
+    SEAT = "seat"
+    CONTRACT = "contract"
+    SHARED = "shared"
+
+
+class ChildAccess(Enum):
+    """Which child contracts may draw on a shared grant (or a tuple of child contract ids)."""
+
+    ALL = "all"
+    NONE = "none"
+
+
+class GrantSource(Enum):
+    """Why a grant exists."""
+
+    PACKAGE_RECURRENCE = "package_recurrence"
+    PURCHASE = "purchase"
+    TOP_UP = "top_up"
+    MANUAL = "manual"
+    MIGRATION = "migration"
+
+
+DEFAULT_PRIORITY = 100
+"""Priority of a grant that was not given one; leaves room to rank grants before and after it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """A commit or credit a customer can draw from; see the module rules.
+
+    ``seat_id`` is required for (and only allowed on) a ``SEAT`` grant.
+    ``child_access`` is only for a ``SHARED`` grant: ``ChildAccess.ALL``
+    (the default), ``ChildAccess.NONE``, or a tuple of child contract ids.
+    ``applicable_product_ids`` and a child-access tuple are kept sorted.
+    """
+
+    id: str
+    contract_id: str
+    kind: GrantKind
+    credit_type: CreditType
+    amount: Decimal
+    starting_at: datetime
+    ending_before: datetime | None = None
+    priority: int = DEFAULT_PRIORITY
+    applicable_product_ids: tuple[str, ...] | None = None
+    scope: GrantScope = GrantScope.CONTRACT
+    seat_id: str | None = None
+    child_access: ChildAccess | tuple[str, ...] | None = None
+    source: GrantSource = GrantSource.MANUAL
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            raise InvalidGrant("A grant needs an id.")
+        if not self.contract_id:
+            raise InvalidGrant(f"Grant {self.id} needs the contract it belongs to.")
+        amount = to_decimal(self.amount, f"amount of grant {self.id}")
+        if amount < 0:
+            raise InvalidGrant(f"Grant {self.id} has amount {amount}: a grant's amount is zero or more.")
+        object.__setattr__(self, "amount", amount)
+        object.__setattr__(self, "starting_at", ensure_utc(self.starting_at, f"start of grant {self.id}"))
+        if self.ending_before is not None:
+            ending = ensure_utc(self.ending_before, f"expiry of grant {self.id}")
+            if ending <= self.starting_at:
+                raise InvalidGrant(
+                    f"Grant {self.id} expires ({ending.isoformat()}) before it starts "
+                    f"({self.starting_at.isoformat()}): set an expiry after the start, or none."
+                )
+            object.__setattr__(self, "ending_before", ending)
+        if isinstance(self.priority, bool) or not isinstance(self.priority, int):
+            raise InvalidGrant(f"Grant {self.id} has priority {self.priority!r}: a priority is a whole number.")
+        self._check_products()
+        self._check_scope()
+
+    def _check_products(self) -> None:
+        if self.applicable_product_ids is None:
+            return
+        products = tuple(sorted(set(self.applicable_product_ids)))
+        if not products:
+            raise InvalidGrant(
+                f"Grant {self.id} lists no applicable products, so it could never be used: "
+                "list at least one product, or leave it empty (None) for all products."
+            )
+        object.__setattr__(self, "applicable_product_ids", products)
+
+    def _check_scope(self) -> None:
+        if self.scope is GrantScope.SEAT and not self.seat_id:
+            raise InvalidGrant(f"Grant {self.id} is a seat grant: give the seat id it belongs to.")
+        if self.scope is not GrantScope.SEAT and self.seat_id is not None:
+            raise InvalidGrant(
+                f"Grant {self.id} names seat {self.seat_id} but its scope is {self.scope.value}: "
+                "use the SEAT scope, or leave the seat out."
+            )
+        if self.scope is not GrantScope.SHARED:
+            if self.child_access is not None:
+                raise InvalidGrant(
+                    f"Grant {self.id} sets child access but is not shared: only a SHARED grant is open to children."
+                )
+            return
+        if self.child_access is None:
+            object.__setattr__(self, "child_access", ChildAccess.ALL)
+        elif isinstance(self.child_access, tuple):
+            children = tuple(sorted(set(self.child_access)))
+            if not children:
+                raise InvalidGrant(
+                    f"Grant {self.id} gives access to an empty list of children: use ChildAccess.NONE to close it "
+                    "to all children, or list the child contracts."
+                )
+            object.__setattr__(self, "child_access", children)
+
+    def active_at(self, at: datetime) -> bool:
+        """True when ``starting_at <= at < ending_before``."""
+        return self.starting_at <= at and (self.ending_before is None or at < self.ending_before)
+
+    def covers_product(self, product_id: str) -> bool:
+        """True when the grant may pay for ``product_id``."""
+        return self.applicable_product_ids is None or product_id in self.applicable_product_ids
+
+    def admits_child(self, child_contract_id: str) -> bool:
+        """True when this shared grant's child access lets ``child_contract_id`` draw on it."""
+        if self.scope is not GrantScope.SHARED:
+            return False
+        if isinstance(self.child_access, tuple):
+            return child_contract_id in self.child_access
+        return self.child_access is ChildAccess.ALL
+
+
+def applies(grant: Grant, charge: Charge, hierarchy: Hierarchy = NO_HIERARCHY) -> bool:
+    """True when ``grant`` may pay for ``charge`` (the four conditions in the module rules)."""
+    if grant.credit_type != charge.credit_type or not grant.active_at(charge.at):
+        return False
+    if not grant.covers_product(charge.product_id):
+        return False
+    if grant.scope is GrantScope.SEAT:
+        return grant.contract_id == charge.contract_id and grant.seat_id == charge.seat_id
+    if grant.contract_id == charge.contract_id:
+        return True
+    return hierarchy.parent_of(charge.contract_id) == grant.contract_id and grant.admits_child(charge.contract_id)
+
+
+_NEVER = datetime.max.replace(tzinfo=UTC)
+_SCOPE_RANK = {GrantScope.SEAT: 0, GrantScope.CONTRACT: 1, GrantScope.SHARED: 2}
+_SCOPE_LABEL = {GrantScope.SEAT: "seat grant", GrantScope.CONTRACT: "contract grant", GrantScope.SHARED: "shared grant"}
+_KIND_RANK = {GrantKind.CREDIT: 0, GrantKind.COMMIT: 1}
+
+BurnDownKey = tuple[int, int, int, tuple[int, int], tuple[int, datetime], datetime, str]
+"""Scope rank, priority, kind rank, (all products?, product count), (never expires?, expiry), start, id."""
+
+
+def burn_down_key(grant: Grant) -> BurnDownKey:
+    """The burn-down order as one sort key: the grant with the smaller key is drawn first.
+
+    Compares, in order: scope (seat, contract, shared), priority, free credit
+    before paid commit, fewer applicable products, earliest expiry (never
+    last), earliest start, grant id.
+    """
+    products = (1, 0) if grant.applicable_product_ids is None else (0, len(grant.applicable_product_ids))
+    expiry = (1, _NEVER) if grant.ending_before is None else (0, grant.ending_before)
+    return (
+        _SCOPE_RANK[grant.scope],
+        grant.priority,
+        _KIND_RANK[grant.kind],
+        products,
+        expiry,
+        grant.starting_at,
+        grant.id,
+    )
+
+
+def ordering_reason(first: Grant, later: Grant) -> str:
+    """The burn-down rule that puts ``first`` ahead of ``later``, in words."""
+    a, b = burn_down_key(first), burn_down_key(later)
+    if a[0] != b[0]:
+        return f"{_SCOPE_LABEL[first.scope]} before {_SCOPE_LABEL[later.scope]}"
+    if a[1] != b[1]:
+        return f"priority {first.priority} before {later.priority}"
+    if a[2] != b[2]:
+        return "free credit before paid commit"
+    if a[3] != b[3]:
+        return f"{_products_label(first)} before {_products_label(later)}"
+    if a[4] != b[4]:
+        return f"{_expiry_label(first)} before {_expiry_label(later)}"
+    if a[5] != b[5]:
+        return f"started {_when(first.starting_at)} before {_when(later.starting_at)}"
+    return f"grant id {first.id} before {later.id}"
+
+
+def _products_label(grant: Grant) -> str:
+    if grant.applicable_product_ids is None:
+        return "all products"
+    count = len(grant.applicable_product_ids)
+    return f"{count} product" if count == 1 else f"{count} products"
+
+
+def _expiry_label(grant: Grant) -> str:
+    return "never expires" if grant.ending_before is None else f"expires {_when(grant.ending_before)}"
+
+
+def _when(instant: datetime) -> str:
+    return f"{instant:%Y-%m-%d %H:%M:%S} UTC"
+
+
+@dataclass(frozen=True, slots=True)
+class Deduction:
+    """An amount of one charge paid by one grant, with why that grant came when it did."""
+
+    charge_id: str
+    grant_id: str
+    amount: Decimal
+    explanation: str
+    scope: GrantScope
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeOutcome:
+    """How one charge was paid: deductions in burn-down order, then overage and blocked usage.
+
+    ``payer_contract_id`` is the contract billed for the overage.
+    ``explanation`` says why any part of the charge was not covered.
+    """
+
+    charge: Charge
+    payer_contract_id: str
+    deductions: tuple[Deduction, ...]
+    overage: Decimal
+    blocked: Decimal
+    explanation: str
+
+    @property
+    def covered(self) -> Decimal:
+        """What grants paid for this charge."""
+        with exact_arithmetic():
+            return sum((d.amount for d in self.deductions), ZERO)
+
+    @property
+    def drawn_from_own(self) -> Decimal:
+        """What the seat and contract grants of the charge's own contract paid."""
+        with exact_arithmetic():
+            return sum((d.amount for d in self.deductions if d.scope is not GrantScope.SHARED), ZERO)
+
+    @property
+    def drawn_from_shared(self) -> Decimal:
+        """What shared commits paid: a parent's, for a child's charge or for the parent's own."""
+        with exact_arithmetic():
+            return sum((d.amount for d in self.deductions if d.scope is GrantScope.SHARED), ZERO)
+
+    @property
+    def overage_money(self) -> Money:
+        """The overage in the credit type's currency (units × price per unit for a custom credit)."""
+        return self.charge.credit_type.to_money(self.overage)
+
+
+@dataclass(frozen=True, slots=True)
+class GrantBalance:
+    """A grant's balance after a burn-down."""
+
+    grant_id: str
+    credit_type: CreditType
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class PayerOverage:
+    """The overage one contract is billed, in one credit type."""
+
+    payer_contract_id: str
+    credit_type: CreditType
+    amount: Decimal
+
+    @property
+    def money(self) -> Money:
+        """The overage in the credit type's currency (units × price per unit for a custom credit)."""
+        return self.credit_type.to_money(self.amount)
+
+
+@dataclass(frozen=True, slots=True)
+class BurnDownResult:
+    """Outcome of a burn-down: per charge (in processing order), new ledger entries, closing balances."""
+
+    outcomes: tuple[ChargeOutcome, ...]
+    new_entries: tuple[LedgerEntry, ...]
+    closing_balances: tuple[GrantBalance, ...]
+
+    @property
+    def deductions(self) -> tuple[Deduction, ...]:
+        """Every deduction, charge by charge in processing order, each in burn-down order."""
+        return tuple(d for outcome in self.outcomes for d in outcome.deductions)
+
+    def outcome(self, charge_id: str) -> ChargeOutcome:
+        """The outcome of one charge."""
+        for outcome in self.outcomes:
+            if outcome.charge.id == charge_id:
+                return outcome
+        raise InvalidBurnDown(f"Charge {charge_id} was not part of this burn-down.")
+
+    def balance(self, grant_id: str) -> Decimal:
+        """The closing balance of one grant."""
+        for closing in self.closing_balances:
+            if closing.grant_id == grant_id:
+                return closing.amount
+        raise InvalidGrant(f"Grant {grant_id} was not part of this burn-down.")
+
+    def overage_by_payer(self) -> tuple[PayerOverage, ...]:
+        """Overage summed per paying contract and credit type, by contract id then credit type id."""
+        sums: dict[tuple[str, str], Decimal] = {}
+        types: dict[str, CreditType] = {}
+        with exact_arithmetic():
+            for outcome in self.outcomes:
+                if outcome.overage:
+                    key = (outcome.payer_contract_id, outcome.charge.credit_type.id)
+                    types[key[1]] = outcome.charge.credit_type
+                    sums[key] = sums.get(key, ZERO) + outcome.overage
+        return tuple(PayerOverage(payer, types[type_id], amount) for (payer, type_id), amount in sorted(sums.items()))
+
+
+def start_entry(grant: Grant) -> LedgerEntry:
+    """The ``GRANT_START`` ledger entry of a grant: its amount, at its start."""
+    return LedgerEntry(
+        grant_id=grant.id,
+        at=grant.starting_at,
+        kind=EntryKind.GRANT_START,
+        amount=grant.amount,
+        reference=f"{grant.kind.value} from {grant.source.value}",
+        contract_id=grant.contract_id,
+        seat_id=grant.seat_id,
+    )
+
+
+def expiry_entries(grants: Iterable[Grant], ledger: Iterable[LedgerEntry], as_of: datetime) -> tuple[LedgerEntry, ...]:
+    """``EXPIRY`` entries for grants that expired at or before ``as_of`` and have none yet.
+
+    Each removes what the ledger says is left of the grant (zero when it was
+    used up), dated at the grant's expiry.
+    """
+    as_of = ensure_utc(as_of, "expiry time")
+    entries = tuple(ledger)
+    expired = {e.grant_id for e in entries if e.kind is EntryKind.EXPIRY}
+    left: dict[str, Decimal] = {}
+    with exact_arithmetic():
+        for entry in entries:
+            left[entry.grant_id] = left.get(entry.grant_id, ZERO) + entry.amount
+    return tuple(
+        LedgerEntry(
+            grant_id=g.id,
+            at=g.ending_before,
+            kind=EntryKind.EXPIRY,
+            amount=-left.get(g.id, ZERO),
+            reference=f"expired {_when(g.ending_before)}",
+            contract_id=g.contract_id,
+            seat_id=g.seat_id,
+        )
+        for g in sorted(grants, key=lambda g: (g.ending_before or _NEVER, g.id))
+        if g.ending_before is not None and g.ending_before <= as_of and g.id not in expired
+    )
+
+
+def budget_used(
+    child_contract_id: str,
+    credit_type: CreditType,
+    period: Period,
+    grants: Iterable[Grant],
+    ledger: Iterable[LedgerEntry],
+    hierarchy: Hierarchy,
+) -> Decimal:
+    """How much a child drew from its parent's shared grants in ``credit_type`` during ``period``."""
+    parent = hierarchy.parent_of(child_contract_id)
+    shared = {
+        g.id
+        for g in grants
+        if g.scope is GrantScope.SHARED and g.contract_id == parent and g.credit_type == credit_type
+    }
+    with exact_arithmetic():
+        return -sum(
+            (
+                e.amount
+                for e in ledger
+                if e.kind is EntryKind.USAGE
+                and e.grant_id in shared
+                and e.contract_id == child_contract_id
+                and period.contains(e.at)
+            ),
+            ZERO,
+        )
+
+
+def burn_down(
+    charges: Iterable[Charge],
+    grants: Iterable[Grant],
+    ledger: Iterable[LedgerEntry] = (),
+    hierarchy: Hierarchy = NO_HIERARCHY,
+    as_of: datetime | None = None,
+) -> BurnDownResult:
+    """Draw each charge from the grants that apply to it, in burn-down order; see the module rules.
+
+    ``ledger`` holds the entries already recorded (the opening balances);
+    ledger entries of grants not given are ignored. ``as_of``, when given,
+    is the instant up to which expired grants get their ``EXPIRY`` entry.
+    """
+    with exact_arithmetic():
+        return _BurnDown(tuple(grants), tuple(ledger), hierarchy).run(charges, as_of)
+
+
+class _BurnDown:
+    """The state of one burn-down run: balances and cap draws move as charges are drawn."""
+
+    def __init__(self, grants: tuple[Grant, ...], ledger: tuple[LedgerEntry, ...], hierarchy: Hierarchy) -> None:
+        self.hierarchy = hierarchy
+        self.grants: dict[str, Grant] = {}
+        for grant in grants:
+            if grant.id in self.grants:
+                raise InvalidGrant(f"Two grants have the id {grant.id}: grant ids must be unique.")
+            self.grants[grant.id] = grant
+        self.keys = {g.id: burn_down_key(g) for g in grants}
+        self.by_contract: dict[str, list[Grant]] = {}
+        for grant in grants:
+            self.by_contract.setdefault(grant.contract_id, []).append(grant)
+        self.opening = tuple(e for e in ledger if e.grant_id in self.grants)
+        self.balances: dict[str, Decimal] = {}
+        started: set[str] = set()
+        self.drawn_charges: set[str] = set()
+        for entry in self.opening:
+            self.balances[entry.grant_id] = self.balances.get(entry.grant_id, ZERO) + entry.amount
+            if entry.kind is EntryKind.GRANT_START:
+                self._check_start(entry, started)
+            elif entry.kind is EntryKind.USAGE:
+                self.drawn_charges.add(entry.reference)
+        self.new_entries: list[LedgerEntry] = []
+        for grant in sorted(grants, key=lambda g: (g.starting_at, g.id)):
+            if grant.id not in started:
+                self._record(start_entry(grant))
+        self.cap_drawn: dict[tuple[str, str, Period], Decimal] = {}
+        self.candidates: dict[str, tuple[Grant, ...]] = {}
+
+    def _check_start(self, entry: LedgerEntry, started: set[str]) -> None:
+        grant = self.grants[entry.grant_id]
+        if entry.grant_id in started:
+            raise InvalidLedgerEntry(f"Grant {grant.id} has two start entries on the ledger: a grant starts once.")
+        if entry.amount != grant.amount:
+            raise InvalidLedgerEntry(
+                f"Grant {grant.id} started with {entry.amount} on the ledger but its amount is now {grant.amount}: "
+                "a grant's amount does not change; record the difference as an ADJUSTMENT entry."
+            )
+        started.add(entry.grant_id)
+
+    def _record(self, entry: LedgerEntry) -> None:
+        self.new_entries.append(entry)
+        self.balances[entry.grant_id] = self.balances.get(entry.grant_id, ZERO) + entry.amount
+
+    def run(self, charges: Iterable[Charge], as_of: datetime | None) -> BurnDownResult:
+        ordered = sorted(charges, key=charge_order)
+        seen: set[str] = set()
+        outcomes = []
+        for charge in ordered:
+            if charge.id in seen:
+                raise InvalidBurnDown(f"Two charges have the id {charge.id}: charge ids must be unique.")
+            seen.add(charge.id)
+            outcomes.append(self._draw(charge))
+        if as_of is not None:
+            for entry in expiry_entries(self.grants.values(), (*self.opening, *self.new_entries), as_of):
+                self._record(entry)
+        closing = tuple(
+            GrantBalance(g.id, g.credit_type, self.balances[g.id]) for g in sorted(self.grants.values(), key=_grant_id)
+        )
+        return BurnDownResult(
+            outcomes=tuple(outcomes),
+            new_entries=tuple(sorted(self.new_entries, key=ledger_order)),
+            closing_balances=closing,
+        )
+
+    def _candidates(self, contract_id: str) -> tuple[Grant, ...]:
+        """Grants that may apply to the contract's charges, in burn-down order (cached per contract)."""
+        cached = self.candidates.get(contract_id)
+        if cached is None:
+            parent = self.hierarchy.parent_of(contract_id)
+            pool = list(self.by_contract.get(contract_id, ()))
+            if parent is not None:
+                pool += [g for g in self.by_contract.get(parent, ()) if g.scope is GrantScope.SHARED]
+            cached = tuple(sorted(pool, key=lambda g: self.keys[g.id]))
+            self.candidates[contract_id] = cached
+        return cached
+
+    def _draw(self, charge: Charge) -> ChargeOutcome:
+        amount = to_decimal(charge.amount, f"amount of charge {charge.id}")
+        if amount < 0:
+            raise InvalidBurnDown(
+                f"Charge {charge.id} is {amount}: only charges of zero or more can be drawn from grants; "
+                "bill a credit note or an ADJUSTMENT instead."
+            )
+        if charge.id in self.drawn_charges:
+            raise InvalidBurnDown(
+                f"Charge {charge.id} was already drawn from grants (the ledger has its usage entries): "
+                "pass the ledger as it was before that charge, or leave the charge out."
+            )
+        applicable = [g for g in self._candidates(charge.contract_id) if applies(g, charge, self.hierarchy)]
+        cap = self.hierarchy.cap_for(charge.contract_id, charge.credit_type)
+        budget = None if cap is None else _Budget(cap, cap.period_containing(charge.at))
+        shared_for_child = False
+        remaining = amount
+        deductions = []
+        for position, grant in enumerate(applicable):
+            if remaining == 0:
+                break
+            available = self.balances[grant.id]
+            child_draw = grant.contract_id != charge.contract_id
+            shared_for_child = shared_for_child or child_draw
+            note = ""
+            if child_draw and budget is not None:
+                room = max(budget.cap.amount - self._cap_drawn(charge, budget.period), ZERO)
+                if room < min(available, remaining):
+                    note = f"; capped by {charge.contract_id}'s budget of {budget.cap.amount} for {budget.label}"
+                available = min(available, room)
+            take = min(available, remaining)
+            if take <= 0:
+                continue
+            remaining -= take
+            if child_draw and budget is not None:
+                key = (charge.contract_id, charge.credit_type.id, budget.period)
+                self.cap_drawn[key] = self._cap_drawn(charge, budget.period) + take
+            self._record(
+                LedgerEntry(
+                    grant_id=grant.id,
+                    at=charge.at,
+                    kind=EntryKind.USAGE,
+                    amount=-take,
+                    reference=charge.id,
+                    contract_id=charge.contract_id,
+                    seat_id=charge.seat_id,
+                )
+            )
+            deductions.append(Deduction(charge.id, grant.id, take, _explain(position, applicable) + note, grant.scope))
+        capped = shared_for_child and budget is not None and self._budget_used_up(charge, budget)
+        return self._outcome(charge, applicable, tuple(deductions), remaining, budget if capped else None)
+
+    def _cap_drawn(self, charge: Charge, period: Period) -> Decimal:
+        key = (charge.contract_id, charge.credit_type.id, period)
+        drawn = self.cap_drawn.get(key)
+        if drawn is None:
+            drawn = budget_used(
+                charge.contract_id, charge.credit_type, period, self.grants.values(), self.opening, self.hierarchy
+            )
+            self.cap_drawn[key] = drawn
+        return drawn
+
+    def _budget_used_up(self, charge: Charge, budget: _Budget) -> bool:
+        return self._cap_drawn(charge, budget.period) >= budget.cap.amount
+
+    def _outcome(
+        self,
+        charge: Charge,
+        applicable: Sequence[Grant],
+        deductions: tuple[Deduction, ...],
+        remaining: Decimal,
+        used_up: _Budget | None,
+    ) -> ChargeOutcome:
+        """The outcome of a charge; ``used_up`` is the child's budget when the charge found it used up."""
+        payer = self.hierarchy.payer_of(charge.contract_id)
+        if remaining == 0:
+            explanation = "covered by grants" if deductions else "nothing to pay"
+            return ChargeOutcome(charge, payer, deductions, ZERO, ZERO, explanation)
+        if used_up is not None:
+            spent = f"{charge.contract_id} has drawn its whole budget of {used_up.cap.amount} for {used_up.label}"
+            if used_up.cap.behaviour is CapBehaviour.BLOCK:
+                return ChargeOutcome(
+                    charge, payer, deductions, ZERO, remaining, f"{spent}: the rest is blocked, not billed"
+                )
+            return ChargeOutcome(charge, payer, deductions, remaining, ZERO, f"{spent}: the rest is billed to {payer}")
+        reason = "the applicable grants ran out" if applicable else "no grant applies to this charge"
+        return ChargeOutcome(charge, payer, deductions, remaining, ZERO, f"{reason}: the rest is billed to {payer}")
+
+
+def _grant_id(grant: Grant) -> str:
+    return grant.id
+
+
+@dataclass(frozen=True, slots=True)
+class _Budget:
+    """A child's budget cap and the cap period a charge falls in."""
+
+    cap: BudgetCap
+    period: Period
+
+    @property
+    def label(self) -> str:
+        return self.period.label()
+
+
+def _explain(position: int, applicable: Sequence[Grant]) -> str:
+    """Why ``applicable[position]`` was drawn when it was: what ran out before it, what it comes before."""
+    if len(applicable) == 1:
+        return "the only grant that applies to this charge"
+    grant = applicable[position]
+    head = f"#{position + 1} of {len(applicable)} applicable grants"
+    if position:
+        head += f", drawn after {', '.join(g.id for g in applicable[:position])} ran out"
+    reasons: dict[str, list[str]] = {}
+    for later in applicable[position + 1 :]:
+        reasons.setdefault(ordering_reason(grant, later), []).append(later.id)
+    if not reasons:
+        return f"{head}; last in burn-down order"
+    return f"{head}: " + "; ".join(f"{reason} ({', '.join(ids)})" for reason, ids in reasons.items())

@@ -1,0 +1,130 @@
+"""The grant ledger: append-only movements on grants, and balances as their sums.
+
+Rules (see ``portal/domain/README.md``):
+
+* Every change to a grant's balance is a :class:`LedgerEntry`. Entries are
+  never changed or deleted; a correction is a new ``ADJUSTMENT`` entry.
+* Each entry has a kind, and the kind fixes its sign:
+
+  - ``GRANT_START``: the grant's amount, zero or more, dated at its start;
+  - ``USAGE``: a deduction for a charge, zero or less, dated at the charge's
+    instant, its reference is the charge id;
+  - ``EXPIRY``: zero or less, dated at the grant's expiry; it removes
+    whatever was left, so the balance after it is zero;
+  - ``ADJUSTMENT``: a manual correction of either sign.
+
+* A grant's balance as of an instant is the sum of its entries dated at or
+  before that instant; its balance without an instant is the sum of all its
+  entries.
+* Ledger arithmetic is exact: sums are computed with up to
+  :data:`EXACT_DIGITS` significant digits and any sum that would need more
+  is refused instead of being rounded (see :func:`exact_arithmetic`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Context, Decimal, Inexact, localcontext
+from enum import Enum
+
+from portal.domain.errors import InvalidAmount, InvalidLedgerEntry
+from portal.domain.money import ZERO, to_decimal
+from portal.domain.periods import ensure_utc
+
+EXACT_DIGITS = 100
+"""Significant digits available to exact grant, seat and ledger arithmetic."""
+
+_EXACT_CONTEXT = Context(prec=EXACT_DIGITS, traps=[Inexact])
+
+
+@contextmanager
+def exact_arithmetic() -> Iterator[None]:
+    """Run Decimal arithmetic without silent rounding.
+
+    Inside the block, additions, subtractions and multiplications keep up to
+    :data:`EXACT_DIGITS` significant digits; an operation whose exact result
+    would need more raises :class:`InvalidAmount` instead of rounding. This is
+    what lets burn-down promise that a charge equals its deductions plus its
+    overage to the last digit.
+    """
+    with localcontext(_EXACT_CONTEXT):
+        try:
+            yield
+        except Inexact:
+            raise InvalidAmount(
+                f"These amounts differ so much in size that their sum needs more than {EXACT_DIGITS} digits: "
+                "round charges, prices and grant amounts to a sensible number of decimal places."
+            ) from None
+
+
+class EntryKind(Enum):
+    """What caused a movement on a grant."""
+
+    GRANT_START = "grant_start"
+    USAGE = "usage"
+    EXPIRY = "expiry"
+    ADJUSTMENT = "adjustment"
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One movement on one grant, signed (+ adds to the balance, - takes from it).
+
+    ``reference`` names the cause: the charge id for ``USAGE``, the grant's
+    source for ``GRANT_START``, a ticket or note for ``ADJUSTMENT``.
+    ``contract_id`` and ``seat_id`` say whose charge drew a ``USAGE`` entry:
+    they let a child's draws on a parent's shared commit be counted against
+    its budget cap, and a seat's draws on a pool be shown to its holder.
+    """
+
+    grant_id: str
+    at: datetime
+    kind: EntryKind
+    amount: Decimal
+    reference: str
+    contract_id: str | None = None
+    seat_id: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "at", ensure_utc(self.at, "ledger entry time"))
+        amount = to_decimal(self.amount, f"amount of the {self.kind.value} entry on grant {self.grant_id}")
+        object.__setattr__(self, "amount", amount)
+        if not self.grant_id:
+            raise InvalidLedgerEntry("A ledger entry must name the grant it moves.")
+        if self.kind is EntryKind.GRANT_START and amount < 0:
+            raise InvalidLedgerEntry(
+                f"The start entry of grant {self.grant_id} is {amount}: a grant starts with zero or more; "
+                "record a reduction as an ADJUSTMENT."
+            )
+        if self.kind in (EntryKind.USAGE, EntryKind.EXPIRY) and amount > 0:
+            raise InvalidLedgerEntry(
+                f"The {self.kind.value} entry on grant {self.grant_id} adds {amount}: usage and expiry only take "
+                "from a balance; record an addition as an ADJUSTMENT."
+            )
+
+
+def balance(ledger: Iterable[LedgerEntry], grant_id: str, as_of: datetime | None = None) -> Decimal:
+    """The balance of ``grant_id``: the sum of its entries dated at or before ``as_of`` (all when None)."""
+    return balances(ledger, as_of).get(grant_id, ZERO)
+
+
+def balances(ledger: Iterable[LedgerEntry], as_of: datetime | None = None) -> dict[str, Decimal]:
+    """Every grant's balance, by grant id, as of ``as_of`` (all entries when None)."""
+    cutoff = None if as_of is None else ensure_utc(as_of, "balance time")
+    totals: dict[str, Decimal] = {}
+    with exact_arithmetic():
+        for entry in ledger:
+            if cutoff is None or entry.at <= cutoff:
+                totals[entry.grant_id] = totals.get(entry.grant_id, ZERO) + entry.amount
+    return totals
+
+
+def ledger_order(entry: LedgerEntry) -> tuple[datetime, int, str, str]:
+    """Sort key for showing a ledger: by time, then start, usage, expiry, adjustment, then grant and reference."""
+    return (entry.at, _KIND_ORDER[entry.kind], entry.grant_id, entry.reference)
+
+
+_KIND_ORDER = {EntryKind.GRANT_START: 0, EntryKind.USAGE: 1, EntryKind.EXPIRY: 2, EntryKind.ADJUSTMENT: 3}

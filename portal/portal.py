@@ -1,0 +1,27 @@
+"""The Reflex app: pages, the mounted HTTP API, and nothing else (no logic here)."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from portal.api.app import create_api
+from portal.pages.customer import CustomerState, customer_page
+from portal.pages.enterprise import EnterpriseState, enterprise_page
+from portal.pages.not_found import not_found_page
+from portal.pages.pricing import PricingState, pricing_page
+from portal.pages.sign_in import sign_in_page
+from portal.pages.staff import StaffState, staff_page
+from portal.state.session import SessionState
+
+app = rx.App(api_transformer=create_api())
+
+app.add_page(pricing_page, route="/", title="Pricing | Portal", on_load=[SessionState.load, PricingState.load])
+app.add_page(sign_in_page, route="/sign-in", title="Sign in | Portal", on_load=SessionState.load)
+app.add_page(
+    customer_page, route="/customer", title="Account | Portal", on_load=[SessionState.load, CustomerState.load]
+)
+app.add_page(
+    enterprise_page, route="/enterprise", title="Enterprise | Portal", on_load=[SessionState.load, EnterpriseState.load]
+)
+app.add_page(staff_page, route="/staff", title="Staff | Portal", on_load=[SessionState.load, StaffState.load])
+app.add_page(not_found_page, route="404", title="Not found | Portal", on_load=SessionState.load)

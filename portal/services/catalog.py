@@ -1,0 +1,96 @@
+"""The public catalog: the published tiers a visitor compares on the pricing page.
+
+Each package's alias points at its newest published version; drafts and
+archived versions never appear. Amounts are formatted here, on the server,
+with the domain's money rules, so no price passes through a float on its way
+to the browser.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import col, select
+
+from portal.db.models import CreditTypeRow, Package, PackageVersion
+from portal.db.uow import UnitOfWork
+from portal.domain.money import CreditType, Money, currency, fiat
+
+_PER_PERIOD = {"MONTHLY": "month", "QUARTERLY": "quarter", "ANNUAL": "year"}
+_ALLOCATION = {
+    "POOLED": "pooled across your team",
+    "INDIVIDUAL": "for each user",
+    "HYBRID": "for each user, plus a shared pool",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TierCard:
+    """One published tier as the pricing page shows it (all strings preformatted)."""
+
+    key: str
+    name: str
+    rank: int
+    version: int
+    tagline: str
+    seat_price: str
+    per: str
+    credits: str
+    allocation: str
+    seats: str
+    trial: str
+    features: tuple[str, ...]
+
+
+def _credit_type(row: CreditTypeRow | None, currency_code: str) -> CreditType:
+    if row is None:
+        return fiat(currency_code)
+    return CreditType(
+        id=row.id, name=row.name, currency=currency(row.currency), unit_price=row.unit_price, exponent=row.places
+    )
+
+
+def _seats_label(version: PackageVersion) -> str:
+    if version.max_seats is None:
+        return f"from {version.min_seats} seat" + ("s" if version.min_seats != 1 else "")
+    return f"{version.min_seats} to {version.max_seats} seats"
+
+
+def _card(package: Package, version: PackageVersion, credit_row: CreditTypeRow | None) -> TierCard:
+    period = _PER_PERIOD.get(version.billing_frequency, version.billing_frequency.lower())
+    credit_type = _credit_type(credit_row, version.currency)
+    credits = (
+        f"{credit_type.format(version.credits_per_seat)} per seat / {period}" if version.credits_per_seat > 0 else ""
+    )
+    return TierCard(
+        key=package.key,
+        name=package.name,
+        rank=package.rank,
+        version=version.version,
+        tagline=version.tagline,
+        seat_price=Money(version.seat_price, currency(version.currency)).format(),
+        per=f"per seat / {period}",
+        credits=credits,
+        allocation=_ALLOCATION.get(version.credit_allocation, "") if credits else "",
+        seats=_seats_label(version),
+        trial=f"{version.trial_days}-day free trial" if version.trial_days else "",
+        features=tuple(version.features),
+    )
+
+
+def published_tiers() -> list[TierCard]:
+    """The newest published version of every package, in good-better-best order."""
+    with UnitOfWork() as uow:
+        rows = uow.session.exec(
+            select(Package, PackageVersion)
+            .join(PackageVersion, col(PackageVersion.package_id) == Package.id)
+            .where(PackageVersion.status == "published")
+            .order_by(col(Package.rank), col(Package.key), col(PackageVersion.version).desc())
+        ).all()
+        credit_rows = {row.id: row for row in uow.session.exec(select(CreditTypeRow)).all()}
+    newest: dict[str, TierCard] = {}
+    for package, version in rows:
+        if package.key not in newest:
+            credit_row = credit_rows.get(version.credit_type_id) if version.credit_type_id else None
+            newest[package.key] = _card(package, version, credit_row)
+    return list(newest.values())

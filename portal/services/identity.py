@@ -1,0 +1,152 @@
+"""Sign-in sessions: who is signed in, and what they may see.
+
+How the signed-in identity reaches the UI:
+
+1. The sign-in form's handler checks the password and opens a *pending*
+   session (:func:`sign_in`), whose random token is handed to the browser
+   once, in a redirect to ``/api/auth/session``.
+2. That HTTP route activates the session (:func:`activate_session`; a token
+   works for this only once and only for a minute) and sets it as an
+   HTTP-only cookie.
+3. Every page load and every handler that needs a user resolves the cookie
+   that came with the websocket connection (:func:`resolve_session`), so a
+   forged, expired or signed-out token yields nobody.
+
+Only the SHA-256 of a token is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, select
+
+from portal.auth.passwords import verify_password
+from portal.config import get_settings
+from portal.db.models import Customer, User, UserSession, utcnow
+from portal.db.uow import UnitOfWork
+from portal.services.errors import InvalidInput, NotSignedIn
+
+SESSION_COOKIE = "portal_session"
+ACTIVATION_WINDOW = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """The signed-in user as the UI and API see them."""
+
+    user_id: str
+    email: str
+    name: str
+    is_staff: bool
+    customer_id: str | None
+    customer_name: str
+    role: str | None
+    is_enterprise_admin: bool
+
+    @property
+    def is_customer_admin(self) -> bool:
+        """True for an admin of a customer."""
+        return self.customer_id is not None and self.role == "admin"
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class PendingSignIn:
+    """A checked sign-in: the one-time token to activate, and who it is for."""
+
+    token: str
+    identity: Identity
+
+
+def _identity(session: Session, user: User) -> Identity:
+    customer = session.get(Customer, user.customer_id) if user.customer_id else None
+    has_children = (
+        customer is not None
+        and session.exec(select(Customer.id).where(Customer.parent_id == customer.id)).first() is not None
+    )
+    return Identity(
+        user_id=user.id,
+        email=user.email,
+        name=user.name or user.email,
+        is_staff=user.is_staff,
+        customer_id=user.customer_id,
+        customer_name=customer.name if customer else "",
+        role=user.role,
+        is_enterprise_admin=has_children and user.role == "admin",
+    )
+
+
+def sign_in(email: str, password: str, now: datetime | None = None) -> PendingSignIn:
+    """Check ``email`` and ``password`` and open a pending session with a one-time token.
+
+    Raises :class:`InvalidInput` with the same message whether the account is
+    unknown or the password wrong, so the form does not reveal which accounts exist.
+    """
+    now = now or utcnow()
+    email = email.strip().lower()
+    if not email or not password:
+        raise InvalidInput("Enter your email address and password.")
+    with UnitOfWork() as uow:
+        user = uow.session.exec(select(User).where(User.email == email)).first()
+        password_ok = verify_password(password, user.password_hash if user else None)
+        if user is None or not password_ok:
+            raise InvalidInput("That email address and password do not match an account.")
+        token = secrets.token_urlsafe(32)
+        uow.session.add(
+            UserSession(
+                token_hash=_digest(token),
+                user_id=user.id,
+                created_at=now,
+                expires_at=now + timedelta(days=get_settings().session_days),
+            )
+        )
+        return PendingSignIn(token, _identity(uow.session, user))
+
+
+def activate_session(token: str, now: datetime | None = None) -> None:
+    """Turn a pending session into an active one; a token can be activated once, within a minute."""
+    now = now or utcnow()
+    with UnitOfWork() as uow:
+        session = uow.session.get(UserSession, _digest(token))
+        if session is None or session.activated_at is not None or now - session.created_at > ACTIVATION_WINDOW:
+            raise NotSignedIn("This sign-in link has expired or was already used: sign in again.")
+        session.activated_at = now
+        uow.session.add(session)
+
+
+def resolve_session(token: str | None, now: datetime | None = None) -> Identity | None:
+    """The identity behind an active, unexpired session token, or None."""
+    if not token:
+        return None
+    now = now or utcnow()
+    with UnitOfWork() as uow:
+        session = uow.session.get(UserSession, _digest(token))
+        if session is None or session.activated_at is None or session.expires_at <= now:
+            return None
+        user = uow.session.get(User, session.user_id)
+        return _identity(uow.session, user) if user else None
+
+
+def sign_out(token: str | None) -> None:
+    """End the session server-side; the token is worthless afterwards."""
+    if not token:
+        return
+    with UnitOfWork() as uow:
+        session = uow.session.get(UserSession, _digest(token))
+        if session is not None:
+            uow.session.delete(session)
+
+
+def require_identity(token: str | None) -> Identity:
+    """The identity behind ``token``; raises :class:`NotSignedIn` when there is none."""
+    identity = resolve_session(token)
+    if identity is None:
+        raise NotSignedIn("Your session has ended: sign in again.")
+    return identity

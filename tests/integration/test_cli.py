@@ -1,0 +1,45 @@
+"""The ``portal`` command migrates and seeds a database, as `make run` does."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.database import new_sqlite_url
+
+PORTAL = str(Path(sys.executable).with_name("portal"))
+
+
+def _portal(*args: str, url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [PORTAL, *args], env={**os.environ, "REFLEX_DB_URL": url}, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_migrate_then_seed_twice_prints_the_demo_accounts(tmp_path: Path) -> None:
+    url = new_sqlite_url(tmp_path)
+    migrated = _portal("migrate", url=url)
+    assert migrated.returncode == 0, migrated.stderr
+    assert "Database is up to date" in migrated.stdout
+    for _ in range(2):
+        seeded = _portal("seed-demo", url=url)
+        assert seeded.returncode == 0, seeded.stderr
+        assert "staff@portal.test" in seeded.stdout
+        assert "password for all: portal-demo" in seeded.stdout
+
+
+def test_seeding_an_unmigrated_database_fails_clearly(tmp_path: Path) -> None:
+    result = _portal("seed-demo", url=new_sqlite_url(tmp_path))
+    assert result.returncode != 0
+    assert "portal migrate" in result.stderr
+
+
+@pytest.mark.parametrize("args", [[], ["no-such-command"]])
+def test_unknown_or_missing_command_shows_usage(args: list[str], tmp_path: Path) -> None:
+    result = _portal(*args, url=new_sqlite_url(tmp_path))
+    assert result.returncode == 2
+    assert "usage: portal" in result.stderr

@@ -1,0 +1,27 @@
+"""Helpers for end-to-end tests in the browser."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page
+
+from portal.services.demo import DEMO_PASSWORD
+
+HYDRATION_TIMEOUT_MS = 60_000
+
+
+def open_page(page: Page, path: str) -> Page:
+    """Go to ``path`` and wait until the page is hydrated and connected (clicks before that are lost)."""
+    page.goto(path)
+    page.wait_for_selector("#hydrated", state="attached", timeout=HYDRATION_TIMEOUT_MS)
+    return page
+
+
+def sign_in(page: Page, email: str, password: str = DEMO_PASSWORD) -> Page:
+    """Sign in through the sign-in form and wait for the landing page to hydrate."""
+    open_page(page, "/sign-in")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("#sign-in-submit")
+    page.wait_for_url(lambda url: "/sign-in" not in url and "/api/auth" not in url, timeout=HYDRATION_TIMEOUT_MS)
+    page.wait_for_selector("#hydrated", state="attached", timeout=HYDRATION_TIMEOUT_MS)
+    return page

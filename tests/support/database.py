@@ -1,0 +1,57 @@
+"""Fresh, migrated databases for tests, and pointing the portal at one."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+from portal.config import get_settings
+from portal.db.migrations import upgrade
+from portal.db.session import engine_for
+from tests.support.postgres import PostgresServer
+
+
+@contextlib.contextmanager
+def use_database(url: str) -> Iterator[str]:
+    """Point the portal's settings (``REFLEX_DB_URL``) at ``url`` for the duration."""
+    previous = os.environ.get("REFLEX_DB_URL")
+    os.environ["REFLEX_DB_URL"] = url
+    get_settings.cache_clear()
+    try:
+        yield url
+    finally:
+        if previous is None:
+            os.environ.pop("REFLEX_DB_URL", None)
+        else:
+            os.environ["REFLEX_DB_URL"] = previous
+        get_settings.cache_clear()
+
+
+def new_sqlite_url(folder: Path) -> str:
+    """URL of a new, empty SQLite file in ``folder``."""
+    return f"sqlite:///{folder / f'portal-{secrets.token_hex(4)}.db'}"
+
+
+@contextlib.contextmanager
+def new_postgres_database(server: PostgresServer) -> Iterator[str]:
+    """A new, empty database on ``server``, dropped afterwards."""
+    name = f"portal_test_{secrets.token_hex(4)}"
+    server.execute(f'CREATE DATABASE "{name}"')
+    url = server.url(name)
+    try:
+        yield url
+    finally:
+        engine_for(url).dispose()
+        engine_for.cache_clear()
+        server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def migrated(url: str) -> Iterator[str]:
+    """Migrate ``url`` to the newest schema and point the portal at it."""
+    upgrade(url)
+    with use_database(url):
+        yield url
