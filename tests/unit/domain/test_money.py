@@ -115,7 +115,7 @@ def test_allocate_refuses_unusable_input(total: Decimal, weights: list[int], mes
 
 
 @given(
-    cents=st.integers(min_value=-10**12, max_value=10**12),
+    cents=st.integers(min_value=-(10**12), max_value=10**12),
     weights=st.lists(st.integers(min_value=0, max_value=10**6), min_size=1, max_size=20).filter(any),
 )
 def test_allocation_preserves_the_total_exactly(cents: int, weights: list[int]) -> None:

@@ -1,0 +1,403 @@
+"""Rating usage: from a metric's windowed aggregation and a product's rates to invoice lines and charges.
+
+Rules (these are exactly how a usage product is billed for a period):
+
+* The period is cut into **rate segments** wherever the product's rate or an
+  override changes (:func:`portal.domain.pricing.rate_segments`). Each
+  segment is priced on its own total quantity: **tiers restart at a rate
+  change**, so 600 units before a change and 600 after, with a tier up to
+  1,000, are 600 + 600 units in the first tier, never 1,200 units.
+* A segment's quantity is the metric's aggregation of the segment's events,
+  converted and rounded by the product (see :mod:`portal.domain.pricing`),
+  then priced. A product with a ``pricing_group_key`` is priced separately
+  per value of that key (each value has its own tiers); groups that are not
+  priced separately (a ``presentation_group_key``, the seat key, or metric
+  group keys the product does not use) are aggregated together, as if the
+  metric did not group by them (so a MAX is the maximum over all of them).
+* Usage in a segment without a rate, or whose rate is not ``entitled``, is
+  not billed; it is listed in ``unbilled`` with the reason.
+* **Charges.** Within a segment, usage is cut into the caller's *windows*
+  (spans in which the set of active credits and commits does not change).
+  Each window gets a charge dated at the window's start, so a credit that
+  expires mid-period only pays for usage before it expires:
+
+  - FLAT, TIERED and PACKAGE prices (which never fall as quantity grows)
+    are attributed by **marginal cost**: window *k* is charged
+    price(quantity up to the end of window *k*) − price(quantity up to the
+    end of window *k−1*). The charges of a segment add up exactly to its
+    price.
+  - VOLUME prices can fall as quantity grows (reaching a cheaper tier
+    reprices every unit), so each window is charged the segment's price in
+    **proportion to the usage it added** (each unit costs the segment's
+    average price); the last window takes the remainder, so they add up
+    exactly.
+  - LATEST metrics bill the last value reported in the segment, so the
+    segment's price is charged **once**, in the window (and group) where
+    that value was reported.
+
+* A window's charge is split across the groups that share it (the seat key,
+  e.g. ``user_id``, and the presentation group) in proportion to each
+  group's own quantity in that window, with the project's total-preserving
+  allocation (:func:`portal.domain.money.allocate`), so the parts add up
+  exactly. The seat key's value becomes the charge's ``seat_id``, so a
+  seat's own credit can pay for that seat's usage; usage without a seat
+  value has no seat and draws from the shared pool. A presentation group's
+  amount on the line is the sum of its charges.
+* Precision: a line's amount is the price model's full-precision amount.
+  Its charges are never negative and are multiples of 10^-12 (of a finer
+  step if the line's amount has more decimals), so they add up to the
+  line's amount exactly, in any order; a charge can differ from the exact
+  proportional share by at most that step, far below any minor unit. Zero
+  charges are left out.
+* Charge ids are stable across re-rating: ``contract:product:window-start``
+  followed by ``:key=value`` for each group (``:`` and ``%`` in values are
+  escaped as ``%3A`` and ``%25``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from portal.domain.charges import Charge, charge_order
+from portal.domain.errors import RatingInputMismatch
+from portal.domain.metrics import (
+    AggregationState,
+    GroupValues,
+    LatestState,
+    RejectedEvent,
+    WindowedAggregation,
+    merge,
+    merge_all,
+    quantity,
+)
+from portal.domain.money import ZERO, allocate
+from portal.domain.periods import Period
+from portal.domain.pricing import PriceResult, Product, ProductKind, Rate, RateSegment, Volume
+
+
+@dataclass(frozen=True, slots=True)
+class GroupShare:
+    """A presentation group's part of a line: its own usage and the part of the amount charged to it."""
+
+    value: str
+    usage_quantity: Decimal
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class RatedLine:
+    """One invoice line: a product's usage in one rate segment (and pricing group), priced.
+
+    ``usage_quantity`` is the metric's quantity, ``quantity`` the quantity
+    priced after the product's conversion and rounding; ``result`` holds the
+    full-precision amount and the tier breakdown; ``presentation`` the parts
+    per presentation group (empty without a presentation group key).
+    """
+
+    product_id: str
+    period: Period
+    rate: Rate
+    pricing_group: str | None
+    usage_quantity: Decimal
+    quantity: Decimal
+    result: PriceResult
+    presentation: tuple[GroupShare, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class UnbilledUsage:
+    """Usage that was measured but not billed, and why."""
+
+    product_id: str
+    period: Period
+    pricing_group: str | None
+    usage_quantity: Decimal
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProductRating:
+    """The rating of one usage product for one contract: lines, charges, unbilled usage, rejected events."""
+
+    contract_id: str
+    product_id: str
+    lines: tuple[RatedLine, ...]
+    charges: tuple[Charge, ...]
+    unbilled: tuple[UnbilledUsage, ...]
+    rejected: tuple[RejectedEvent, ...]
+
+    @property
+    def amount(self) -> Decimal:
+        """The sum of the lines' full-precision amounts (each line's charges add up to its amount exactly)."""
+        return sum((line.result.amount for line in self.lines), ZERO)
+
+
+def windows_for(period: Period, segments: Iterable[RateSegment], cuts: Iterable[datetime] = ()) -> tuple[Period, ...]:
+    """Split ``period`` at every rate segment boundary and at every instant in ``cuts`` (e.g. credit expiries).
+
+    Aggregating over these windows guarantees that no window crosses a rate change.
+    """
+    bounds = [instant for segment in segments for instant in (segment.period.start, segment.period.end)]
+    return period.split_at([*bounds, *cuts])
+
+
+# Per (segment index, pricing group): window index -> charge group -> merged state.
+_Cells = dict[tuple[int, str | None], dict[int, dict[GroupValues, AggregationState]]]
+
+
+def _charge_keys(product: Product, aggregation: WindowedAggregation, seat_key: str | None) -> tuple[str, ...]:
+    """The group keys charges are split by (pricing, presentation, seat; each once), checked against the metric."""
+    if product.kind is not ProductKind.USAGE:
+        raise RatingInputMismatch(f"Product {product.id!r} is {product.kind.name}; only usage products are rated here.")
+    if product.metric_id != aggregation.metric_id:
+        raise RatingInputMismatch(
+            f"Product {product.id!r} bills metric {product.metric_id!r}, but the usage given is for metric "
+            f"{aggregation.metric_id!r}."
+        )
+    keys: list[str] = []
+    for role, key in (
+        ("prices by", product.pricing_group_key),
+        ("presents by", product.presentation_group_key),
+        ("takes seats from", seat_key),
+    ):
+        if key is None or key in keys:
+            continue
+        if key not in aggregation.group_keys:
+            raise RatingInputMismatch(
+                f"Product {product.id!r} {role} {key!r}, but metric {aggregation.metric_id!r} does not group by it: "
+                f"add {key!r} to the metric's group keys."
+            )
+        keys.append(key)
+    return tuple(keys)
+
+
+def _segment_of_windows(windows: Sequence[Period], segments: Sequence[RateSegment]) -> list[int]:
+    """For each window, the index of the rate segment that contains it; refuse windows that cross a change."""
+    found: list[int] = []
+    for window in windows:
+        index = next(
+            (i for i, s in enumerate(segments) if s.period.start <= window.start and window.end <= s.period.end),
+            None,
+        )
+        if index is None:
+            raise RatingInputMismatch(
+                f"The window {window.label()} is not inside one rate segment: split the windows where rates "
+                "change (windows_for does this)."
+            )
+        found.append(index)
+    return found
+
+
+def _cells(
+    aggregation: WindowedAggregation, keys: tuple[str, ...], pricing_key: str | None, segment_of: list[int]
+) -> _Cells:
+    """Regroup the aggregation by segment and pricing group, keeping only the group keys charges split by."""
+    positions = tuple(aggregation.group_keys.index(key) for key in keys)
+    identity = positions == tuple(range(len(aggregation.group_keys)))
+    pricing_position = keys.index(pricing_key) if pricing_key is not None else None
+    cells: _Cells = {}
+    for (w, group), state in aggregation.states.items():
+        projected = group if identity else tuple(map(group.__getitem__, positions))
+        unit = projected[pricing_position] if pricing_position is not None else None
+        by_group = cells.setdefault((segment_of[w], unit), {}).setdefault(w, {})
+        previous = by_group.get(projected)
+        by_group[projected] = state if previous is None else merge(previous, state)
+    return cells
+
+
+def _grid(total: Decimal) -> Decimal:
+    """The step all charges of a line are multiples of: 12 decimal places, finer if ``total`` itself is finer.
+
+    With every charge a non-negative multiple of one step and no charge above
+    the total, the charges add up to the total exactly in any order (no
+    intermediate sum needs more than the 28 significant digits of Decimal).
+    """
+    exponent = total.adjusted() - len(total.as_tuple().digits) + 1
+    return Decimal(1).scaleb(min(exponent, max(-12, total.adjusted() - 26)))
+
+
+def _escape(value: str) -> str:
+    """Make a group value safe inside a charge id."""
+    return value.replace("%", "%25").replace(":", "%3A")
+
+
+class _ChargeMaker:
+    """Builds the charges of one product and contract (id prefixes are worked out once per window)."""
+
+    __slots__ = ("contract_id", "groups", "key_labels", "keys", "prefixes", "product_id", "seat_position", "starts")
+
+    def __init__(
+        self, contract_id: str, product_id: str, windows: Sequence[Period], keys: tuple[str, ...], seat_key: str | None
+    ) -> None:
+        self.contract_id = contract_id
+        self.product_id = product_id
+        self.keys = keys
+        self.key_labels = tuple(f":{key}=" for key in keys)
+        self.seat_position = keys.index(seat_key) if seat_key is not None else None
+        self.starts = tuple(window.start for window in windows)
+        self.prefixes = tuple(f"{contract_id}:{product_id}:{start.isoformat()}" for start in self.starts)
+        self.groups: dict[GroupValues, tuple[str, tuple[tuple[str, str], ...], str | None]] = {}
+
+    def _group_parts(self, group: GroupValues) -> tuple[str, tuple[tuple[str, str], ...], str | None]:
+        """The id suffix, the (key, value) pairs and the seat of a group."""
+        suffix = "".join(
+            label + (_escape(value) if ":" in value or "%" in value else value)
+            for label, value in zip(self.key_labels, group, strict=True)
+        )
+        seat = group[self.seat_position] if self.seat_position is not None else ""
+        parts = (suffix, tuple(zip(self.keys, group, strict=True)), seat or None)
+        self.groups[group] = parts
+        return parts
+
+    def make(self, w: int, group: GroupValues, amount: Decimal, rate: Rate) -> Charge:
+        """The charge for one window and group."""
+        suffix, pairs, seat = self.groups.get(group) or self._group_parts(group)
+        return Charge(
+            id=self.prefixes[w] + suffix,
+            contract_id=self.contract_id,
+            product_id=self.product_id,
+            at=self.starts[w],
+            amount=amount,
+            credit_type=rate.credit_type,
+            seat_id=seat,
+            group=pairs,
+        )
+
+
+def _window_amounts(
+    product: Product, rate: Rate, cumulative: list[AggregationState], total: Decimal, grid: Decimal
+) -> list[Decimal]:
+    """The part of the segment's price ``total`` charged to each window with usage (see the module rules).
+
+    The price reached by the end of each window is put on ``grid`` (the last
+    one is ``total`` itself); each window is charged the increase.
+    """
+    if isinstance(rate.price, Volume):
+        usage_total = quantity(cumulative[-1])
+        reached = [total * quantity(state) / usage_total for state in cumulative[:-1]]
+    else:
+        reached = [rate.price.price(product.billable_quantity(quantity(state))).amount for state in cumulative[:-1]]
+    steps = [min(value.quantize(grid, rounding=ROUND_HALF_EVEN), total) for value in reached]
+    steps.append(total)
+    return [after - before for before, after in zip([ZERO, *steps[:-1]], steps, strict=True)]
+
+
+def _rate_cell(
+    product: Product,
+    segment: RateSegment,
+    rate: Rate,
+    unit: str | None,
+    by_window: dict[int, dict[GroupValues, AggregationState]],
+    maker: _ChargeMaker,
+    presentation_position: int | None,
+) -> tuple[RatedLine, list[Charge]]:
+    """Price one segment and pricing group, and attribute its price to windows and groups as charges."""
+    window_ids = sorted(by_window)
+    cumulative: list[AggregationState] = []
+    for w in window_ids:
+        merged = merge_all((*cumulative[-1:], *by_window[w].values()))
+        if merged is not None:
+            cumulative.append(merged)
+    total_state = cumulative[-1] if cumulative else None
+    usage_quantity = quantity(total_state)
+    billable = product.billable_quantity(usage_quantity)
+    result = rate.price.price(billable)
+    charges: list[Charge] = []
+    if isinstance(total_state, LatestState):
+        w, group = next((w, g) for w in window_ids for g, state in by_window[w].items() if state == total_state)
+        if result.amount:
+            charges.append(maker.make(w, group, result.amount, rate))
+    elif result.amount:
+        grid = _grid(result.amount)
+        for w, amount in zip(window_ids, _window_amounts(product, rate, cumulative, result.amount, grid), strict=True):
+            if not amount:
+                continue
+            groups = sorted(by_window[w].items())
+            parts = allocate(amount, [quantity(state) for _, state in groups], grid)
+            charges.extend(
+                maker.make(w, group, part, rate) for (group, _), part in zip(groups, parts, strict=True) if part
+            )
+    presentation: tuple[GroupShare, ...] = ()
+    if presentation_position is not None:
+        presentation = _presentation(by_window, charges, presentation_position)
+    line = RatedLine(product.id, segment.period, rate, unit, usage_quantity, billable, result, presentation)
+    return line, charges
+
+
+def _presentation(
+    by_window: dict[int, dict[GroupValues, AggregationState]], charges: list[Charge], position: int
+) -> tuple[GroupShare, ...]:
+    """Each presentation group's usage in the segment and the sum of the charges made to it."""
+    states: dict[str, list[AggregationState]] = {}
+    for groups in by_window.values():
+        for group, state in groups.items():
+            states.setdefault(group[position], []).append(state)
+    amounts: dict[str, Decimal] = {}
+    for charge in charges:
+        value = charge.group[position][1]
+        amounts[value] = amounts.get(value, ZERO) + charge.amount
+    return tuple(
+        GroupShare(value, quantity(merge_all(parts)), amounts.get(value, ZERO))
+        for value, parts in sorted(states.items())
+    )
+
+
+def rate_usage(
+    contract_id: str,
+    product: Product,
+    segments: Sequence[RateSegment],
+    aggregation: WindowedAggregation,
+    *,
+    seat_key: str | None = None,
+) -> ProductRating:
+    """Rate one usage product for one contract (see the module rules).
+
+    ``segments`` come from :func:`~portal.domain.pricing.rate_segments` for
+    the billing period; ``aggregation`` is the product's metric aggregated
+    over windows that each lie inside one segment (see :func:`windows_for`).
+    ``seat_key`` names the metric group key whose value is the seat (e.g.
+    ``user_id``); it must be one of the metric's group keys.
+    """
+    keys = _charge_keys(product, aggregation, seat_key)
+    segment_of = _segment_of_windows(aggregation.windows, segments)
+    cells = _cells(aggregation, keys, product.pricing_group_key, segment_of)
+    maker = _ChargeMaker(contract_id, product.id, aggregation.windows, keys, seat_key)
+    presentation_position = (
+        keys.index(product.presentation_group_key) if product.presentation_group_key is not None else None
+    )
+    lines: list[RatedLine] = []
+    charges: list[Charge] = []
+    unbilled: list[UnbilledUsage] = []
+    for index, segment in enumerate(segments):
+        units = sorted((unit for s, unit in cells if s == index), key=lambda unit: "" if unit is None else unit)
+        if not units and product.pricing_group_key is None:
+            units = [None]
+        rate = segment.rate
+        for unit in units:
+            by_window = cells.get((index, unit), {})
+            if rate is None or not rate.entitled:
+                if by_window:
+                    usage = quantity(merge_all(s for groups in by_window.values() for s in groups.values()))
+                    unbilled.append(UnbilledUsage(product.id, segment.period, unit, usage, _unbilled_reason(segment)))
+                continue
+            line, made = _rate_cell(product, segment, rate, unit, by_window, maker, presentation_position)
+            lines.append(line)
+            charges.extend(made)
+    return ProductRating(
+        contract_id=contract_id,
+        product_id=product.id,
+        lines=tuple(lines),
+        charges=tuple(sorted(charges, key=charge_order)),
+        unbilled=tuple(unbilled),
+        rejected=aggregation.rejected,
+    )
+
+
+def _unbilled_reason(segment: RateSegment) -> str:
+    """Why usage in a segment is not billed, in words."""
+    if segment.rate is None:
+        return f"No rate prices this product from {segment.period.label()}: add a rate to the rate card to bill it."
+    return f"The rate from {segment.period.label()} does not entitle the customer to this product."
