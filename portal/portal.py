@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from portal.api.app import create_api
+from portal.pages.api_keys import ApiKeysState, api_keys_page
 from portal.pages.customer import CustomerState, customer_page
 from portal.pages.enterprise import EnterpriseState, enterprise_page
 from portal.pages.not_found import not_found_page
@@ -24,4 +25,7 @@ app.add_page(
     enterprise_page, route="/enterprise", title="Enterprise | Portal", on_load=[SessionState.load, EnterpriseState.load]
 )
 app.add_page(staff_page, route="/staff", title="Staff | Portal", on_load=[SessionState.load, StaffState.load])
+app.add_page(
+    api_keys_page, route="/api-keys", title="API keys | Portal", on_load=[SessionState.load, ApiKeysState.load]
+)
 app.add_page(not_found_page, route="404", title="Not found | Portal", on_load=SessionState.load)

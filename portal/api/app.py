@@ -8,16 +8,33 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 
-from portal.api import auth, catalog, health
+from portal.api import auth, catalog, health, ingest
+from portal.domain.errors import DomainError
 from portal.services.errors import Forbidden, InvalidInput, NotFound, NotSignedIn, ServiceError
 
-_STATUS: dict[type[ServiceError], int] = {InvalidInput: 422, NotFound: 404, NotSignedIn: 401, Forbidden: 403}
+_STATUS: dict[type[Exception], int] = {
+    InvalidInput: 422,
+    DomainError: 422,
+    NotFound: 404,
+    NotSignedIn: 401,
+    Forbidden: 403,
+}
 
 
-def _service_error(_request: Request, exc: Exception) -> JSONResponse:
+def _refused(_request: Request, exc: Exception) -> JSONResponse:
     status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 400)
-    return JSONResponse({"detail": str(exc)}, status_code=status)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+
+
+def _database_unavailable(_request: Request, _exc: Exception) -> JSONResponse:
+    return JSONResponse(
+        {"detail": "The database is unavailable right now; nothing was written. Try again shortly."},
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
 
 
 def create_api() -> FastAPI:
@@ -30,7 +47,9 @@ def create_api() -> FastAPI:
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
-    api.add_exception_handler(ServiceError, _service_error)
-    for module in (health, catalog, auth):
+    api.add_exception_handler(ServiceError, _refused)
+    api.add_exception_handler(DomainError, _refused)
+    api.add_exception_handler(OperationalError, _database_unavailable)
+    for module in (health, catalog, auth, ingest):
         api.include_router(module.router)
     return api

@@ -143,4 +143,220 @@ class PackageVersion(SQLModel, table=True):
     credit_allocation: str = Field(default="POOLED", max_length=20, description="POOLED, INDIVIDUAL or HYBRID")
     trial_days: int = Field(default=0)
     features: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    rate_card_id: str | None = Field(default=None, foreign_key="rate_card.id", max_length=40)
+    seat_product_id: str | None = Field(default=None, foreign_key="product.id", max_length=40)
+    overrides: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    pool_per_seat: Decimal = Field(default=Decimal(0), sa_type=DecimalText)
+    seat_increases: str = Field(default="prorate_immediately", max_length=30)
+    seat_decreases: str = Field(default="at_period_end", max_length=30)
+    credit_proration: str = Field(default="prorated", max_length=20)
+    entitlements: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = _created()
+
+
+class BillableMetricRow(SQLModel, table=True):
+    """A billable metric: which events count and how; immutable once used (a change is a new metric)."""
+
+    __tablename__ = "billable_metric"
+
+    id: str = _id("met")
+    name: str = Field(max_length=200)
+    event_type: str = Field(max_length=200, index=True)
+    aggregation: str = Field(max_length=20, description="count, sum, max, latest or unique")
+    aggregation_key: str | None = Field(default=None, max_length=200)
+    filters: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    group_keys: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    archived_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = _created()
+
+
+class ProductRow(SQLModel, table=True):
+    """Something that appears on an invoice: usage (bound to a metric), a subscription, or a fixed fee."""
+
+    __tablename__ = "product"
+
+    id: str = _id("prd")
+    name: str = Field(max_length=200)
+    kind: str = Field(max_length=20, description="usage, subscription or fixed")
+    metric_id: str | None = Field(default=None, foreign_key="billable_metric.id", max_length=40)
+    conversion_factor: Decimal | None = Field(default=None, sa_type=DecimalText)
+    conversion_operation: str | None = Field(default=None, max_length=20, description="multiply or divide")
+    rounding_mode: str | None = Field(default=None, max_length=20, description="up, down or half_up")
+    rounding_places: int | None = Field(default=None)
+    pricing_group_key: str | None = Field(default=None, max_length=200)
+    presentation_group_key: str | None = Field(default=None, max_length=200)
+    created_at: datetime = _created()
+
+
+class RateCardRow(SQLModel, table=True):
+    """Prices for products over time."""
+
+    __tablename__ = "rate_card"
+
+    id: str = _id("rcd")
+    name: str = Field(max_length=200)
+    created_at: datetime = _created()
+
+
+class RateRow(SQLModel, table=True):
+    """One dated price of one product on a rate card; ``price`` is the price model as a document."""
+
+    __tablename__ = "rate"
+
+    id: str = _id("rte")
+    rate_card_id: str = Field(foreign_key="rate_card.id", index=True, max_length=40)
+    product_id: str = Field(foreign_key="product.id", max_length=40)
+    starting_at: datetime = Field(sa_type=UTCDateTime)
+    ending_before: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    price: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    credit_type_id: str = Field(max_length=40, description="an ISO currency code or a custom credit type id")
+    entitled: bool = Field(default=True)
+    created_at: datetime = _created()
+
+
+class Contract(SQLModel, table=True):
+    """One customer's agreement: a package version (self-serve) or a rate card with hand-made terms."""
+
+    id: str = _id("con")
+    customer_id: str = Field(foreign_key="customer.id", index=True, max_length=40)
+    package_version_id: str | None = Field(default=None, foreign_key="package_version.id", max_length=40)
+    rate_card_id: str | None = Field(default=None, foreign_key="rate_card.id", max_length=40)
+    currency: str = Field(default="USD", max_length=3)
+    starting_at: datetime = Field(sa_type=UTCDateTime)
+    ending_before: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    billing_frequency: str = Field(default="MONTHLY", max_length=20)
+    overrides: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    seat_key: str = Field(default="user_id", max_length=200, description="event property that names the seat")
+    parent_contract_id: str | None = Field(default=None, foreign_key="contract.id", index=True, max_length=40)
+    payer: str = Field(default="self", max_length=10, description="self or parent")
+    statement: str = Field(default="consolidated", max_length=20, description="consolidated or separate")
+    created_at: datetime = _created()
+
+
+class SeatSubscriptionRow(SQLModel, table=True):
+    """A contract's seats: a count, or named seats plus unassigned ones; changes are kept as a history."""
+
+    __tablename__ = "seat_subscription"
+
+    id: str = _id("sub")
+    contract_id: str = Field(foreign_key="contract.id", unique=True, max_length=40)
+    mode: str = Field(default="seat_based", max_length=20, description="quantity_only or seat_based")
+    started_at: datetime = Field(sa_type=UTCDateTime)
+    quantity: int
+    seat_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _created()
+
+
+class SeatChangeRow(SQLModel, table=True):
+    """One dated change to a seat subscription."""
+
+    __tablename__ = "seat_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscription_id: str = Field(foreign_key="seat_subscription.id", index=True, max_length=40)
+    at: datetime = Field(sa_type=UTCDateTime)
+    kind: str = Field(max_length=20)
+    seat_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    quantity: int | None = Field(default=None)
+    created_at: datetime = _created()
+
+
+class GrantRow(SQLModel, table=True):
+    """A prepaid commit or free credit a contract (or a seat, or a parent's children) can draw from."""
+
+    __tablename__ = "credit_grant"
+
+    id: str = _id("grt")
+    contract_id: str = Field(foreign_key="contract.id", index=True, max_length=40)
+    kind: str = Field(max_length=10, description="commit or credit")
+    credit_type_id: str = Field(max_length=40)
+    amount: Decimal = Field(sa_type=DecimalText)
+    starting_at: datetime = Field(sa_type=UTCDateTime)
+    ending_before: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    priority: int = Field(default=100)
+    applicable_product_ids: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    scope: str = Field(default="contract", max_length=10, description="seat, contract or shared")
+    seat_id: str | None = Field(default=None, max_length=200)
+    child_access: list[str] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True), description='["*"] for all children, [] for none'
+    )
+    source: str = Field(default="manual", max_length=30)
+    reason: str = Field(default="", max_length=500)
+    created_at: datetime = _created()
+
+
+class LedgerEntryRow(SQLModel, table=True):
+    """An append-only movement on a grant (start, usage at period close, expiry, manual adjustment)."""
+
+    __tablename__ = "ledger_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    grant_id: str = Field(foreign_key="credit_grant.id", index=True, max_length=40)
+    at: datetime = Field(sa_type=UTCDateTime)
+    kind: str = Field(max_length=20)
+    amount: Decimal = Field(sa_type=DecimalText)
+    reference: str = Field(max_length=300)
+    contract_id: str | None = Field(default=None, max_length=40)
+    seat_id: str | None = Field(default=None, max_length=200)
+    created_at: datetime = _created()
+
+
+class BudgetCapRow(SQLModel, table=True):
+    """How much of its parent's shared commit a child contract may draw per period."""
+
+    __tablename__ = "budget_cap"
+    __table_args__ = (UniqueConstraint("child_contract_id", "credit_type_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    child_contract_id: str = Field(foreign_key="contract.id", max_length=40)
+    credit_type_id: str = Field(max_length=40)
+    amount: Decimal = Field(sa_type=DecimalText)
+    behaviour: str = Field(default="overage", max_length=10, description="overage or block")
+    created_at: datetime = _created()
+
+
+class InvoiceRow(SQLModel, table=True):
+    """A finalized (or paid, failed, voided) invoice; drafts are computed live and never stored."""
+
+    __tablename__ = "invoice"
+
+    id: str = _id("inv")
+    contract_id: str = Field(foreign_key="contract.id", index=True, max_length=40)
+    period_start: datetime = Field(sa_type=UTCDateTime)
+    period_end: datetime = Field(sa_type=UTCDateTime)
+    status: str = Field(max_length=20, description="finalized, paid, payment_failed or void")
+    currency: str = Field(max_length=3)
+    total_minor: int
+    document: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False), description="lines and grants applied")
+    finalized_at: datetime = Field(sa_type=UTCDateTime)
+    paid_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    voided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = _created()
+
+
+class UsageRollup(SQLModel, table=True):
+    """A metric's aggregation state for one customer, group and hour, kept up to date as events arrive."""
+
+    __tablename__ = "usage_rollup"
+
+    customer_id: str = Field(primary_key=True, max_length=40)
+    metric_id: str = Field(primary_key=True, max_length=40)
+    group_values: str = Field(primary_key=True, max_length=1000, description="JSON array of the group key values")
+    bucket_start: datetime = Field(primary_key=True, sa_type=UTCDateTime)
+    state: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class ApiKey(SQLModel, table=True):
+    """A named API key; only a hash of its secret is stored."""
+
+    __tablename__ = "api_key"
+
+    id: str = _id("key")
+    customer_id: str | None = Field(default=None, foreign_key="customer.id", index=True, max_length=40)
+    name: str = Field(max_length=100)
+    secret_hash: str = Field(max_length=64)
+    scopes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_by: str | None = Field(default=None, foreign_key="app_user.id", max_length=40)
+    created_at: datetime = _created()
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -120,6 +120,11 @@ def enterprise_overview(identity: Identity) -> tuple[Department, ...]:
         return tuple(Department(c.id, c.name, counts.get(c.id, 0)) for c in children)
 
 
+def customer_choices(identity: Identity) -> tuple[CustomerRow, ...]:
+    """Every customer, by name, for staff pickers (staff only)."""
+    return staff_overview(identity).customers
+
+
 def staff_overview(identity: Identity) -> StaffOverview:
     """Every package version and every customer; staff only."""
     if not identity.is_staff:

@@ -53,6 +53,20 @@ class Identity:
         return self.customer_id is not None and self.role == "admin"
 
 
+def operator_identity() -> Identity:
+    """Whoever runs the ``portal`` command on the server: staff rights, no user account."""
+    return Identity(
+        user_id="",
+        email="",
+        name="command line",
+        is_staff=True,
+        customer_id=None,
+        customer_name="",
+        role=None,
+        is_enterprise_admin=False,
+    )
+
+
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 

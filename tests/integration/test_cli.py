@@ -43,3 +43,23 @@ def test_unknown_or_missing_command_shows_usage(args: list[str], tmp_path: Path)
     result = _portal(*args, url=new_sqlite_url(tmp_path))
     assert result.returncode == 2
     assert "usage: portal" in result.stderr
+
+
+def test_api_keys_from_the_command_line(tmp_path: Path) -> None:
+    url = new_sqlite_url(tmp_path)
+    _portal("migrate", url=url)
+    _portal("seed-demo", url=url)
+    created = _portal("api-key", "create", "--customer", "acme", "--name", "backend", "--scope", "ingest", url=url)
+    assert created.returncode == 0, created.stderr
+    assert "for Acme AI" in created.stdout
+    token = created.stdout.strip().splitlines()[-1]
+    key_id = token.split(".")[0]
+    listed = _portal("api-key", "list", url=url)
+    assert key_id in listed.stdout
+    assert "active" in listed.stdout
+    revoked = _portal("api-key", "revoke", key_id, url=url)
+    assert f"Revoked {key_id}" in revoked.stdout
+    assert "revoked" in _portal("api-key", "list", url=url).stdout
+    unknown = _portal("api-key", "create", "--customer", "nobody", "--name", "x", url=url)
+    assert unknown.returncode == 1
+    assert "no customer with the id or ingest alias 'nobody'" in unknown.stderr

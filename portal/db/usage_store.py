@@ -1,0 +1,128 @@
+"""SQL for the usage hot path: store raw events once, and keep hourly rollups up to date.
+
+Plain SQLAlchemy Core on one connection inside the caller's transaction (the
+ORM would cost more than the database here). Works on SQLite and PostgreSQL:
+
+* events are inserted with ``ON CONFLICT (transaction_id) DO NOTHING
+  RETURNING``, so the database, not a race between two requests, decides
+  which copy of a transaction id is first;
+* rollups are read, merged in Python (states are exact decimals, sets or
+  latest values, which SQL cannot merge exactly on SQLite) and written back;
+  on PostgreSQL the rows are locked first (``FOR UPDATE``) so concurrent
+  writers in several processes merge one after the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+
+from portal.db.codecs import state_from_doc, state_to_doc
+from portal.db.models import UsageEvent, UsageRollup
+from portal.domain.metrics import AggregationState, merge
+
+EVENTS = UsageEvent.__table__  # type: ignore[attr-defined]
+ROLLUPS = UsageRollup.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class RollupKey:
+    """Which rollup row: a customer's metric, for one combination of group values, in one hour."""
+
+    customer_id: str
+    metric_id: str
+    group_values: str
+    bucket_start: datetime
+
+
+def _insert(connection: Connection) -> Any:
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    return dialect.insert
+
+
+def insert_events(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> set[str]:
+    """Insert raw events; returns the transaction ids that were new (the others were already stored)."""
+    if not rows:
+        return set()
+    statement = (
+        _insert(connection)(EVENTS)
+        .on_conflict_do_nothing(index_elements=["transaction_id"])
+        .returning(EVENTS.c.transaction_id)
+    )
+    result = connection.execute(statement, list(rows))
+    return {row[0] for row in result}
+
+
+def received_before(connection: Connection, transaction_ids: Iterable[str], cutoff: datetime) -> set[str]:
+    """Of these stored transaction ids, those first received before ``cutoff`` (outside the dedupe window)."""
+    ids = list(transaction_ids)
+    if not ids:
+        return set()
+    query = select(EVENTS.c.transaction_id).where(EVENTS.c.transaction_id.in_(ids), EVENTS.c.received_at < cutoff)
+    return {row[0] for row in connection.execute(query)}
+
+
+def forget_events(connection: Connection, transaction_ids: Iterable[str]) -> None:
+    """Delete stored events (used when a transaction id is reused after the dedupe window)."""
+    ids = list(transaction_ids)
+    if ids:
+        connection.execute(delete(EVENTS).where(EVENTS.c.transaction_id.in_(ids)))
+
+
+def merge_rollups(connection: Connection, deltas: Mapping[RollupKey, AggregationState]) -> None:
+    """Merge ``deltas`` into the stored rollups, creating rows that do not exist yet."""
+    if not deltas:
+        return
+    keys = list(deltas)
+    columns = (ROLLUPS.c.customer_id, ROLLUPS.c.metric_id, ROLLUPS.c.group_values, ROLLUPS.c.bucket_start)
+    current: dict[RollupKey, AggregationState] = {}
+    for chunk_start in range(0, len(keys), 500):
+        chunk = keys[chunk_start : chunk_start + 500]
+        query = select(*columns, ROLLUPS.c.state).where(
+            tuple_(*columns).in_([(k.customer_id, k.metric_id, k.group_values, k.bucket_start) for k in chunk])
+        )
+        if connection.dialect.name == "postgresql":
+            query = query.with_for_update()
+        for customer_id, metric_id, group_values, bucket_start, state in connection.execute(query):
+            current[RollupKey(customer_id, metric_id, group_values, bucket_start)] = state_from_doc(state)
+    upsert = _insert(connection)(ROLLUPS)
+    upsert = upsert.on_conflict_do_update(
+        index_elements=[c.name for c in columns],
+        set_={"state": upsert.excluded.state},
+    )
+    rows = []
+    for key, delta in deltas.items():
+        previous = current.get(key)
+        state = delta if previous is None else merge(previous, delta)
+        rows.append(
+            {
+                "customer_id": key.customer_id,
+                "metric_id": key.metric_id,
+                "group_values": key.group_values,
+                "bucket_start": key.bucket_start,
+                "state": state_to_doc(state),
+            }
+        )
+    connection.execute(upsert, rows)
+
+
+def load_rollups(
+    connection: Connection, customer_ids: Sequence[str], start: datetime, end: datetime
+) -> list[tuple[RollupKey, AggregationState]]:
+    """Every rollup of these customers with a bucket in ``[start, end)``."""
+    query = select(ROLLUPS).where(
+        and_(
+            ROLLUPS.c.customer_id.in_(list(customer_ids)),
+            ROLLUPS.c.bucket_start >= start,
+            ROLLUPS.c.bucket_start < end,
+        )
+    )
+    return [
+        (RollupKey(r.customer_id, r.metric_id, r.group_values, r.bucket_start), state_from_doc(r.state))
+        for r in connection.execute(query)
+    ]

@@ -1,0 +1,420 @@
+"""Usage ingest: validate events, store each once, keep rollups current, answer per event.
+
+Rules (also in the API docs):
+
+* A request carries 1 to 100 events. Each event needs ``transaction_id``
+  (1-200 characters, its idempotency key), ``customer_id`` (the customer's
+  id or one of its ingest aliases), ``event_type``, ``timestamp`` (RFC 3339
+  with a timezone) and ``properties`` (an object of string values; send
+  numbers as strings, ``"1200"``).
+* **Partial acceptance**: the valid events of a batch are stored and the
+  invalid ones are refused, each reported by its index with the reason. The
+  response lists every event's outcome, so the client is never left
+  guessing what was written. A request that is not a list of 1 to 100
+  events is refused whole.
+* A ``transaction_id`` already received in the last 34 days is acknowledged
+  as a **duplicate** and never counted twice (also when the same id comes
+  twice in one batch, or from two clients at once).
+* A timestamp more than 24 hours in the future, or older than the 34-day
+  backfill window, is refused.
+* An ingest key may only send usage for its own customer; a staff key for any.
+* When the response is sent, the events are durable and every balance,
+  rollup and draft invoice already includes them (read-your-writes).
+
+Writes go through one writer thread per process that commits the events of
+all concurrent requests together (group commit): fewer, larger transactions
+and the same durability, since no request is answered before its commit.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import queue
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session, select
+
+from portal.db.models import Customer, IngestAlias, utcnow
+from portal.db.repositories import active_metrics
+from portal.db.session import get_engine
+from portal.db.usage_store import RollupKey, forget_events, insert_events, merge_rollups, received_before
+from portal.domain.metrics import AggregationState, BillableMetric, UsageEvent, aggregate_many
+from portal.domain.periods import Period
+from portal.services.api_keys import INGEST, ApiPrincipal
+from portal.services.errors import InvalidInput
+
+MAX_EVENTS_PER_REQUEST = 100
+DEDUPE_WINDOW = timedelta(days=34)
+BACKFILL_WINDOW = timedelta(days=34)
+FUTURE_TOLERANCE = timedelta(hours=24)
+BUCKET = timedelta(hours=1)
+MAX_PROPERTIES = 100
+MAX_TEXT = 200
+MAX_VALUE_TEXT = 1000
+METRICS_REFRESH_SECONDS = 5.0
+ACCEPTED, DUPLICATE, REJECTED = "accepted", "duplicate", "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class EventResult:
+    """What happened to one event of a request, by its position in the request."""
+
+    index: int
+    transaction_id: str | None
+    status: str
+    reason: str = ""
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class IngestReport:
+    """The outcome of every event of a request."""
+
+    results: tuple[EventResult, ...]
+
+    def count(self, status: str) -> int:
+        """How many events ended with ``status``."""
+        return sum(1 for r in self.results if r.status == status)
+
+
+# --- validation ------------------------------------------------------------------------------------
+
+
+def _text(raw: Mapping[str, Any], name: str, limit: int = MAX_TEXT) -> str:
+    value = raw.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"{name} is missing or not a non-empty string")
+    if len(value) > limit:
+        raise InvalidInput(f"{name} is longer than {limit} characters")
+    return value
+
+
+def _timestamp(raw: Mapping[str, Any], now: datetime) -> datetime:
+    value = _text(raw, "timestamp", 64)
+    try:
+        instant = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"timestamp {value!r} is not an RFC 3339 date and time") from None
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise InvalidInput(f"timestamp {value!r} has no timezone (end it with Z or an offset such as +02:00)")
+    if instant > now + FUTURE_TOLERANCE:
+        raise InvalidInput(f"timestamp {value} is more than 24 hours in the future")
+    if instant < now - BACKFILL_WINDOW:
+        raise InvalidInput(f"timestamp {value} is older than the 34-day backfill window")
+    return instant
+
+
+def _properties(raw: Mapping[str, Any]) -> dict[str, str]:
+    value = raw.get("properties", {})
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidInput("properties must be an object of string values")
+    if len(value) > MAX_PROPERTIES:
+        raise InvalidInput(f"properties has more than {MAX_PROPERTIES} entries")
+    for key, item in value.items():
+        if not isinstance(item, str):
+            raise InvalidInput(f'property {key!r} is a {type(item).__name__}; send every value as a string, e.g. "12"')
+        if len(key) > MAX_TEXT or len(item) > MAX_VALUE_TEXT:
+            raise InvalidInput(f"property {key[:40]!r} is too long")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class _Valid:
+    index: int
+    event: UsageEvent
+
+
+def _parse(index: int, raw: Any, now: datetime) -> _Valid | EventResult:
+    if not isinstance(raw, dict):
+        return EventResult(index, None, REJECTED, "an event must be a JSON object")
+    transaction_id = raw.get("transaction_id") if isinstance(raw.get("transaction_id"), str) else None
+    try:
+        event = UsageEvent(
+            transaction_id=_text(raw, "transaction_id"),
+            customer_id=_text(raw, "customer_id"),
+            event_type=_text(raw, "event_type"),
+            timestamp=_timestamp(raw, now),
+            properties=_properties(raw),
+        )
+    except InvalidInput as exc:
+        return EventResult(index, transaction_id, REJECTED, str(exc))
+    return _Valid(index, event)
+
+
+def check_batch(payload: Any) -> list[Any]:
+    """The list of raw events in a request body (a list, or an object with ``events``), or refuse it whole."""
+    events = payload.get("events") if isinstance(payload, dict) else payload
+    if not isinstance(events, list):
+        raise InvalidInput("Send a JSON array of usage events (or an object with an 'events' array).")
+    if not events:
+        raise InvalidInput("The batch is empty: send 1 to 100 events.")
+    if len(events) > MAX_EVENTS_PER_REQUEST:
+        raise InvalidInput(f"The batch has {len(events)} events: send at most {MAX_EVENTS_PER_REQUEST} per request.")
+    return events
+
+
+# --- customers -------------------------------------------------------------------------------------
+
+
+class CustomerDirectory:
+    """Resolves a customer id or ingest alias to the customer id; remembers what it found."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def resolve(self, names: set[str]) -> dict[str, str]:
+        """The customer id of each name that is a customer id or alias (unknown names are left out)."""
+        found = {n: self._known[n] for n in names if n in self._known}
+        missing = names - found.keys()
+        if missing:
+            with Session(get_engine()) as session:
+                for customer_id in session.exec(select(Customer.id).where(Customer.id.in_(missing))):  # type: ignore[attr-defined]
+                    found[customer_id] = customer_id
+                for alias in session.exec(select(IngestAlias).where(IngestAlias.alias.in_(missing))):  # type: ignore[attr-defined]
+                    found[alias.alias] = alias.customer_id
+            with self._lock:
+                self._known.update(found)
+        return found
+
+    def forget(self) -> None:
+        """Drop what was learned (after an alias moved to another customer, or in tests)."""
+        with self._lock:
+            self._known.clear()
+
+
+# --- the writer ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    new: bool
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass
+class _Job:
+    events: list[UsageEvent]
+    future: concurrent.futures.Future[dict[str, _Stored]] = field(default_factory=concurrent.futures.Future)
+
+
+def _hour(instant: datetime) -> datetime:
+    return instant.replace(minute=0, second=0, microsecond=0)
+
+
+def fold_into_rollups(
+    metrics: Sequence[BillableMetric], events: Sequence[UsageEvent]
+) -> tuple[dict[RollupKey, AggregationState], dict[str, list[str]]]:
+    """Hourly rollup deltas of new events for every metric of their event types, and per event the
+    reasons a metric could not use it (a SUM over "abc")."""
+    by_type: dict[str, list[BillableMetric]] = defaultdict(list)
+    for metric in metrics:
+        by_type[metric.event_type].append(metric)
+    per_customer: dict[str, list[UsageEvent]] = defaultdict(list)
+    for event in events:
+        if event.event_type in by_type:
+            per_customer[event.customer_id].append(event)
+    deltas: dict[RollupKey, AggregationState] = {}
+    warnings: dict[str, list[str]] = defaultdict(list)
+    names = {m.id: m.name for m in metrics}
+    for customer_id, customer_events in per_customer.items():
+        first = _hour(min(e.timestamp for e in customer_events))
+        hours = int((max(e.timestamp for e in customer_events) - first) / BUCKET) + 1
+        windows = [Period(first + i * BUCKET, first + (i + 1) * BUCKET) for i in range(hours)]
+        relevant = [m for t in {e.event_type for e in customer_events} for m in by_type[t]]
+        for metric_id, aggregation in aggregate_many(relevant, customer_events, windows).items():
+            for (window, group), state in aggregation.states.items():
+                key = RollupKey(customer_id, metric_id, json.dumps(list(group)), windows[window].start)
+                deltas[key] = state
+            for rejected in aggregation.rejected:
+                warnings[rejected.transaction_id].append(
+                    f"metric {names[metric_id]!r} cannot use it: {rejected.reason}"
+                )
+    return deltas, warnings
+
+
+class IngestWriter:
+    """One thread that writes the events of all waiting requests in one transaction (group commit)."""
+
+    def __init__(self, max_events_per_commit: int = 10_000) -> None:
+        self._queue: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._max = max_events_per_commit
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._metrics: list[BillableMetric] = []
+        self._metrics_read_at = float("-inf")
+
+    def submit(self, events: list[UsageEvent]) -> concurrent.futures.Future[dict[str, _Stored]]:
+        """Queue events for the next commit; the future resolves once they are durable."""
+        job = _Job(events)
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
+                self._thread.start()
+        self._queue.put(job)
+        return job.future
+
+    def refresh_metrics(self) -> None:
+        """Read the metrics again at the next commit (call after a metric is created or archived)."""
+        self._metrics_read_at = float("-inf")
+
+    def _run(self) -> None:
+        while True:
+            jobs = [self._queue.get()]
+            total = len(jobs[0].events)
+            while total < self._max:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                jobs.append(job)
+                total += len(job.events)
+            try:
+                outcomes = self._commit(jobs)
+            except Exception as exc:  # every waiting request must hear about the failure
+                for job in jobs:
+                    job.future.set_exception(exc)
+            else:
+                for job, outcome in zip(jobs, outcomes, strict=True):
+                    job.future.set_result(outcome)
+
+    def _current_metrics(self, session: Session) -> list[BillableMetric]:
+        if time.monotonic() - self._metrics_read_at > METRICS_REFRESH_SECONDS:
+            self._metrics = active_metrics(session)
+            self._metrics_read_at = time.monotonic()
+        return self._metrics
+
+    def _commit(self, jobs: list[_Job]) -> list[dict[str, _Stored]]:
+        """Store the events of all ``jobs`` in one transaction; per job, what happened to each transaction id.
+
+        Of copies of one transaction id in several waiting requests, the first request's copy is stored
+        and the later requests are told it is a duplicate.
+        """
+        now = utcnow()
+        first: dict[str, UsageEvent] = {}
+        owner: dict[str, int] = {}
+        for number, job in enumerate(jobs):
+            for event in job.events:
+                if event.transaction_id not in first:
+                    first[event.transaction_id] = event
+                    owner[event.transaction_id] = number
+        rows = [
+            {
+                "transaction_id": e.transaction_id,
+                "customer_id": e.customer_id,
+                "event_type": e.event_type,
+                "timestamp": e.timestamp,
+                "properties": dict(e.properties),
+                "received_at": now,
+            }
+            for e in first.values()
+        ]
+        engine = get_engine()
+        with Session(engine) as session:
+            metrics = self._current_metrics(session)
+        with engine.begin() as connection:
+            new = insert_events(connection, rows)
+            stale = received_before(connection, first.keys() - new, now - DEDUPE_WINDOW)
+            if stale:
+                forget_events(connection, stale)
+                new |= insert_events(connection, [r for r in rows if r["transaction_id"] in stale])
+            deltas, warnings = fold_into_rollups(metrics, [first[t] for t in new])
+            merge_rollups(connection, deltas)
+        return [
+            {
+                e.transaction_id: _Stored(
+                    e.transaction_id in new and owner[e.transaction_id] == number,
+                    tuple(warnings.get(e.transaction_id, ())),
+                )
+                for e in job.events
+            }
+            for number, job in enumerate(jobs)
+        ]
+
+
+_WRITER = IngestWriter()
+_DIRECTORY = CustomerDirectory()
+
+
+def writer() -> IngestWriter:
+    """The process's ingest writer."""
+    return _WRITER
+
+
+def directory() -> CustomerDirectory:
+    """The process's customer directory."""
+    return _DIRECTORY
+
+
+# --- the use case ----------------------------------------------------------------------------------
+
+
+def prepare(
+    principal: ApiPrincipal, payload: Any, now: datetime | None = None
+) -> tuple[list[_Valid], list[EventResult]]:
+    """Validate a request: the events to store (customers resolved) and the refused ones with reasons."""
+    principal.require(INGEST)
+    now = now or utcnow()
+    parsed = [_parse(i, raw, now) for i, raw in enumerate(check_batch(payload))]
+    refused = [p for p in parsed if isinstance(p, EventResult)]
+    valid = [p for p in parsed if isinstance(p, _Valid)]
+    customers = _DIRECTORY.resolve({v.event.customer_id for v in valid})
+    accepted: list[_Valid] = []
+    for item in valid:
+        event = item.event
+        customer_id = customers.get(event.customer_id)
+        if customer_id is None:
+            refused.append(
+                EventResult(item.index, event.transaction_id, REJECTED, f"unknown customer {event.customer_id!r}")
+            )
+        elif not principal.is_staff and customer_id != principal.customer_id:
+            refused.append(
+                EventResult(
+                    item.index, event.transaction_id, REJECTED, "this API key may only send usage for its own customer"
+                )
+            )
+        else:
+            resolved = (
+                event
+                if customer_id == event.customer_id
+                else UsageEvent(event.transaction_id, customer_id, event.event_type, event.timestamp, event.properties)
+            )
+            accepted.append(_Valid(item.index, resolved))
+    return accepted, refused
+
+
+def report(accepted: list[_Valid], refused: list[EventResult], stored: Mapping[str, _Stored]) -> IngestReport:
+    """Combine the writer's outcome with the refusals, in request order."""
+    results = list(refused)
+    seen: set[str] = set()
+    for item in accepted:
+        transaction_id = item.event.transaction_id
+        outcome = stored[transaction_id]
+        is_new = outcome.new and transaction_id not in seen
+        seen.add(transaction_id)
+        results.append(
+            EventResult(
+                item.index,
+                transaction_id,
+                ACCEPTED if is_new else DUPLICATE,
+                "" if is_new else f"transaction_id {transaction_id!r} was already received; it is counted once",
+                outcome.warnings if is_new else (),
+            )
+        )
+    return IngestReport(tuple(sorted(results, key=lambda r: r.index)))
+
+
+def ingest(principal: ApiPrincipal, payload: Any, now: datetime | None = None) -> IngestReport:
+    """Validate, store and report a batch of events (blocking until they are durable)."""
+    accepted, refused = prepare(principal, payload, now)
+    stored = _WRITER.submit([a.event for a in accepted]).result() if accepted else {}
+    return report(accepted, refused, stored)
