@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from portal.api.deps import Principal
+from portal.api.deps import ERRORS, Principal
 from portal.services import ingest as ingest_service
 from portal.services.errors import InvalidInput
 
@@ -49,12 +49,6 @@ class IngestResponse(BaseModel):
     results: list[EventOutcome]
 
 
-class Problem(BaseModel):
-    """An error: ``detail`` says what was wrong."""
-
-    detail: str
-
-
 async def _payload(request: Request) -> Any:
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
@@ -85,7 +79,7 @@ async def _payload(request: Request) -> Any:
             },
         }
     },
-    responses={401: {"model": Problem}, 403: {"model": Problem}, 422: {"model": Problem}},
+    responses=ERRORS,
 )
 async def ingest(request: Request, principal: Principal) -> IngestResponse:
     """Store a batch of usage events; valid events are stored, invalid ones reported by index with a reason.

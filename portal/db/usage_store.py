@@ -14,19 +14,21 @@ ORM would cost more than the database here). Works on SQLite and PostgreSQL:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from portal.db.codecs import state_from_doc, state_to_doc
-from portal.db.models import UsageEvent, UsageRollup
-from portal.domain.metrics import AggregationState, merge
+from portal.db.models import UsageEvent as UsageEventRow
+from portal.db.models import UsageRollup
+from portal.domain.metrics import AggregationState, UsageEvent, merge
 
-EVENTS = UsageEvent.__table__  # type: ignore[attr-defined]
+EVENTS = UsageEventRow.__table__  # type: ignore[attr-defined]
 ROLLUPS = UsageRollup.__table__  # type: ignore[attr-defined]
 
 
@@ -45,17 +47,54 @@ def _insert(connection: Connection) -> Any:
     return dialect.insert
 
 
-def insert_events(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> set[str]:
-    """Insert raw events; returns the transaction ids that were new (the others were already stored)."""
-    if not rows:
-        return set()
-    statement = (
-        _insert(connection)(EVENTS)
-        .on_conflict_do_nothing(index_elements=["transaction_id"])
-        .returning(EVENTS.c.transaction_id)
-    )
-    result = connection.execute(statement, list(rows))
-    return {row[0] for row in result}
+_EVENT_COLUMNS = "transaction_id, customer_id, event_type, timestamp, properties, received_at"
+_INSERT_CHUNK = 1000
+
+
+def _sqlite_instant(instant: datetime) -> str:
+    # The text SQLAlchemy's SQLite DATETIME type stores (UTC, no offset), so reads through the ORM agree.
+    return instant.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _as_is(instant: datetime) -> datetime:
+    return instant
+
+
+def insert_events(connection: Connection, events: Sequence[UsageEvent], received_at: datetime) -> set[str]:
+    """Insert raw events received at ``received_at``; returns the transaction ids that were new.
+
+    The others were already stored (a duplicate, or a race another writer won).
+
+    This is the hottest statement of the portal, so it is driver SQL with values prepared once
+    (multi-row ``VALUES`` with ``ON CONFLICT DO NOTHING RETURNING``) instead of SQLAlchemy's
+    per-value type processing.
+    """
+    on_sqlite = connection.dialect.name == "sqlite"
+    mark = "?" if on_sqlite else "%s"
+    instant = _sqlite_instant if on_sqlite else _as_is
+    received = instant(received_at)
+    dumps = json.JSONEncoder(separators=(",", ":")).encode
+    new: set[str] = set()
+    for start in range(0, len(events), _INSERT_CHUNK):
+        chunk = events[start : start + _INSERT_CHUNK]
+        values = ", ".join([f"({mark}, {mark}, {mark}, {mark}, {mark}, {mark})"] * len(chunk))
+        params: list[Any] = []
+        for event in chunk:
+            params += (
+                event.transaction_id,
+                event.customer_id,
+                event.event_type,
+                instant(event.timestamp),
+                dumps(event.properties),
+                received,
+            )
+        result = connection.exec_driver_sql(
+            f"INSERT INTO usage_event ({_EVENT_COLUMNS}) VALUES {values} "
+            "ON CONFLICT (transaction_id) DO NOTHING RETURNING transaction_id",
+            tuple(params),
+        )
+        new.update(row[0] for row in result)
+    return new
 
 
 def received_before(connection: Connection, transaction_ids: Iterable[str], cutoff: datetime) -> set[str]:

@@ -133,18 +133,51 @@ class _Valid:
     event: UsageEvent
 
 
+def _short_text(value: Any) -> bool:
+    return type(value) is str and 0 < len(value) <= MAX_TEXT and not value.isspace()
+
+
+def _plain(raw: dict[str, Any]) -> bool:
+    """A cheap test that the event's texts and properties are well formed (true for almost every event)."""
+    properties = raw.get("properties")
+    return (
+        _short_text(raw.get("transaction_id"))
+        and _short_text(raw.get("customer_id"))
+        and _short_text(raw.get("event_type"))
+        and (
+            properties is None
+            or (
+                type(properties) is dict
+                and len(properties) <= MAX_PROPERTIES
+                and all(
+                    type(v) is str and len(v) <= MAX_VALUE_TEXT and len(k) <= MAX_TEXT for k, v in properties.items()
+                )
+            )
+        )
+    )
+
+
 def _parse(index: int, raw: Any, now: datetime) -> _Valid | EventResult:
     if not isinstance(raw, dict):
         return EventResult(index, None, REJECTED, "an event must be a JSON object")
     transaction_id = raw.get("transaction_id") if isinstance(raw.get("transaction_id"), str) else None
     try:
-        event = UsageEvent(
-            transaction_id=_text(raw, "transaction_id"),
-            customer_id=_text(raw, "customer_id"),
-            event_type=_text(raw, "event_type"),
-            timestamp=_timestamp(raw, now),
-            properties=_properties(raw),
-        )
+        if _plain(raw):
+            event = UsageEvent(
+                raw["transaction_id"],
+                raw["customer_id"],
+                raw["event_type"],
+                _timestamp(raw, now),
+                raw.get("properties") or {},
+            )
+        else:  # find and name what is wrong
+            event = UsageEvent(
+                transaction_id=_text(raw, "transaction_id"),
+                customer_id=_text(raw, "customer_id"),
+                event_type=_text(raw, "event_type"),
+                timestamp=_timestamp(raw, now),
+                properties=_properties(raw),
+            )
     except InvalidInput as exc:
         return EventResult(index, transaction_id, REJECTED, str(exc))
     return _Valid(index, event)
@@ -307,26 +340,15 @@ class IngestWriter:
                 if event.transaction_id not in first:
                     first[event.transaction_id] = event
                     owner[event.transaction_id] = number
-        rows = [
-            {
-                "transaction_id": e.transaction_id,
-                "customer_id": e.customer_id,
-                "event_type": e.event_type,
-                "timestamp": e.timestamp,
-                "properties": dict(e.properties),
-                "received_at": now,
-            }
-            for e in first.values()
-        ]
         engine = get_engine()
         with Session(engine) as session:
             metrics = self._current_metrics(session)
         with engine.begin() as connection:
-            new = insert_events(connection, rows)
+            new = insert_events(connection, list(first.values()), now)
             stale = received_before(connection, first.keys() - new, now - DEDUPE_WINDOW)
             if stale:
                 forget_events(connection, stale)
-                new |= insert_events(connection, [r for r in rows if r["transaction_id"] in stale])
+                new |= insert_events(connection, [first[t] for t in stale], now)
             deltas, warnings = fold_into_rollups(metrics, [first[t] for t in new])
             merge_rollups(connection, deltas)
         return [

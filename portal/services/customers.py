@@ -1,0 +1,173 @@
+"""Customers and their usage: create and list customers, and usage time series from the hourly rollups.
+
+Who may see a customer: staff; the customer's own users and ``read`` keys;
+and for a child customer (a department) also the parent's admins and keys.
+Anyone else is told the customer does not exist, so ids cannot be probed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlmodel import Session, col, select
+
+from portal.db.models import BillableMetricRow, Customer, IngestAlias
+from portal.db.repositories import metric_from_row
+from portal.db.uow import UnitOfWork
+from portal.db.usage_store import load_rollups
+from portal.domain.metrics import AggregationState, merge, quantity
+from portal.domain.money import currency
+from portal.domain.periods import ensure_utc
+from portal.services.errors import Forbidden, InvalidInput, NotFound
+
+GRANULARITIES = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
+MAX_SERIES_POINTS = 5_000
+
+
+class Actor(Protocol):
+    """Who asks: a signed-in user or an API key."""
+
+    @property
+    def is_staff(self) -> bool:
+        """Staff see every customer."""
+        ...
+
+    @property
+    def customer_id(self) -> str | None:
+        """The customer the actor belongs to, if any."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerView:
+    """A customer as the API shows it."""
+
+    id: str
+    name: str
+    currency: str
+    parent_id: str | None
+    ingest_aliases: tuple[str, ...]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class UsagePoint:
+    """The quantity of a metric in one time bucket, for one group value ("" when not grouped)."""
+
+    start: datetime
+    group: str
+    quantity: str
+
+
+def visible_customer(session: Session, actor: Actor, customer_id: str) -> Customer:
+    """The customer, if ``actor`` may see it; otherwise :class:`NotFound` (never reveals other customers)."""
+    customer = session.get(Customer, customer_id)
+    own = actor.customer_id
+    if customer is None or not (actor.is_staff or own in (customer.id, customer.parent_id)):
+        raise NotFound(f"There is no customer {customer_id}.")
+    return customer
+
+
+def _view(session: Session, customer: Customer) -> CustomerView:
+    aliases = session.exec(select(IngestAlias.alias).where(IngestAlias.customer_id == customer.id)).all()
+    return CustomerView(
+        customer.id, customer.name, customer.currency, customer.parent_id, tuple(sorted(aliases)), customer.created_at
+    )
+
+
+def create_customer(
+    actor: Actor,
+    name: str,
+    currency_code: str = "USD",
+    parent_id: str | None = None,
+    ingest_aliases: tuple[str, ...] = (),
+) -> CustomerView:
+    """Create a customer (staff only), optionally as a child of ``parent_id``, with its ingest aliases."""
+    if not actor.is_staff:
+        raise Forbidden("Only staff can create customers.")
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise InvalidInput("A customer needs a name of 1 to 200 characters.")
+    code = currency(currency_code).code
+    with UnitOfWork() as uow:
+        if parent_id is not None:
+            parent = uow.session.get(Customer, parent_id)
+            if parent is None:
+                raise InvalidInput(f"The parent customer {parent_id} does not exist.")
+            if parent.parent_id is not None:
+                raise InvalidInput(f"{parent.name} is itself a department: a hierarchy has one level of children.")
+        taken = uow.session.exec(select(IngestAlias.alias).where(col(IngestAlias.alias).in_(ingest_aliases))).all()
+        if taken:
+            raise InvalidInput(f"The ingest alias {taken[0]!r} already belongs to another customer.")
+        customer = Customer(name=name, currency=code, parent_id=parent_id)
+        uow.session.add(customer)
+        uow.session.flush()
+        for alias in dict.fromkeys(a.strip() for a in ingest_aliases if a.strip()):
+            uow.session.add(IngestAlias(alias=alias, customer_id=customer.id))
+        uow.session.flush()
+        return _view(uow.session, customer)
+
+
+def list_customers(actor: Actor) -> list[CustomerView]:
+    """Every customer the actor may see, by name."""
+    with UnitOfWork() as uow:
+        query = select(Customer).order_by(col(Customer.name))
+        if not actor.is_staff:
+            own = actor.customer_id or ""
+            query = query.where((col(Customer.id) == own) | (col(Customer.parent_id) == own))
+        return [_view(uow.session, c) for c in uow.session.exec(query).all()]
+
+
+def get_customer(actor: Actor, customer_id: str) -> CustomerView:
+    """One customer the actor may see."""
+    with UnitOfWork() as uow:
+        return _view(uow.session, visible_customer(uow.session, actor, customer_id))
+
+
+def usage_series(
+    actor: Actor,
+    customer_id: str,
+    metric_id: str,
+    start: datetime,
+    end: datetime,
+    granularity: str = "day",
+    group_by: str | None = None,
+) -> list[UsagePoint]:
+    """A metric's quantity per hour or day bucket in ``[start, end)``, optionally per value of one group key.
+
+    Buckets are aligned on UTC hours or days. Amounts are exact decimals, sent as strings.
+    """
+    step = GRANULARITIES.get(granularity)
+    if step is None:
+        raise InvalidInput(f"Unknown granularity {granularity!r}: use hour or day.")
+    start, end = ensure_utc(start, "start"), ensure_utc(end, "end")
+    if end <= start:
+        raise InvalidInput("The end of the range must come after its start.")
+    if (end - start) / step > MAX_SERIES_POINTS:
+        raise InvalidInput(f"That range has more than {MAX_SERIES_POINTS} {granularity}s: ask for a shorter range.")
+    with UnitOfWork() as uow:
+        visible_customer(uow.session, actor, customer_id)
+        row = uow.session.get(BillableMetricRow, metric_id)
+        if row is None:
+            raise NotFound(f"There is no metric {metric_id}.")
+        metric = metric_from_row(row)
+        if group_by is not None and group_by not in metric.group_keys:
+            keys = ", ".join(metric.group_keys) or "none"
+            raise InvalidInput(f"Metric {metric.name!r} cannot be grouped by {group_by!r}; its group keys: {keys}.")
+        rollups = load_rollups(uow.session.connection(), [customer_id], start, end)
+    position = metric.group_keys.index(group_by) if group_by is not None else None
+    origin = start.replace(minute=0, second=0, microsecond=0)
+    if granularity == "day":
+        origin = origin.replace(hour=0)
+    merged: dict[tuple[datetime, str], AggregationState] = {}
+    for key, state in rollups:
+        if key.metric_id != metric_id:
+            continue
+        bucket = origin + ((key.bucket_start - origin) // step) * step
+        group = json.loads(key.group_values)[position] if position is not None else ""
+        previous = merged.get((bucket, group))
+        merged[(bucket, group)] = state if previous is None else merge(previous, state)
+    return [UsagePoint(bucket, group, str(quantity(state))) for (bucket, group), state in sorted(merged.items())]
