@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from portal import bench
 from portal.config import PROJECT_ROOT, get_settings
 
 DEFAULT_PORT = 3000
@@ -133,6 +134,7 @@ COMMANDS: dict[str, Command] = {
     "seed-demo": Command("add the demo tiers, customers and sign-in accounts (idempotent)", _seed_demo),
     "run": Command("migrate, seed the demo data and serve the portal in production mode", _run, _run_arguments),
     "api-key": Command("create, list or revoke API keys", _api_key, _api_key_arguments),
+    "bench": Command("run a benchmark: " + ", ".join(bench.TARGETS), bench.run, bench.add_arguments),
 }
 
 

@@ -100,3 +100,15 @@ class InvalidSeatPolicy(DomainError):
 
 class InvalidHierarchy(DomainError):
     """Parent and child contracts, or budget caps, that do not form a valid account hierarchy."""
+
+
+class InvalidContract(DomainError):
+    """A contract whose dates, terms, products, seats, grants or currency do not fit together."""
+
+
+class InvalidInvoice(DomainError):
+    """Invoicing inputs that do not belong together, or an invoice change its status does not allow."""
+
+
+class InvalidChange(DomainError):
+    """A pending change (seats, tier switch, package migration) that cannot be previewed as given."""

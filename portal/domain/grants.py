@@ -69,8 +69,8 @@ from enum import Enum
 from portal.domain.charges import Charge, charge_order
 from portal.domain.errors import InvalidBurnDown, InvalidGrant, InvalidLedgerEntry
 from portal.domain.hierarchy import NO_HIERARCHY, BudgetCap, CapBehaviour, Hierarchy
-from portal.domain.ledger import EntryKind, LedgerEntry, exact_arithmetic, ledger_order
-from portal.domain.money import ZERO, CreditType, Money, to_decimal
+from portal.domain.ledger import EntryKind, LedgerEntry, ledger_order
+from portal.domain.money import ZERO, CreditType, Money, exact_arithmetic, to_decimal
 from portal.domain.periods import Period, ensure_utc
 
 
@@ -517,6 +517,8 @@ class _BurnDown:
                 self._record(start_entry(grant))
         self.cap_drawn: dict[tuple[str, str, Period], Decimal] = {}
         self.candidates: dict[str, tuple[Grant, ...]] = {}
+        self.applicable: dict[tuple[str, str | None, str, str, datetime], tuple[Grant, ...]] = {}
+        self.explanations: dict[tuple[int, int], str] = {}
 
     def _check_start(self, entry: LedgerEntry, started: set[str]) -> None:
         grant = self.grants[entry.grant_id]
@@ -566,8 +568,28 @@ class _BurnDown:
             self.candidates[contract_id] = cached
         return cached
 
+    def _applicable(self, charge: Charge) -> tuple[Grant, ...]:
+        """The grants that apply to the charge, in burn-down order (cached: charges often share all that matters)."""
+        key = (charge.contract_id, charge.seat_id, charge.product_id, charge.credit_type.id, charge.at)
+        cached = self.applicable.get(key)
+        if cached is None:
+            cached = tuple(g for g in self._candidates(charge.contract_id) if applies(g, charge, self.hierarchy))
+            self.applicable[key] = cached
+        return cached
+
+    def _explain(self, position: int, applicable: tuple[Grant, ...]) -> str:
+        """:func:`_explain`, cached for each list of applicable grants (kept alive by ``self.applicable``)."""
+        key = (position, id(applicable))
+        cached = self.explanations.get(key)
+        if cached is None:
+            cached = _explain(position, applicable)
+            self.explanations[key] = cached
+        return cached
+
     def _draw(self, charge: Charge) -> ChargeOutcome:
-        amount = to_decimal(charge.amount, f"amount of charge {charge.id}")
+        amount = charge.amount
+        if not (isinstance(amount, Decimal) and amount.is_finite()):
+            amount = to_decimal(amount, f"amount of charge {charge.id}")
         if amount < 0:
             raise InvalidBurnDown(
                 f"Charge {charge.id} is {amount}: only charges of zero or more can be drawn from grants; "
@@ -578,7 +600,7 @@ class _BurnDown:
                 f"Charge {charge.id} was already drawn from grants (the ledger has its usage entries): "
                 "pass the ledger as it was before that charge, or leave the charge out."
             )
-        applicable = [g for g in self._candidates(charge.contract_id) if applies(g, charge, self.hierarchy)]
+        applicable = self._applicable(charge)
         cap = self.hierarchy.cap_for(charge.contract_id, charge.credit_type)
         budget = None if cap is None else _Budget(cap, cap.period_containing(charge.at))
         shared_for_child = False
@@ -614,7 +636,9 @@ class _BurnDown:
                     seat_id=charge.seat_id,
                 )
             )
-            deductions.append(Deduction(charge.id, grant.id, take, _explain(position, applicable) + note, grant.scope))
+            deductions.append(
+                Deduction(charge.id, grant.id, take, self._explain(position, applicable) + note, grant.scope)
+            )
         capped = shared_for_child and budget is not None and self._budget_used_up(charge, budget)
         return self._outcome(charge, applicable, tuple(deductions), remaining, budget if capped else None)
 

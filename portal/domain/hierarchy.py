@@ -43,8 +43,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from portal.domain.errors import InvalidHierarchy
-from portal.domain.ledger import exact_arithmetic
-from portal.domain.money import ZERO, CreditType, to_decimal
+from portal.domain.money import ZERO, CreditType, exact_arithmetic, to_decimal
 from portal.domain.periods import Frequency, Period, billing_period_containing, ensure_utc
 
 if TYPE_CHECKING:

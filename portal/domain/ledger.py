@@ -17,47 +17,22 @@ Rules (see ``portal/domain/README.md``):
   before that instant; its balance without an instant is the sum of all its
   entries.
 * Ledger arithmetic is exact: sums are computed with up to
-  :data:`EXACT_DIGITS` significant digits and any sum that would need more
-  is refused instead of being rounded (see :func:`exact_arithmetic`).
+  :data:`~portal.domain.money.EXACT_DIGITS` significant digits and any sum
+  that would need more is refused instead of being rounded (see
+  :func:`portal.domain.money.exact_arithmetic`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Context, Decimal, Inexact, localcontext
+from decimal import Decimal
 from enum import Enum
 
-from portal.domain.errors import InvalidAmount, InvalidLedgerEntry
-from portal.domain.money import ZERO, to_decimal
+from portal.domain.errors import InvalidLedgerEntry
+from portal.domain.money import ZERO, exact_arithmetic, to_decimal
 from portal.domain.periods import ensure_utc
-
-EXACT_DIGITS = 100
-"""Significant digits available to exact grant, seat and ledger arithmetic."""
-
-_EXACT_CONTEXT = Context(prec=EXACT_DIGITS, traps=[Inexact])
-
-
-@contextmanager
-def exact_arithmetic() -> Iterator[None]:
-    """Run Decimal arithmetic without silent rounding.
-
-    Inside the block, additions, subtractions and multiplications keep up to
-    :data:`EXACT_DIGITS` significant digits; an operation whose exact result
-    would need more raises :class:`InvalidAmount` instead of rounding. This is
-    what lets burn-down promise that a charge equals its deductions plus its
-    overage to the last digit.
-    """
-    with localcontext(_EXACT_CONTEXT):
-        try:
-            yield
-        except Inexact:
-            raise InvalidAmount(
-                f"These amounts differ so much in size that their sum needs more than {EXACT_DIGITS} digits: "
-                "round charges, prices and grant amounts to a sensible number of decimal places."
-            ) from None
 
 
 class EntryKind(Enum):
@@ -90,8 +65,10 @@ class LedgerEntry:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "at", ensure_utc(self.at, "ledger entry time"))
-        amount = to_decimal(self.amount, f"amount of the {self.kind.value} entry on grant {self.grant_id}")
-        object.__setattr__(self, "amount", amount)
+        amount = self.amount
+        if not (isinstance(amount, Decimal) and amount.is_finite()):
+            amount = to_decimal(amount, f"amount of the {self.kind.value} entry on grant {self.grant_id}")
+            object.__setattr__(self, "amount", amount)
         if not self.grant_id:
             raise InvalidLedgerEntry("A ledger entry must name the grant it moves.")
         if self.kind is EntryKind.GRANT_START and amount < 0:

@@ -47,21 +47,40 @@ Rules (these are exactly how usage becomes a quantity on an invoice):
 The per-window results are *mergeable states* (:func:`merge` is associative
 and commutative) so that rating can compute cumulative quantities over
 consecutive windows and over groups priced together.
+
+**Metering resolution.** Stored usage is kept as hourly rollups: per
+customer, metric, group values and hour ``[h, h + 1 h)`` (UTC), the merged
+state of that hour's events (:func:`fold_events` builds them;
+:func:`aggregate_buckets` turns them back into a
+:class:`WindowedAggregation`). So that rating from raw events and rating from
+rollups always give the same invoice, rating works at the same resolution,
+:data:`METERING_RESOLUTION` (one hour), by one rule:
+
+* **Usage in an hour is rated as of the start of that hour**: with the
+  rates, overrides and grants in force at ``h``. An instant that changes
+  them (a rate change, a grant's start or expiry, a plan switch) therefore
+  takes effect for usage from the first whole hour at or after it
+  (:func:`rated_from`): a credit granted at 10:20 pays for usage from 11:00;
+  a credit expiring at 10:20 still pays for usage until 11:00.
+* Windows handed to :func:`aggregate_buckets` start and end on whole hours;
+  a contract's billing periods start on whole hours (its start is on the
+  hour), so every hour belongs to exactly one window.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import Enum
 from functools import reduce
 from itertools import pairwise
+from operator import attrgetter
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 
 from portal.domain.errors import IncompatibleStates, InvalidMetric, InvalidUsageEvent, InvalidWindows
 from portal.domain.periods import Period, ensure_utc
@@ -71,6 +90,26 @@ MAX_VALUE = Decimal("1E+18")
 
 NO_GROUP = ""
 """The group value of an event that lacks a group key property."""
+
+METERING_RESOLUTION = timedelta(hours=1)
+"""Usage is stored and rated by the hour (see the module rules)."""
+
+
+def bucket_start(instant: datetime) -> datetime:
+    """The start of the hour (UTC) that contains ``instant``: the rollup bucket it is stored in."""
+    instant = ensure_utc(instant)
+    return instant.replace(minute=0, second=0, microsecond=0)
+
+
+def on_the_hour(instant: datetime) -> bool:
+    """True when ``instant`` is a whole UTC hour, a boundary of :data:`METERING_RESOLUTION`."""
+    return bucket_start(instant) == instant
+
+
+def rated_from(instant: datetime) -> datetime:
+    """The first whole hour at or after ``instant``: when a change at ``instant`` takes effect for usage."""
+    start = bucket_start(instant)
+    return start if start == instant else start + METERING_RESOLUTION
 
 
 @dataclass(frozen=True, slots=True)
@@ -453,20 +492,28 @@ def _state_of(kind: Aggregation, raw: Any) -> AggregationState:
     return LatestState(timestamp, transaction_id, value)
 
 
+def _group_states(
+    metric: BillableMetric, events: list[UsageEvent], rejected: list[RejectedEvent]
+) -> Iterator[tuple[GroupValues, AggregationState]]:
+    """The state of each group of one batch of events (one window or one hour)."""
+    kind = metric.aggregation
+    for group, raw in _accumulate(metric, events, rejected).items():
+        values: GroupValues = () if group is None else (group,) if isinstance(group, str) else group
+        yield values, _state_of(kind, raw)
+
+
 def _windowed(
     metric: BillableMetric, windows: tuple[Period, ...], lists: list[list[UsageEvent]], duplicates: tuple[str, ...]
 ) -> WindowedAggregation:
     """Aggregate one metric from its event type's per-window event lists."""
     rejected: list[RejectedEvent] = []
     states: dict[tuple[int, GroupValues], AggregationState] = {}
-    kind = metric.aggregation
     for w, events in enumerate(lists):
-        for group, raw in _accumulate(metric, events, rejected).items():
-            values: GroupValues = () if group is None else (group,) if isinstance(group, str) else group
-            states[(w, values)] = _state_of(kind, raw)
+        for values, state in _group_states(metric, events, rejected):
+            states[(w, values)] = state
     return WindowedAggregation(
         metric_id=metric.id,
-        aggregation=kind,
+        aggregation=metric.aggregation,
         group_keys=metric.group_keys,
         windows=windows,
         states=MappingProxyType(states),
@@ -533,3 +580,149 @@ def split_by_customer(events: Iterable[UsageEvent]) -> dict[str, tuple[UsageEven
         else:
             bucket.append(event)
     return {customer: tuple(bucket) for customer, bucket in lists.items()}
+
+
+Buckets = Mapping[tuple[datetime, GroupValues], AggregationState]
+"""One customer's hourly rollups of one metric: ``(hour start, group values)`` to the hour's state."""
+
+RollupKey = tuple[str, str, datetime, GroupValues]
+"""The key of a stored rollup: customer id, metric id, hour start, group values."""
+
+
+@dataclass(frozen=True, slots=True)
+class FoldedUsage:
+    """Events folded into hourly rollups, ready to be merged into the stored ones.
+
+    ``states`` maps each :data:`RollupKey` to the state of that hour's
+    events; ``rejected`` and ``duplicates`` are as for :func:`aggregate_many`.
+    """
+
+    states: Mapping[RollupKey, AggregationState] = field(hash=False)
+    rejected: tuple[RejectedEvent, ...] = ()
+    duplicates: tuple[str, ...] = ()
+
+    def buckets(self, customer_id: str) -> dict[str, dict[tuple[datetime, GroupValues], AggregationState]]:
+        """One customer's rollups by metric id (what :class:`BucketedUsage` takes)."""
+        result: dict[str, dict[tuple[datetime, GroupValues], AggregationState]] = {}
+        for (customer, metric_id, hour, group), state in self.states.items():
+            if customer == customer_id:
+                result.setdefault(metric_id, {})[(hour, group)] = state
+        return result
+
+
+def fold_events(metrics: Sequence[BillableMetric], events: Iterable[UsageEvent]) -> FoldedUsage:
+    """Fold events (of any customers, ingest aliases resolved) into one state per rollup key.
+
+    This is what ingest does with each batch, or with each single event:
+    merge every returned state into the stored rollup of the same key with
+    :func:`merge`. Duplicates within the call are dropped as in
+    :func:`aggregate_many` (refusing transaction ids stored earlier is
+    ingest's job); values that cannot be used are rejected with the reason.
+    """
+    by_type: dict[str, list[BillableMetric]] = {}
+    for metric in metrics:
+        by_type.setdefault(metric.event_type, []).append(metric)
+    batches: dict[tuple[str, str, datetime], list[UsageEvent]] = {}
+    seen: set[str] = set()
+    duplicates: list[str] = []
+    for event in events:
+        txn = event.transaction_id
+        if txn in seen:
+            duplicates.append(txn)
+            continue
+        seen.add(txn)
+        if event.event_type in by_type:
+            key = (event.event_type, event.customer_id, event.timestamp.replace(minute=0, second=0, microsecond=0))
+            batch = batches.get(key)
+            if batch is None:
+                batches[key] = [event]
+            else:
+                batch.append(event)
+    rejected: list[RejectedEvent] = []
+    states: dict[RollupKey, AggregationState] = {}
+    for (event_type, customer, hour), batch in batches.items():
+        for metric in by_type[event_type]:
+            for group, state in _group_states(metric, batch, rejected):
+                states[(customer, metric.id, hour, group)] = state
+    return FoldedUsage(MappingProxyType(states), tuple(rejected), tuple(duplicates))
+
+
+def aggregate_buckets(metric: BillableMetric, buckets: Buckets, windows: Sequence[Period]) -> WindowedAggregation:
+    """One metric's usage per window and group, from one customer's hourly rollups instead of raw events.
+
+    ``windows`` must start and end on whole hours (see the module rules);
+    rollups outside them are not counted. Gives the same states as
+    :func:`aggregate` over the events the rollups were folded from (minus
+    the rejected events and duplicates, which ingest reported).
+    """
+    spans = check_windows(windows)
+    off_hour = next((p for p in spans if not (on_the_hour(p.start) and on_the_hour(p.end))), None)
+    if off_hour is not None:
+        raise InvalidWindows(
+            f"The window {off_hour.start.isoformat()} to {off_hour.end.isoformat()} does not start and end on "
+            "whole hours: usage is stored by the hour, so cut windows with rated_from()."
+        )
+    starts = [p.start for p in spans]
+    first, last = starts[0], spans[-1].end
+    single = len(spans) == 1
+    cells: dict[tuple[int, GroupValues], list[Any]] = {}
+    kind = metric.aggregation
+    # Sums and counts are gathered as plain numbers and added once per cell.
+    plain = (
+        attrgetter("total") if kind is Aggregation.SUM else attrgetter("count") if kind is Aggregation.COUNT else None
+    )
+    for (hour, group), state in buckets.items():
+        if not first <= hour < last:
+            continue
+        key = (0 if single else bisect_right(starts, hour) - 1, group)
+        value = state if plain is None else plain(state)
+        cell = cells.get(key)
+        if cell is None:
+            cells[key] = [value]
+        else:
+            cell.append(value)
+    states: dict[tuple[int, GroupValues], AggregationState] = {}
+    for key, parts in cells.items():
+        if kind is Aggregation.SUM:
+            states[key] = SumState(sum(parts, Decimal(0)) if len(parts) > 1 else parts[0])
+        elif kind is Aggregation.COUNT:
+            states[key] = CountState(sum(parts))
+        else:
+            states[key] = reduce(merge, parts)
+    return WindowedAggregation(
+        metric_id=metric.id,
+        aggregation=metric.aggregation,
+        group_keys=metric.group_keys,
+        windows=spans,
+        states=MappingProxyType(states),
+    )
+
+
+class UsageSource(Protocol):
+    """One customer's usage, aggregated on demand over the windows rating asks for."""
+
+    def aggregate(self, metrics: Sequence[BillableMetric], windows: Sequence[Period]) -> dict[str, WindowedAggregation]:
+        """Each metric's aggregation over ``windows``, keyed by metric id."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RawUsage:
+    """Usage as raw events (one customer's): aggregated in one pass with :func:`aggregate_many`."""
+
+    events: tuple[UsageEvent, ...]
+
+    def aggregate(self, metrics: Sequence[BillableMetric], windows: Sequence[Period]) -> dict[str, WindowedAggregation]:
+        """Each metric's aggregation of the events over ``windows``, keyed by metric id."""
+        return aggregate_many(metrics, self.events, windows)
+
+
+@dataclass(frozen=True, slots=True)
+class BucketedUsage:
+    """Usage as hourly rollups (one customer's), by metric id: aggregated with :func:`aggregate_buckets`."""
+
+    buckets: Mapping[str, Buckets] = field(default_factory=dict, hash=False)
+
+    def aggregate(self, metrics: Sequence[BillableMetric], windows: Sequence[Period]) -> dict[str, WindowedAggregation]:
+        """Each metric's aggregation of the rollups over ``windows``, keyed by metric id."""
+        return {m.id: aggregate_buckets(m, self.buckets.get(m.id, {}), windows) for m in metrics}

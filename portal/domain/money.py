@@ -13,13 +13,17 @@ Rules (see ``portal/domain/README.md``):
   :func:`allocate`, which never creates or loses a minor unit.
 * A custom credit unit ("AI credits") is a :class:`CreditType` priced in a
   currency; a fiat credit type is the currency itself at a price of 1.
+* Sums of grants, seats, ledgers and invoice figures run inside
+  :func:`exact_arithmetic`: up to :data:`EXACT_DIGITS` significant digits,
+  and an operation that would need more is refused instead of rounded.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, Inexact, InvalidOperation, localcontext
 
 from portal.domain.errors import CurrencyMismatch, InvalidAllocation, InvalidAmount, UnknownCurrency
 
@@ -27,6 +31,31 @@ ROUNDING = ROUND_HALF_UP
 """The one rounding mode used wherever an amount is rounded to a minor unit."""
 
 ZERO = Decimal(0)
+
+EXACT_DIGITS = 100
+"""Significant digits available to exact grant, seat, ledger and invoice arithmetic."""
+
+_EXACT_CONTEXT = Context(prec=EXACT_DIGITS, traps=[Inexact])
+
+
+@contextmanager
+def exact_arithmetic() -> Iterator[None]:
+    """Run Decimal arithmetic without silent rounding.
+
+    Inside the block, additions, subtractions and multiplications keep up to
+    :data:`EXACT_DIGITS` significant digits; an operation whose exact result
+    would need more raises :class:`InvalidAmount` instead of rounding. This is
+    what lets burn-down promise that a charge equals its deductions plus its
+    overage to the last digit.
+    """
+    with localcontext(_EXACT_CONTEXT):
+        try:
+            yield
+        except Inexact:
+            raise InvalidAmount(
+                f"These amounts differ so much in size that their sum needs more than {EXACT_DIGITS} digits: "
+                "round charges, prices and grant amounts to a sensible number of decimal places."
+            ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,25 +274,33 @@ def allocate(total: Decimal, weights: Sequence[Decimal | int], quantum: Decimal)
     of ``quantum``). Uses the largest-remainder method: every part first gets
     its proportional share rounded toward zero, then the leftover quanta go
     one each to the parts with the largest remainders, earlier parts first
-    on ties. Deterministic for the same input.
+    on ties. Shares and remainders are computed with whole numbers, so the
+    result is exact however many digits the total or the weights have.
+    Deterministic for the same input.
     """
     if not weights:
         raise InvalidAllocation("Cannot split an amount into zero parts.")
-    ws = [Decimal(w) for w in weights]
+    ws = [w if isinstance(w, Decimal) else Decimal(w) for w in weights]
     if any(w < 0 for w in ws):
         raise InvalidAllocation("Split weights must not be negative.")
-    weight_sum = sum(ws, ZERO)
-    if weight_sum == 0:
+    if not any(ws):
         raise InvalidAllocation("Split weights must not all be zero.")
     units_total = total / quantum
     if units_total != units_total.to_integral_value():
         raise InvalidAllocation(f"Cannot split {total} in steps of {quantum}: round it first.")
     sign = -1 if units_total < 0 else 1
     n_units = int(abs(units_total))
-    shares = [n_units * w / weight_sum for w in ws]
-    floors = [int(s) for s in shares]
+    finest = min((e for w in ws if isinstance(e := w.as_tuple().exponent, int)), default=0)
+    if finest >= 0:
+        whole = [int(w) for w in ws]
+    else:
+        with exact_arithmetic():
+            whole = [int(w.scaleb(-finest)) for w in ws]
+    weight_sum = sum(whole)
+    floors = [n_units * w // weight_sum for w in whole]
+    remainders = [n_units * w % weight_sum for w in whole]
     leftover = n_units - sum(floors)
-    by_remainder = sorted(range(len(ws)), key=lambda i: (-(shares[i] - floors[i]), i))
+    by_remainder = sorted(range(len(ws)), key=lambda i: (-remainders[i], i))
     for i in by_remainder[:leftover]:
         floors[i] += 1
     return tuple(Decimal(sign * f) * quantum for f in floors)

@@ -33,6 +33,8 @@ from portal.domain.errors import InvalidPeriod
 
 def ensure_utc(instant: datetime, what: str = "instant") -> datetime:
     """Return ``instant`` converted to UTC; refuse a naive datetime."""
+    if instant.tzinfo is UTC:
+        return instant
     if instant.tzinfo is None or instant.utcoffset() is None:
         raise InvalidPeriod(
             f"The {what} {instant.isoformat()} has no timezone: give times in UTC, e.g. 2026-01-31T00:00:00Z."

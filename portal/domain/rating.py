@@ -14,6 +14,11 @@ Rules (these are exactly how a usage product is billed for a period):
   priced separately (a ``presentation_group_key``, the seat key, or metric
   group keys the product does not use) are aggregated together, as if the
   metric did not group by them (so a MAX is the maximum over all of them).
+* **By the hour.** Usage is stored and rated by the hour
+  (:data:`portal.domain.metrics.METERING_RESOLUTION`): usage in an hour is
+  rated with the rate in force at the start of that hour, so a rate change
+  at 10:20 applies to usage from 11:00. :func:`hourly_segments` moves each
+  segment boundary to that hour; a segment shorter than that vanishes.
 * Usage in a segment without a rate, or whose rate is not ``entitled``, is
   not billed; it is listed in ``unbilled`` with the reason.
 * **Charges.** Within a segment, usage is cut into the caller's *windows*
@@ -57,7 +62,7 @@ Rules (these are exactly how a usage product is billed for a period):
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
@@ -72,6 +77,7 @@ from portal.domain.metrics import (
     merge,
     merge_all,
     quantity,
+    rated_from,
 )
 from portal.domain.money import ZERO, allocate
 from portal.domain.periods import Period
@@ -133,6 +139,20 @@ class ProductRating:
     def amount(self) -> Decimal:
         """The sum of the lines' full-precision amounts (each line's charges add up to its amount exactly)."""
         return sum((line.result.amount for line in self.lines), ZERO)
+
+
+def hourly_segments(segments: Iterable[RateSegment]) -> tuple[RateSegment, ...]:
+    """The segments as hourly usage sees them: each boundary moved to the first whole hour at or after it.
+
+    Segments that no longer hold a whole hour are left out; the rest still
+    follow each other without holes.
+    """
+    moved: list[RateSegment] = []
+    for segment in segments:
+        start, end = rated_from(segment.period.start), rated_from(segment.period.end)
+        if start < end:
+            moved.append(replace(segment, period=Period(start, end)))
+    return tuple(moved)
 
 
 def windows_for(period: Period, segments: Iterable[RateSegment], cuts: Iterable[datetime] = ()) -> tuple[Period, ...]:

@@ -76,9 +76,9 @@ from enum import Enum
 
 from portal.domain.errors import InvalidSeatChange, InvalidSeatPolicy
 from portal.domain.grants import DEFAULT_PRIORITY, Grant, GrantKind, GrantScope, GrantSource
-from portal.domain.ledger import EntryKind, LedgerEntry, exact_arithmetic
-from portal.domain.money import ZERO, CreditType, allocate, to_decimal
-from portal.domain.periods import Period, ensure_utc, proration_fraction
+from portal.domain.ledger import EntryKind, LedgerEntry
+from portal.domain.money import ZERO, CreditType, allocate, exact_arithmetic, to_decimal
+from portal.domain.periods import Period, ensure_utc, prorate, proration_fraction
 
 
 class SubscriptionMode(Enum):
@@ -311,10 +311,13 @@ class SeatLineKind(Enum):
 
 @dataclass(frozen=True, slots=True)
 class SeatChargeLine:
-    """A seat charge: ``quantity`` seats × ``unit_price`` × ``fraction`` of the period, at full precision.
+    """A seat charge: ``quantity`` seats × ``unit_price`` for the ``covered`` part of the period.
 
-    ``covered`` is the part of the billing period the seats are used in;
-    ``amount`` is negative for a credit on a decrease.
+    ``amount`` is at full precision, computed with :func:`~portal.domain.periods.prorate`
+    (one division: 1 seat at $31 for 1 day of a 31-day month is exactly $1);
+    it is negative for a credit on a decrease. ``fraction`` is the share of
+    the period covered (1 when not prorated), shown to the customer; it is
+    rounded to 28 digits, so the amount is not computed from it.
     """
 
     subscription_id: str
@@ -334,9 +337,10 @@ def seat_charges(subscription: SeatSubscription, pricing: SeatPricing, period: P
     """The seat charge lines of one billing period, in time order; see the module rules."""
     price = pricing.price_per_seat
 
-    def line(kind: SeatLineKind, at: datetime, quantity: int, fraction: Decimal, sign: int) -> SeatChargeLine:
+    def line(kind: SeatLineKind, at: datetime, quantity: int, prorated: bool, sign: int) -> SeatChargeLine:
+        covered = Period(at, period.end)
         with exact_arithmetic():
-            amount = sign * quantity * price * fraction
+            full = sign * quantity * price
         return SeatChargeLine(
             subscription_id=subscription.id,
             contract_id=subscription.contract_id,
@@ -344,24 +348,23 @@ def seat_charges(subscription: SeatSubscription, pricing: SeatPricing, period: P
             kind=kind,
             at=at,
             quantity=quantity,
-            covered=Period(at, period.end),
+            covered=covered,
             unit_price=price,
-            fraction=fraction,
-            amount=amount,
+            fraction=proration_fraction(covered, period) if prorated else Decimal(1),
+            amount=prorate(full, covered, period) if prorated else full,
             credit_type=pricing.credit_type,
         )
 
     paid = subscription.state_at(period.start).quantity
-    lines = [line(SeatLineKind.IN_ADVANCE, period.start, paid, Decimal(1), 1)] if paid else []
+    lines = [line(SeatLineKind.IN_ADVANCE, period.start, paid, False, 1)] if paid else []
     for step in subscription.steps_in(period):
         quantity = step.after.quantity
-        left = proration_fraction(Period(step.at, period.end), period)
         if quantity > paid and pricing.increases is not IncreasePolicy.NEXT_PERIOD:
-            full = pricing.increases is IncreasePolicy.FULL_PERIOD
-            lines.append(line(SeatLineKind.INCREASE, step.at, quantity - paid, Decimal(1) if full else left, 1))
+            prorated = pricing.increases is IncreasePolicy.PRORATE_IMMEDIATELY
+            lines.append(line(SeatLineKind.INCREASE, step.at, quantity - paid, prorated, 1))
             paid = quantity
         elif quantity < paid and pricing.decreases is DecreasePolicy.IMMEDIATELY_WITH_CREDIT:
-            lines.append(line(SeatLineKind.DECREASE_CREDIT, step.at, paid - quantity, left, -1))
+            lines.append(line(SeatLineKind.DECREASE_CREDIT, step.at, paid - quantity, True, -1))
             paid = quantity
     return tuple(lines)
 
@@ -448,13 +451,13 @@ def seat_credit_grants(subscription: SeatSubscription, policy: SeatCreditPolicy,
         candidates = [s for s in added if s not in earned] if individual else []
         holders = candidates[len(candidates) - slots :] if len(candidates) > slots else candidates
         earned.update(holders)
-        prorate = at != period.start and policy.proration is CreditProration.PRORATED
-        factor = proration_fraction(Period(at, period.end), period) if prorate else Decimal(1)
         pool_weight = policy.allowance_per_seat * (slots - len(holders)) + policy.pool_per_seat * slots
         weights = [policy.allowance_per_seat] * len(holders) + [pool_weight]
         with exact_arithmetic():
-            exact = sum(weights, ZERO) * factor
-        earned_now = policy.credit_type.round(exact)
+            full = sum(weights, ZERO)
+        if at != period.start and policy.proration is CreditProration.PRORATED:
+            full = prorate(full, Period(at, period.end), period)
+        earned_now = policy.credit_type.round(full)
         if earned_now == 0:
             continue
         *seat_parts, pool_part = allocate(earned_now, weights, quantum)

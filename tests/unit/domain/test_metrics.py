@@ -10,22 +10,30 @@ import pytest
 
 from portal.domain.errors import DomainError, IncompatibleStates, InvalidMetric, InvalidUsageEvent, InvalidWindows
 from portal.domain.metrics import (
+    METERING_RESOLUTION,
     Aggregation,
     AggregationState,
     BillableMetric,
+    BucketedUsage,
     CountState,
     FilterOp,
     LatestState,
     MaxState,
     PropertyFilter,
+    RawUsage,
     SumState,
     UniqueState,
     UsageEvent,
     aggregate,
+    aggregate_buckets,
     aggregate_many,
+    bucket_start,
+    fold_events,
     merge,
     merge_all,
+    on_the_hour,
     quantity,
+    rated_from,
     split_by_customer,
 )
 from portal.domain.periods import Period, utc
@@ -331,3 +339,59 @@ def test_invalid_events() -> None:
         UsageEvent("a", "c", "", utc(2026, 1, 1), {})
     with pytest.raises(DomainError, match="no timezone"):
         UsageEvent("a", "c", "t", datetime(2026, 1, 1), {})
+
+
+# --- metering resolution: hourly rollups --------------------------------------------------------
+
+
+def test_rated_from_is_the_first_whole_hour_at_or_after_an_instant() -> None:
+    assert rated_from(utc(2026, 1, 16, 10, 20)) == utc(2026, 1, 16, 11)
+    assert rated_from(utc(2026, 1, 16, 10)) == utc(2026, 1, 16, 10)
+    assert bucket_start(utc(2026, 1, 16, 10, 59, 59)) == utc(2026, 1, 16, 10)
+    assert on_the_hour(utc(2026, 1, 16, 10))
+    assert not on_the_hour(utc(2026, 1, 16, 10, 0, 1))
+    assert timedelta(hours=1) == METERING_RESOLUTION
+
+
+def test_fold_events_gives_one_state_per_customer_metric_hour_and_group() -> None:
+    total = metric(Aggregation.SUM, group_keys=("user_id",))
+    count = BillableMetric("n", "Calls", "tokens", Aggregation.COUNT)
+    events = [
+        event("a", tokens="5", user_id="ann"),
+        event("b", tokens="7", user_id="ann"),
+        event("c", tokens="abc", user_id="ann"),
+        event("a", tokens="99", user_id="ann"),
+        event("d", customer="c2", tokens="1", user_id="bob"),
+    ]
+    folded = fold_events((total, count), events)
+    noon = utc(2026, 1, 1, 12)
+    # c1's noon hour: ann's 5 + 7 (abc is rejected, the second "a" is a duplicate); 3 calls (a, b, c).
+    assert dict(folded.states) == {
+        ("c1", "m", noon, ("ann",)): SumState(Decimal(12)),
+        ("c1", "n", noon, ()): CountState(3),
+        ("c2", "m", noon, ("bob",)): SumState(Decimal(1)),
+        ("c2", "n", noon, ()): CountState(1),
+    }
+    assert ([r.transaction_id for r in folded.rejected], folded.duplicates) == (["c"], ("a",))
+    assert folded.buckets("c2") == {"m": {(noon, ("bob",)): SumState(Decimal(1))}, "n": {(noon, ()): CountState(1)}}
+
+
+def test_aggregate_buckets_matches_aggregating_the_raw_events() -> None:
+    latest = metric(Aggregation.LATEST, group_keys=("user_id",))
+    events = [event(f"t{day}", day, tokens=str(day), user_id="ann" if day % 2 else "bob") for day in range(1, 29)]
+    windows = JAN.split_at([utc(2026, 1, 10, 13), utc(2026, 1, 20, 7)])
+    buckets = fold_events((latest,), events).buckets("c1")["m"]
+    assert aggregate_buckets(latest, buckets, windows).states == aggregate(latest, events, windows).states
+    assert BucketedUsage({"m": buckets}).aggregate((latest,), windows)["m"].states == (
+        RawUsage(tuple(events)).aggregate((latest,), windows)["m"].states
+    )
+
+
+def test_aggregate_buckets_needs_windows_on_whole_hours() -> None:
+    with pytest.raises(InvalidWindows, match="does not start and end on whole hours"):
+        aggregate_buckets(metric(Aggregation.SUM), {}, JAN.split_at([utc(2026, 1, 10, 13, 30)]))
+
+
+def test_buckets_outside_the_windows_are_not_counted() -> None:
+    buckets = {(utc(2025, 12, 31, 23), ()): SumState(Decimal(5)), (utc(2026, 1, 3), ()): SumState(Decimal(2))}
+    assert aggregate_buckets(metric(Aggregation.SUM), buckets, ONE_WINDOW).states == {(0, ()): SumState(Decimal(2))}

@@ -127,3 +127,10 @@ def test_allocation_preserves_the_total_exactly(cents: int, weights: list[int]) 
     weight_sum = sum(weights)
     for part, weight in zip(parts, weights, strict=True):
         assert abs(part - total * weight / weight_sum) < D("0.01")
+
+
+def test_allocate_is_exact_however_many_digits_the_total_has() -> None:
+    # 6,666,666,666,666,666,666,666,666,667 steps (28 digits) in one part: a 28-digit division would lose one.
+    total = Decimal("0.006666666666666666666666666667")
+    assert allocate(total, [Decimal(2)], Decimal("1E-30")) == (total,)
+    assert sum(allocate(total, [Decimal("0.3"), Decimal("0.7"), Decimal(1)], Decimal("1E-30"))) == total

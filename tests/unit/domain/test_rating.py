@@ -29,7 +29,7 @@ from portal.domain.pricing import (
     Volume,
     rate_segments,
 )
-from portal.domain.rating import GroupShare, ProductRating, rate_usage, windows_for
+from portal.domain.rating import GroupShare, ProductRating, hourly_segments, rate_usage, windows_for
 
 D = Decimal
 USD = fiat("USD")
@@ -383,4 +383,16 @@ def test_windows_for_cuts_at_rate_changes_and_given_instants() -> None:
         "2026-01-01 to 2026-01-05",
         "2026-01-05 to 2026-01-16",
         "2026-01-16 to 2026-02-01",
+    ]
+
+
+def test_hourly_segments_move_each_change_to_the_next_whole_hour() -> None:
+    before = Rate("tok", utc(2025, 1, 1), utc(2026, 1, 15, 10, 20), Flat(D(1)), USD)
+    blink = Rate("tok", utc(2026, 1, 15, 10, 20), utc(2026, 1, 15, 10, 50), Flat(D(5)), USD)
+    after = Rate("tok", utc(2026, 1, 15, 10, 50), None, Flat(D(2)), USD)
+    segments = hourly_segments(rate_segments(card(before, blink, after), (), "tok", JAN))
+    # The change at 10:20 takes effect at 11:00; the 30-minute rate never holds a whole hour and vanishes.
+    assert [(s.period.label(), s.period.end.hour, s.rate) for s in segments] == [
+        ("2026-01-01 to 2026-01-15", 11, before),
+        ("2026-01-15 to 2026-02-01", 0, after),
     ]

@@ -11,9 +11,8 @@ import pytest
 from portal.domain.charges import Charge
 from portal.domain.errors import InvalidPeriod, InvalidSeatChange, InvalidSeatPolicy
 from portal.domain.grants import Grant, GrantKind, GrantScope, GrantSource, burn_down
-from portal.domain.ledger import exact_arithmetic
 from portal.domain.money import fiat
-from portal.domain.periods import Period, proration_fraction, utc
+from portal.domain.periods import Period, prorate, proration_fraction, utc
 from portal.domain.seats import (
     CreditAllocation,
     CreditProration,
@@ -56,15 +55,6 @@ def policy(allocation: CreditAllocation = CreditAllocation.POOLED, **fields: Any
 def cents(amount: Decimal) -> Decimal:
     """An amount as an invoice would show it."""
     return USD.currency.round(amount)
-
-
-def exactly(*factors: Decimal | int) -> Decimal:
-    """The exact product of the factors (no rounding to 28 digits)."""
-    with exact_arithmetic():
-        result = Decimal(1)
-        for factor in factors:
-            result *= factor
-        return result
 
 
 # --- Subscriptions and their history ------------------------------------------------------------
@@ -170,8 +160,16 @@ def test_an_increase_mid_period_is_prorated_at_once() -> None:
     assert increase.kind is SeatLineKind.INCREASE
     assert (increase.quantity, increase.covered) == (2, Period(utc(2026, 1, 11), FEB_1))
     assert increase.fraction == proration_fraction(Period(utc(2026, 1, 11), FEB_1), JANUARY)
-    assert increase.amount == exactly(2, 20, increase.fraction)
+    # The amount divides once (2 × 20 × 21 days / 31 days), not by a rounded fraction.
+    assert increase.amount == prorate(Decimal(40), increase.covered, JANUARY) == Decimal(840) / Decimal(31)
     assert cents(increase.amount) == Decimal("27.10")
+
+
+def test_a_prorated_seat_is_exact_when_the_division_is() -> None:
+    pricing = SeatPricing(Decimal(31), USD)
+    _, increase = seat_charges(subscription(1).set_quantity(utc(2026, 1, 31), 2), pricing, JANUARY)
+    # $31 × 1 day / 31 days = exactly $1 (a rounded fraction 1/31 would give $0.99999…).
+    assert increase.amount == Decimal(1)
 
 
 def test_a_seat_added_on_the_last_day_is_charged_for_one_day() -> None:

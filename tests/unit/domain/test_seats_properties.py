@@ -11,8 +11,7 @@ from hypothesis import strategies as st
 
 from portal.domain.errors import InvalidSeatChange
 from portal.domain.grants import Grant, GrantScope
-from portal.domain.ledger import exact_arithmetic
-from portal.domain.money import fiat
+from portal.domain.money import exact_arithmetic, fiat
 from portal.domain.periods import Period, utc
 from portal.domain.seats import (
     CreditAllocation,

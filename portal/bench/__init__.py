@@ -1,0 +1,62 @@
+"""Benchmarks: ``portal bench TARGET [options]``.
+
+Each target is a :class:`Target` in :data:`TARGETS`: the module that runs it
+(with a ``run(args) -> int`` function), its help and its options. Add a
+target by adding an entry. Options are declared here, as data, so that
+building the command line never imports a benchmark (``portal --help``
+stays fast); the module is imported only when its target runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Option:
+    """One ``--name`` option of a target: an integer with a default."""
+
+    name: str
+    default: int
+    help: str
+
+
+@dataclass(frozen=True)
+class Target:
+    """A benchmark: the module with its ``run(args)``, what it measures, and its options."""
+
+    module: str
+    help: str
+    options: tuple[Option, ...] = ()
+
+
+TARGETS: dict[str, Target] = {
+    "rating": Target(
+        "portal.bench.rating",
+        "rate a generated month in process: events/s aggregated and rated, invoice drafts/s from rollups",
+        (
+            Option("contracts", 1_000, "contracts to generate (default 1,000)"),
+            Option("events", 1_000_000, "usage events to generate (default 1,000,000)"),
+            Option("drafts", 10_000, "invoice drafts to time from rollups (default 10,000)"),
+            Option("seed", 2026, "seed of the generator (the same seed gives the same month)"),
+        ),
+    ),
+}
+"""Benchmark targets by name."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add one sub-command per target, with its options."""
+    targets = parser.add_subparsers(dest="target", required=True, metavar="TARGET")
+    for name, target in TARGETS.items():
+        sub = targets.add_parser(name, help=target.help, description=target.help)
+        for option in target.options:
+            sub.add_argument(f"--{option.name}", type=int, default=option.default, help=option.help)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the chosen target; its exit status."""
+    status: int = importlib.import_module(TARGETS[args.target].module).run(args)
+    return status
