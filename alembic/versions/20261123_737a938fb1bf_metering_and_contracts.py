@@ -1,8 +1,9 @@
-"""Metering and contracts: metrics, products, rate cards, contracts, seats, grants, ledger, invoices, rollups, API keys.
+"""Metering and contracts: metrics, products, rate cards, contracts and their terms, seats, grants, ledger,
+invoices, rollups, API keys.
 
 Revision ID: 737a938fb1bf
 Revises: ede49e6e7c98
-Create Date: 2026-11-23 23:45:21.323640
+Create Date: 2026-11-24 00:13:16.949658
 """
 from collections.abc import Sequence
 
@@ -49,6 +50,27 @@ def upgrade() -> None:
     sa.Column('state', sa.JSON(), nullable=False),
     sa.PrimaryKeyConstraint('customer_id', 'metric_id', 'group_values', 'bucket_start')
     )
+    op.create_table('contract',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('customer_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('currency', sqlmodel.sql.sqltypes.AutoString(length=3), nullable=False),
+    sa.Column('starting_at', portal.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ending_before', portal.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('billing_frequency', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('overrides', sa.JSON(), nullable=False),
+    sa.Column('seat_key', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('parent_contract_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('payer', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('statement', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('created_at', portal.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], ),
+    sa.ForeignKeyConstraint(['parent_contract_id'], ['contract.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('contract', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_contract_customer_id'), ['customer_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_contract_parent_contract_id'), ['parent_contract_id'], unique=False)
+
     op.create_table('product',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
@@ -80,48 +102,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('api_key', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_api_key_customer_id'), ['customer_id'], unique=False)
-
-    op.create_table('rate',
-    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
-    sa.Column('rate_card_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
-    sa.Column('product_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
-    sa.Column('starting_at', portal.db.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('ending_before', portal.db.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('price', sa.JSON(), nullable=False),
-    sa.Column('credit_type_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
-    sa.Column('entitled', sa.Boolean(), nullable=False),
-    sa.Column('created_at', portal.db.types.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['product_id'], ['product.id'], ),
-    sa.ForeignKeyConstraint(['rate_card_id'], ['rate_card.id'], ),
-    sa.PrimaryKeyConstraint('id')
-    )
-    with op.batch_alter_table('rate', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_rate_rate_card_id'), ['rate_card_id'], unique=False)
-
-    op.create_table('contract',
-    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
-    sa.Column('customer_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
-    sa.Column('package_version_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
-    sa.Column('rate_card_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
-    sa.Column('currency', sqlmodel.sql.sqltypes.AutoString(length=3), nullable=False),
-    sa.Column('starting_at', portal.db.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('ending_before', portal.db.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('billing_frequency', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-    sa.Column('overrides', sa.JSON(), nullable=False),
-    sa.Column('seat_key', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-    sa.Column('parent_contract_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
-    sa.Column('payer', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
-    sa.Column('statement', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-    sa.Column('created_at', portal.db.types.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], ),
-    sa.ForeignKeyConstraint(['package_version_id'], ['package_version.id'], ),
-    sa.ForeignKeyConstraint(['parent_contract_id'], ['contract.id'], ),
-    sa.ForeignKeyConstraint(['rate_card_id'], ['rate_card.id'], ),
-    sa.PrimaryKeyConstraint('id')
-    )
-    with op.batch_alter_table('contract', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_contract_customer_id'), ['customer_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_contract_parent_contract_id'), ['parent_contract_id'], unique=False)
 
     op.create_table('budget_cap',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -159,6 +139,7 @@ def upgrade() -> None:
     op.create_table('invoice',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('contract_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('customer_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('period_start', portal.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('period_end', portal.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
@@ -170,10 +151,29 @@ def upgrade() -> None:
     sa.Column('voided_at', portal.db.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', portal.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['contract_id'], ['contract.id'], ),
+    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('invoice', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_invoice_customer_id'), ['customer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_invoice_contract_id'), ['contract_id'], unique=False)
+
+    op.create_table('rate',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('rate_card_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('product_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('starting_at', portal.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ending_before', portal.db.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('price', sa.JSON(), nullable=False),
+    sa.Column('credit_type_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('entitled', sa.Boolean(), nullable=False),
+    sa.Column('created_at', portal.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['product_id'], ['product.id'], ),
+    sa.ForeignKeyConstraint(['rate_card_id'], ['rate_card.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('rate', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_rate_rate_card_id'), ['rate_card_id'], unique=False)
 
     op.create_table('seat_subscription',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -187,21 +187,40 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('contract_id')
     )
+    op.create_table('contract_terms',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('contract_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('starting_at', portal.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('package_version_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('rate_card_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('created_at', portal.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['contract_id'], ['contract.id'], ),
+    sa.ForeignKeyConstraint(['package_version_id'], ['package_version.id'], ),
+    sa.ForeignKeyConstraint(['rate_card_id'], ['rate_card.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('contract_id', 'starting_at')
+    )
+    with op.batch_alter_table('contract_terms', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_contract_terms_contract_id'), ['contract_id'], unique=False)
+
     op.create_table('ledger_entry',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('grant_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('grant_id', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+    sa.Column('grant_contract_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('at', portal.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('amount', portal.db.types.DecimalText(length=64), nullable=False),
-    sa.Column('reference', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+    sa.Column('reference', sa.Text(), nullable=False),
     sa.Column('contract_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
     sa.Column('seat_id', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
     sa.Column('created_at', portal.db.types.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['grant_id'], ['credit_grant.id'], ),
+    sa.ForeignKeyConstraint(['grant_contract_id'], ['contract.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('ledger_entry', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_ledger_entry_grant_id'), ['grant_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_ledger_entry_grant_contract_id'), ['grant_contract_id'], unique=False)
 
     op.create_table('seat_change',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -266,11 +285,21 @@ def downgrade() -> None:
 
     op.drop_table('seat_change')
     with op.batch_alter_table('ledger_entry', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_ledger_entry_grant_contract_id'))
         batch_op.drop_index(batch_op.f('ix_ledger_entry_grant_id'))
 
     op.drop_table('ledger_entry')
+    with op.batch_alter_table('contract_terms', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_contract_terms_contract_id'))
+
+    op.drop_table('contract_terms')
     op.drop_table('seat_subscription')
+    with op.batch_alter_table('rate', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_rate_rate_card_id'))
+
+    op.drop_table('rate')
     with op.batch_alter_table('invoice', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_invoice_customer_id'))
         batch_op.drop_index(batch_op.f('ix_invoice_contract_id'))
 
     op.drop_table('invoice')
@@ -279,20 +308,16 @@ def downgrade() -> None:
 
     op.drop_table('credit_grant')
     op.drop_table('budget_cap')
-    with op.batch_alter_table('contract', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_contract_parent_contract_id'))
-        batch_op.drop_index(batch_op.f('ix_contract_customer_id'))
-
-    op.drop_table('contract')
-    with op.batch_alter_table('rate', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_rate_rate_card_id'))
-
-    op.drop_table('rate')
     with op.batch_alter_table('api_key', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_api_key_customer_id'))
 
     op.drop_table('api_key')
     op.drop_table('product')
+    with op.batch_alter_table('contract', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_contract_parent_contract_id'))
+        batch_op.drop_index(batch_op.f('ix_contract_customer_id'))
+
+    op.drop_table('contract')
     op.drop_table('usage_rollup')
     op.drop_table('rate_card')
     with op.batch_alter_table('billable_metric', schema=None) as batch_op:

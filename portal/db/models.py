@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from portal.db.types import DecimalText, UTCDateTime
@@ -215,12 +215,10 @@ class RateRow(SQLModel, table=True):
 
 
 class Contract(SQLModel, table=True):
-    """One customer's agreement: a package version (self-serve) or a rate card with hand-made terms."""
+    """One customer's agreement; what it is billed by over time is in :class:`ContractTerms`."""
 
     id: str = _id("con")
     customer_id: str = Field(foreign_key="customer.id", index=True, max_length=40)
-    package_version_id: str | None = Field(default=None, foreign_key="package_version.id", max_length=40)
-    rate_card_id: str | None = Field(default=None, foreign_key="rate_card.id", max_length=40)
     currency: str = Field(default="USD", max_length=3)
     starting_at: datetime = Field(sa_type=UTCDateTime)
     ending_before: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -230,6 +228,21 @@ class Contract(SQLModel, table=True):
     parent_contract_id: str | None = Field(default=None, foreign_key="contract.id", index=True, max_length=40)
     payer: str = Field(default="self", max_length=10, description="self or parent")
     statement: str = Field(default="consolidated", max_length=20, description="consolidated or separate")
+    created_at: datetime = _created()
+
+
+class ContractTerms(SQLModel, table=True):
+    """The terms a contract is billed by from ``starting_at``: a package version, or a bare rate card."""
+
+    __tablename__ = "contract_terms"
+    __table_args__ = (UniqueConstraint("contract_id", "starting_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    contract_id: str = Field(foreign_key="contract.id", index=True, max_length=40)
+    starting_at: datetime = Field(sa_type=UTCDateTime)
+    package_version_id: str | None = Field(default=None, foreign_key="package_version.id", max_length=40)
+    rate_card_id: str | None = Field(default=None, foreign_key="rate_card.id", max_length=40)
+    reason: str = Field(default="", max_length=200, description="why: provisioned, upgrade, downgrade, migration")
     created_at: datetime = _created()
 
 
@@ -286,16 +299,22 @@ class GrantRow(SQLModel, table=True):
 
 
 class LedgerEntryRow(SQLModel, table=True):
-    """An append-only movement on a grant (start, usage at period close, expiry, manual adjustment)."""
+    """An append-only movement on a grant (start, usage, expiry, manual adjustment).
+
+    ``grant_id`` names a stored grant or a recurring one the rating engine derives each period (a seat
+    credit), so it is not a foreign key; ``grant_contract_id`` is the contract that owns the grant.
+    ``contract_id`` and ``seat_id`` say whose charge drew a usage entry.
+    """
 
     __tablename__ = "ledger_entry"
 
     id: int | None = Field(default=None, primary_key=True)
-    grant_id: str = Field(foreign_key="credit_grant.id", index=True, max_length=40)
+    grant_id: str = Field(index=True, max_length=300)
+    grant_contract_id: str = Field(foreign_key="contract.id", index=True, max_length=40)
     at: datetime = Field(sa_type=UTCDateTime)
     kind: str = Field(max_length=20)
     amount: Decimal = Field(sa_type=DecimalText)
-    reference: str = Field(max_length=300)
+    reference: str = Field(sa_type=Text)
     contract_id: str | None = Field(default=None, max_length=40)
     seat_id: str | None = Field(default=None, max_length=200)
     created_at: datetime = _created()
@@ -322,6 +341,7 @@ class InvoiceRow(SQLModel, table=True):
 
     id: str = _id("inv")
     contract_id: str = Field(foreign_key="contract.id", index=True, max_length=40)
+    customer_id: str = Field(foreign_key="customer.id", index=True, max_length=40)
     period_start: datetime = Field(sa_type=UTCDateTime)
     period_end: datetime = Field(sa_type=UTCDateTime)
     status: str = Field(max_length=20, description="finalized, paid, payment_failed or void")

@@ -69,6 +69,11 @@ class ApiPrincipal:
         """True for a staff key (any customer)."""
         return STAFF in self.scopes
 
+    @property
+    def is_customer_admin(self) -> bool:
+        """Keys act as their scopes allow, never as a customer admin (seat and tier changes need staff)."""
+        return False
+
     def require(self, scope: str, customer_id: str | None = None) -> None:
         """Refuse (403) unless the key has ``scope`` and, when given, may act for ``customer_id``."""
         if not self.is_staff and scope not in self.scopes:

@@ -40,6 +40,11 @@ class Actor(Protocol):
         """The customer the actor belongs to, if any."""
         ...
 
+    @property
+    def is_customer_admin(self) -> bool:
+        """An admin of their customer (who may change its seats and tier)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class CustomerView:

@@ -56,3 +56,25 @@ def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
     with engine_for(url).connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_upgrading_keeps_existing_rows_and_gives_them_the_new_defaults(empty_database_url: str) -> None:
+    config = alembic_config(empty_database_url)
+    command.upgrade(config, "ede49e6e7c98")
+    with engine_for(empty_database_url).begin() as connection:
+        connection.execute(
+            text("INSERT INTO package (id, key, name, rank, created_at) VALUES ('p', 'team', 'Team', 1, '2026-01-01')")
+        )
+        connection.execute(
+            text(
+                "INSERT INTO package_version (id, package_id, version, status, tagline, currency, seat_price, "
+                "billing_frequency, min_seats, credits_per_seat, credit_allocation, trial_days, features, created_at) "
+                "VALUES ('v', 'p', 1, 'published', '', 'USD', '40', 'MONTHLY', 1, '0', 'POOLED', 0, '[]', '2026-01-01')"
+            )
+        )
+    upgrade(empty_database_url)
+    with engine_for(empty_database_url).connect() as connection:
+        row = connection.execute(
+            text("SELECT seat_price, seat_increases, overrides, pool_per_seat FROM package_version WHERE id = 'v'")
+        ).one()
+    assert tuple(str(v) for v in row) == ("40", "prorate_immediately", "[]", "0")

@@ -11,7 +11,14 @@ from pathlib import Path
 from portal.config import get_settings
 from portal.db.migrations import upgrade
 from portal.db.session import engine_for
+from portal.services.ingest import directory, writer
 from tests.support.postgres import PostgresServer
+
+
+def _forget_cached_data() -> None:
+    """Drop what the process remembered from the previous database (customer aliases, metrics)."""
+    directory().forget()
+    writer().refresh_metrics()
 
 
 @contextlib.contextmanager
@@ -20,6 +27,7 @@ def use_database(url: str) -> Iterator[str]:
     previous = os.environ.get("REFLEX_DB_URL")
     os.environ["REFLEX_DB_URL"] = url
     get_settings.cache_clear()
+    _forget_cached_data()
     try:
         yield url
     finally:
@@ -28,6 +36,7 @@ def use_database(url: str) -> Iterator[str]:
         else:
             os.environ["REFLEX_DB_URL"] = previous
         get_settings.cache_clear()
+        _forget_cached_data()
 
 
 def new_sqlite_url(folder: Path) -> str:

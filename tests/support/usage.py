@@ -8,7 +8,6 @@ from portal.db.models import BillableMetricRow, Customer, IngestAlias
 from portal.db.uow import UnitOfWork
 from portal.services.api_keys import create_api_key
 from portal.services.identity import operator_identity
-from portal.services.ingest import directory, writer
 
 
 @dataclass(frozen=True)
@@ -41,8 +40,6 @@ def usage_setup() -> UsageSetup:
         uow.session.flush()
         uow.session.add(IngestAlias(alias="acme", customer_id=acme.id))
         ids = (acme.id, other.id, tokens.id, requests.id)
-    directory().forget()
-    writer().refresh_metrics()
     operator = operator_identity()
     return UsageSetup(
         *ids,

@@ -1,0 +1,369 @@
+"""Loading what the rating engine needs from the database: contracts with their terms, families, ledgers,
+finalized invoices and usage rollups.
+
+One :class:`Catalog` per unit of work caches the shared pieces (credit
+types, products, metrics, rate cards, package terms) so that a family of
+contracts is assembled with a handful of queries.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from portal.db.codecs import invoice_from_row, lookup_credit_type, override_from_doc, price_from_doc
+from portal.db.models import (
+    BillableMetricRow,
+    BudgetCapRow,
+    Contract,
+    ContractTerms,
+    CreditTypeRow,
+    GrantRow,
+    InvoiceRow,
+    LedgerEntryRow,
+    Package,
+    PackageVersion,
+    ProductRow,
+    RateCardRow,
+    RateRow,
+    SeatChangeRow,
+    SeatSubscriptionRow,
+)
+from portal.db.repositories import metric_from_row
+from portal.db.usage_store import load_rollups
+from portal.domain import contracts as dc
+from portal.domain.errors import DomainError
+from portal.domain.grants import ChildAccess, Grant, GrantKind, GrantScope, GrantSource
+from portal.domain.hierarchy import BudgetCap, CapBehaviour, ChildContract, Hierarchy, Payer, StatementMode
+from portal.domain.invoicing import Invoice
+from portal.domain.ledger import EntryKind, LedgerEntry
+from portal.domain.metrics import AggregationState, BucketedUsage, GroupValues
+from portal.domain.money import CreditType, currency
+from portal.domain.periods import Frequency, Period
+from portal.domain.pricing import (
+    ConversionOperation,
+    Product,
+    ProductKind,
+    QuantityConversion,
+    QuantityRounding,
+    Rate,
+    RateCard,
+    RoundingMode,
+)
+from portal.domain.seats import (
+    CreditAllocation,
+    CreditProration,
+    DecreasePolicy,
+    IncreasePolicy,
+    SeatChange,
+    SeatChangeKind,
+    SeatCreditPolicy,
+    SeatPricing,
+    SeatState,
+    SeatSubscription,
+    SubscriptionMode,
+)
+
+
+class ContractDataError(DomainError):
+    """Stored contract data that the rating engine cannot use (named, so staff can fix it)."""
+
+
+def product_from_row(row: ProductRow) -> Product:
+    """The domain product a row describes."""
+    conversion = (
+        QuantityConversion(row.conversion_factor, ConversionOperation(row.conversion_operation))
+        if row.conversion_factor is not None and row.conversion_operation
+        else None
+    )
+    rounding = (
+        QuantityRounding(RoundingMode[row.rounding_mode.upper()], row.rounding_places or 0)
+        if row.rounding_mode
+        else None
+    )
+    return Product(
+        id=row.id,
+        name=row.name,
+        kind=ProductKind(row.kind),
+        metric_id=row.metric_id,
+        quantity_conversion=conversion,
+        quantity_rounding=rounding,
+        pricing_group_key=row.pricing_group_key,
+        presentation_group_key=row.presentation_group_key,
+    )
+
+
+def credit_type_from_row(row: CreditTypeRow) -> CreditType:
+    """The custom credit unit a row describes."""
+    return CreditType(row.id, row.name, currency(row.currency), row.unit_price, row.places)
+
+
+class Catalog:
+    """Shared catalog pieces, read once per unit of work."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.credit_types = {r.id: credit_type_from_row(r) for r in session.exec(select(CreditTypeRow)).all()}
+        self.products = {r.id: product_from_row(r) for r in session.exec(select(ProductRow)).all()}
+        self.metrics = {r.id: metric_from_row(r) for r in session.exec(select(BillableMetricRow)).all()}
+        self._rate_cards: dict[str, RateCard] = {}
+        self._terms: dict[tuple[str | None, str | None], dc.Terms] = {}
+
+    def credit_type(self, credit_type_id: str) -> CreditType:
+        """A credit type by id (an ISO code or a custom unit)."""
+        return lookup_credit_type(self.credit_types, credit_type_id)
+
+    def rate_card(self, rate_card_id: str) -> RateCard:
+        """A rate card with all its rates."""
+        if rate_card_id not in self._rate_cards:
+            card = self.session.get(RateCardRow, rate_card_id)
+            if card is None:
+                raise ContractDataError(f"Rate card {rate_card_id} does not exist.")
+            rows = self.session.exec(select(RateRow).where(RateRow.rate_card_id == rate_card_id)).all()
+            rates = tuple(
+                Rate(
+                    r.product_id,
+                    r.starting_at,
+                    r.ending_before,
+                    price_from_doc(r.price),
+                    self.credit_type(r.credit_type_id),
+                    r.entitled,
+                )
+                for r in rows
+            )
+            self._rate_cards[rate_card_id] = RateCard(card.id, card.name, rates)
+        return self._rate_cards[rate_card_id]
+
+    def version_terms(self, version: PackageVersion) -> dc.Terms:
+        """The terms a package version bills by."""
+        key = (version.id, None)
+        if key not in self._terms:
+            package = self.session.get(Package, version.package_id)
+            if version.rate_card_id is None:
+                raise ContractDataError(f"Package version {version.id} has no rate card.")
+            money = self.credit_type(version.currency)
+            credits = None
+            if version.credits_per_seat > 0:
+                credits = SeatCreditPolicy(
+                    id=f"{version.id}.credits",
+                    credit_type=self.credit_type(version.credit_type_id or version.currency),
+                    allowance_per_seat=version.credits_per_seat,
+                    allocation=CreditAllocation(version.credit_allocation.lower()),
+                    pool_per_seat=version.pool_per_seat,
+                    proration=CreditProration(version.credit_proration),
+                )
+            self._terms[key] = dc.Terms(
+                name=f"{package.name if package else version.package_id} v{version.version}",
+                rate_card=self.rate_card(version.rate_card_id),
+                overrides=tuple(override_from_doc(o, self.credit_types) for o in version.overrides),
+                seat_pricing=SeatPricing(
+                    version.seat_price,
+                    money,
+                    IncreasePolicy(version.seat_increases),
+                    DecreasePolicy(version.seat_decreases),
+                ),
+                seat_credits=credits,
+                rank=package.rank if package else 0,
+            )
+        return self._terms[key]
+
+    def terms(self, row: ContractTerms, contract_overrides: Sequence[Mapping[str, Any]]) -> dc.Terms:
+        """The terms of one entry of a contract's terms history (contract overrides on top)."""
+        if row.package_version_id is not None:
+            version = self.session.get(PackageVersion, row.package_version_id)
+            if version is None:
+                raise ContractDataError(f"Package version {row.package_version_id} does not exist.")
+            base = self.version_terms(version)
+        elif row.rate_card_id is not None:
+            card = self.rate_card(row.rate_card_id)
+            base = dc.Terms(name=card.name, rate_card=card)
+        else:
+            raise ContractDataError(f"Terms {row.id} of contract {row.contract_id} name no package or rate card.")
+        extra = tuple(override_from_doc(o, self.credit_types) for o in contract_overrides)
+        return replace(base, overrides=(*base.overrides, *extra)) if extra else base
+
+    def seat_product_id(self, history: Sequence[ContractTerms]) -> str | None:
+        """The seat product of the package versions in a terms history (they share one)."""
+        for row in history:
+            if row.package_version_id is not None:
+                version = self.session.get(PackageVersion, row.package_version_id)
+                if version is not None and version.seat_product_id is not None:
+                    return version.seat_product_id
+        return None
+
+
+def _seats(session: Session, contract_id: str, product_id: str | None) -> SeatSubscription | None:
+    row = session.exec(select(SeatSubscriptionRow).where(SeatSubscriptionRow.contract_id == contract_id)).first()
+    if row is None:
+        return None
+    if product_id is None:
+        raise ContractDataError(f"Contract {contract_id} has seats but its package has no seat product.")
+    changes = session.exec(
+        select(SeatChangeRow)
+        .where(SeatChangeRow.subscription_id == row.id)
+        .order_by(col(SeatChangeRow.at), col(SeatChangeRow.id))
+    ).all()
+    return SeatSubscription(
+        id=row.id,
+        contract_id=contract_id,
+        product_id=product_id,
+        mode=SubscriptionMode(row.mode),
+        started_at=row.started_at,
+        initial=SeatState(row.quantity, tuple(row.seat_ids)),
+        changes=tuple(SeatChange(c.at, SeatChangeKind(c.kind), tuple(c.seat_ids), c.quantity) for c in changes),
+    )
+
+
+def grant_from_row(row: GrantRow, catalog: Catalog) -> Grant:
+    """The domain grant a row describes."""
+    access: ChildAccess | tuple[str, ...] | None = None
+    if row.scope == GrantScope.SHARED.value:
+        children = row.child_access or []
+        access = ChildAccess.ALL if children == ["*"] else ChildAccess.NONE if not children else tuple(children)
+    return Grant(
+        id=row.id,
+        contract_id=row.contract_id,
+        kind=GrantKind(row.kind),
+        credit_type=catalog.credit_type(row.credit_type_id),
+        amount=row.amount,
+        starting_at=row.starting_at,
+        ending_before=row.ending_before,
+        priority=row.priority,
+        applicable_product_ids=tuple(row.applicable_product_ids) if row.applicable_product_ids else None,
+        scope=GrantScope(row.scope),
+        seat_id=row.seat_id,
+        child_access=access,
+        source=GrantSource(row.source),
+    )
+
+
+def load_contract(session: Session, row: Contract, catalog: Catalog) -> dc.Contract:
+    """The domain contract of a row: its terms history, catalog, seats and grants."""
+    history = session.exec(
+        select(ContractTerms).where(ContractTerms.contract_id == row.id).order_by(col(ContractTerms.starting_at))
+    ).all()
+    if not history:
+        raise ContractDataError(f"Contract {row.id} has no terms.")
+    terms = [catalog.terms(t, row.overrides) for t in history]
+    product_ids = {r.product_id for t in terms for r in t.rate_card.rates}
+    seat_product = catalog.seat_product_id(history)
+    if seat_product is not None:
+        product_ids.add(seat_product)
+    products = tuple(catalog.products[p] for p in sorted(product_ids))
+    metric_ids = sorted({p.metric_id for p in products if p.metric_id})
+    return dc.Contract(
+        id=row.id,
+        customer_id=row.customer_id,
+        currency=currency(row.currency),
+        starting_at=row.starting_at,
+        terms=terms[0],
+        products=products,
+        metrics=tuple(catalog.metrics[m] for m in metric_ids),
+        ending_before=row.ending_before,
+        frequency=Frequency[row.billing_frequency],
+        seats=_seats(session, row.id, seat_product),
+        grants=tuple(
+            grant_from_row(g, catalog)
+            for g in session.exec(select(GrantRow).where(GrantRow.contract_id == row.id)).all()
+        ),
+        seat_key=row.seat_key or None,
+        changes=tuple(dc.TermsChange(t.starting_at, terms[i + 1]) for i, t in enumerate(history[1:])),
+    )
+
+
+@dataclass(frozen=True)
+class Family:
+    """A payer's family of contracts (a contract, or a parent with its children) with what rating needs."""
+
+    contracts: tuple[dc.Contract, ...]
+    hierarchy: Hierarchy
+    ledger: tuple[LedgerEntry, ...]
+
+    def contract(self, contract_id: str) -> dc.Contract:
+        """One contract of the family."""
+        return next(c for c in self.contracts if c.id == contract_id)
+
+
+def load_family(session: Session, contract_id: str, catalog: Catalog) -> Family:
+    """The family ``contract_id`` belongs to: its parent (if any) and all the parent's children."""
+    row = session.get(Contract, contract_id)
+    if row is None:
+        raise ContractDataError(f"Contract {contract_id} does not exist.")
+    root_id = row.parent_contract_id or row.id
+    root = session.get(Contract, root_id)
+    assert root is not None
+    children = session.exec(select(Contract).where(Contract.parent_contract_id == root_id)).all()
+    rows = [root, *children]
+    contracts = tuple(load_contract(session, r, catalog) for r in rows)
+    caps = session.exec(
+        select(BudgetCapRow).where(col(BudgetCapRow.child_contract_id).in_([c.id for c in children]))
+    ).all()
+    anchors = {r.id: (r.starting_at, Frequency[r.billing_frequency]) for r in rows}
+    hierarchy = Hierarchy(
+        children=tuple(ChildContract(c.id, root_id, Payer(c.payer), StatementMode(c.statement)) for c in children),
+        caps=tuple(
+            BudgetCap(
+                cap.child_contract_id,
+                catalog.credit_type(cap.credit_type_id),
+                cap.amount,
+                anchors[cap.child_contract_id][0],
+                anchors[cap.child_contract_id][1],
+                CapBehaviour(cap.behaviour),
+            )
+            for cap in caps
+        ),
+    )
+    grant_ids = [g.id for c in contracts for g in c.grants]
+    entries = (
+        session.exec(
+            select(LedgerEntryRow).where(col(LedgerEntryRow.grant_id).in_(grant_ids)).order_by(col(LedgerEntryRow.id))
+        ).all()
+        if grant_ids
+        else []
+    )
+    ledger = tuple(
+        LedgerEntry(e.grant_id, e.at, EntryKind(e.kind), e.amount, e.reference, e.contract_id, e.seat_id)
+        for e in entries
+    )
+    return Family(contracts, hierarchy, ledger)
+
+
+def finalized_invoices(
+    session: Session, contract_ids: Iterable[str], period: Period, catalog: Catalog
+) -> list[Invoice]:
+    """The stored invoices of these contracts for ``period`` (any status but draft)."""
+    rows = session.exec(
+        select(InvoiceRow).where(
+            col(InvoiceRow.contract_id).in_(list(contract_ids)),
+            InvoiceRow.period_start == period.start,
+        )
+    ).all()
+    return [
+        invoice_from_row(
+            invoice_id=r.id,
+            contract_id=r.contract_id,
+            customer_id=r.customer_id,
+            period=period,
+            currency_code=r.currency,
+            status=r.status,
+            document=r.document,
+            finalized_at=r.finalized_at,
+            credit_types=catalog.credit_types,
+        )
+        for r in rows
+    ]
+
+
+def bucketed_usage(session: Session, contracts: Sequence[dc.Contract], period: Period) -> dict[str, BucketedUsage]:
+    """Each contract's usage in ``period`` from the hourly rollups of its customer."""
+    customers = sorted({c.customer_id for c in contracts})
+    by_customer: dict[str, dict[str, dict[tuple[datetime, GroupValues], AggregationState]]] = {}
+    for key, state in load_rollups(session.connection(), customers, period.start, period.end):
+        group = tuple(json.loads(key.group_values))
+        by_customer.setdefault(key.customer_id, {}).setdefault(key.metric_id, {})[(key.bucket_start, group)] = state
+    return {c.id: BucketedUsage(by_customer.get(c.customer_id, {})) for c in contracts}

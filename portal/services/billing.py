@@ -1,0 +1,695 @@
+"""Contracts, seats, balances and invoices: every figure comes from the rating engine over the stored usage rollups.
+
+Use cases:
+
+* :func:`provision` gives a customer a contract on a package (by alias such
+  as ``team``, or a version id) with seats, and finalizes its first invoice
+  (the seats in advance): what is due today.
+* :func:`change_seats` adds or removes seat ids or sets the count; the
+  prorated charge of an increase is finalized at once. :func:`preview_seats`
+  and :func:`preview_switch` show what a change would cost without making it.
+* :func:`balances` and :func:`draft` rate the current period live: because
+  ingest updates the rollups in the same transaction as it stores events,
+  they include every event acknowledged before the call.
+* :func:`invoices` lists what was finalized.
+
+Authorization: staff may act on any customer; a customer's admins and keys
+read their own (and their departments'); only staff provision contracts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+
+from sqlmodel import Session, col, select
+
+from portal.db.codecs import invoice_lines_to_doc
+from portal.db.loaders import Catalog, Family, bucketed_usage, finalized_invoices, load_family
+from portal.db.models import (
+    Contract,
+    ContractTerms,
+    Customer,
+    InvoiceRow,
+    LedgerEntryRow,
+    Package,
+    PackageVersion,
+    SeatChangeRow,
+    SeatSubscriptionRow,
+    utcnow,
+)
+from portal.db.uow import UnitOfWork
+from portal.domain import invoicing
+from portal.domain.errors import DomainError
+from portal.domain.invoicing import Invoice, InvoiceLine, InvoiceRun, SeatCountChange, TierSwitch, Timing
+from portal.domain.metrics import UsageSource
+from portal.domain.money import CreditType, Money
+from portal.domain.periods import Frequency, Period
+from portal.services.customers import Actor, visible_customer
+from portal.services.errors import Forbidden, InvalidInput, NotFound
+
+
+def _hour(instant: datetime) -> datetime:
+    return instant.replace(minute=0, second=0, microsecond=0)
+
+
+# --- views -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedView:
+    """What one grant paid of a line, and why it came when it did."""
+
+    grant_id: str
+    amount: str
+    units: str
+    explanations: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GroupView:
+    """A line's share for one seat or group."""
+
+    group: str
+    units: str
+    amount: str
+    due: str
+
+
+@dataclass(frozen=True, slots=True)
+class TierView:
+    """One tier of a line's price."""
+
+    tier: int
+    quantity: str
+    unit_price: str
+    amount: str
+
+
+@dataclass(frozen=True, slots=True)
+class LineView:
+    """An invoice line, formatted (amounts in the invoice currency; units in the line's credit type)."""
+
+    key: str
+    kind: str
+    timing: str
+    department: str
+    description: str
+    period: str
+    quantity: str
+    unit_price: str
+    units: str
+    amount: str
+    grants_applied: str
+    due: str
+    amount_minor: int
+    due_minor: int
+    grants: tuple[AppliedView, ...]
+    groups: tuple[GroupView, ...]
+    tiers: tuple[TierView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceView:
+    """An invoice, formatted; ``*_minor`` figures are integer minor units of ``currency``."""
+
+    id: str
+    status: str
+    customer_id: str
+    period_start: datetime
+    period_end: datetime
+    period: str
+    currency: str
+    lines: tuple[LineView, ...]
+    subtotal: str
+    grants_applied: str
+    total_due: str
+    due_now: str
+    subtotal_minor: int
+    grants_applied_minor: int
+    total_due_minor: int
+
+
+@dataclass(frozen=True, slots=True)
+class GrantView:
+    """One grant's balance."""
+
+    id: str
+    kind: str
+    source: str
+    scope: str
+    seat_id: str
+    credit_type: str
+    granted: str
+    remaining: str
+    remaining_units: str
+    starts: datetime
+    expires: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class SeatView:
+    """One seat's credit."""
+
+    seat_id: str
+    granted: str
+    used: str
+    remaining: str
+    remaining_units: str
+    drawn_from_pool: str
+
+
+@dataclass(frozen=True, slots=True)
+class PoolView:
+    """What is left of the pooled grants in one credit type."""
+
+    credit_type: str
+    remaining: str
+    remaining_units: str
+
+
+@dataclass(frozen=True, slots=True)
+class BalancesView:
+    """A contract's balances as of an instant."""
+
+    customer_id: str
+    contract_id: str
+    as_of: datetime
+    period: str
+    pooled: tuple[PoolView, ...]
+    grants: tuple[GrantView, ...]
+    seats: tuple[SeatView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ContractView:
+    """A contract's current terms, period and seats."""
+
+    id: str
+    customer_id: str
+    package: str
+    rank: int
+    period: str
+    period_start: datetime
+    period_end: datetime
+    seats: int
+    seat_ids: tuple[str, ...]
+    unassigned_seats: int
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewView:
+    """What a pending change would do: due now, change at period end, change next period, and lines due now."""
+
+    due_now: str
+    at_period_end: str
+    next_period: str
+    due_now_minor: int
+    lines: tuple[LineView, ...]
+
+
+def _units(credit_type: CreditType, units: Decimal) -> str:
+    return credit_type.format(units)
+
+
+def _plain(number: Decimal) -> str:
+    """A decimal without exponent or trailing zeros: ``3``, ``0.0025``, ``1250``."""
+    return f"{number.normalize():f}"
+
+
+def _unit_price(line: InvoiceLine) -> str:
+    """A unit price at full precision (prices per token can be fractions of a cent)."""
+    if line.unit_price is None:
+        return ""
+    if line.credit_type.is_fiat:
+        return f"{line.currency.symbol or line.currency.code + ' '}{_plain(line.unit_price)}"
+    return f"{_plain(line.unit_price)} {line.credit_type.name}"
+
+
+def line_view(line: InvoiceLine, departments: dict[str, str]) -> LineView:
+    """An invoice line as the UI and API show it."""
+    money = line.currency
+
+    def fmt(minor: int) -> str:
+        return Money.from_minor(minor, money).format()
+
+    return LineView(
+        key=line.key,
+        kind=line.kind.value,
+        timing=line.timing.value,
+        department=departments.get(line.contract_id, ""),
+        description=line.description,
+        period=line.period.label(),
+        quantity=_plain(line.quantity),
+        unit_price=_unit_price(line),
+        units=_units(line.credit_type, line.units),
+        amount=fmt(line.amount_minor),
+        grants_applied=fmt(line.grants_minor),
+        due=fmt(line.due_minor),
+        amount_minor=line.amount_minor,
+        due_minor=line.due_minor,
+        grants=tuple(
+            AppliedView(g.grant_id, fmt(g.amount_minor), _units(line.credit_type, g.units), g.explanations)
+            for g in line.grants
+        ),
+        groups=tuple(
+            GroupView(
+                ", ".join(f"{k}={v}" for k, v in g.group),
+                _units(line.credit_type, g.units),
+                fmt(g.amount_minor),
+                fmt(g.due_minor),
+            )
+            for g in line.groups
+        ),
+        tiers=tuple(
+            TierView(t.tier, str(t.quantity), str(t.unit_price), _units(line.credit_type, t.amount)) for t in line.tiers
+        ),
+    )
+
+
+def invoice_view(invoice: Invoice, departments: dict[str, str]) -> InvoiceView:
+    """An invoice as the UI and API show it."""
+    currency = invoice.currency
+    return InvoiceView(
+        id=invoice.id,
+        status=invoice.status.value,
+        customer_id=invoice.customer_id,
+        period_start=invoice.period.start,
+        period_end=invoice.period.end,
+        period=invoice.period.label(),
+        currency=currency.code,
+        lines=tuple(line_view(line, departments) for line in invoice.lines),
+        subtotal=invoice.subtotal.format(),
+        grants_applied=invoice.grants_applied.format(),
+        total_due=invoice.total_due.format(),
+        due_now=Money.from_minor(invoice.due_now_minor, currency).format(),
+        subtotal_minor=invoice.subtotal_minor,
+        grants_applied_minor=invoice.grants_applied_minor,
+        total_due_minor=invoice.total_due_minor,
+    )
+
+
+# --- loading and rating ----------------------------------------------------------------------------
+
+
+def active_contract(session: Session, customer_id: str, at: datetime) -> Contract:
+    """The customer's contract in force at ``at`` (the latest started, not ended)."""
+    row = session.exec(
+        select(Contract)
+        .where(Contract.customer_id == customer_id, col(Contract.starting_at) <= at)
+        .where((col(Contract.ending_before).is_(None)) | (col(Contract.ending_before) > at))
+        .order_by(col(Contract.starting_at).desc())
+    ).first()
+    if row is None:
+        raise NotFound("This customer has no contract yet: provision a package first.")
+    return row
+
+
+@dataclass(frozen=True)
+class Rated:
+    """A family rated for the period containing ``at``."""
+
+    family: Family
+    contract_id: str
+    period: Period
+    run: InvoiceRun
+    usage: dict[str, UsageSource]
+    finalized: tuple[Invoice, ...]
+    departments: dict[str, str]
+
+    @property
+    def payer_id(self) -> str:
+        """The contract whose invoice carries this contract's lines."""
+        return self.family.hierarchy.payer_of(self.contract_id)
+
+
+def _departments(session: Session, family: Family) -> dict[str, str]:
+    """Customer names by contract id, to label department lines."""
+    ids = [c.customer_id for c in family.contracts]
+    names = {c.id: c.name for c in session.exec(select(Customer).where(col(Customer.id).in_(ids))).all()}
+    return {c.id: names.get(c.customer_id, c.customer_id) for c in family.contracts}
+
+
+def rate(session: Session, catalog: Catalog, contract_id: str, at: datetime) -> Rated:
+    """Rate the family of ``contract_id`` for the billing period containing ``at``, as of ``at``."""
+    family = load_family(session, contract_id, catalog)
+    contract = family.contract(contract_id)
+    period = contract.billing_period_containing(at)
+    usage: dict[str, UsageSource] = dict(bucketed_usage(session, family.contracts, period))
+    finalized = tuple(finalized_invoices(session, [c.id for c in family.contracts], period, catalog))
+    run = invoicing.draft_invoices(
+        family.contracts,
+        period,
+        usage,
+        as_of=at,
+        hierarchy=family.hierarchy,
+        ledger=family.ledger,
+        finalized=finalized,
+    )
+    return Rated(family, contract_id, period, run, usage, finalized, _departments(session, family))
+
+
+def _for_customer(session: Session, actor: Actor, customer_id: str, at: datetime) -> tuple[Catalog, Rated]:
+    visible_customer(session, actor, customer_id)
+    contract = active_contract(session, customer_id, at)
+    catalog = Catalog(session)
+    return catalog, rate(session, catalog, contract.id, at)
+
+
+def draft(actor: Actor, customer_id: str, at: datetime | None = None) -> InvoiceView:
+    """The live draft invoice of the customer's current period (its payer's invoice, for a department)."""
+    at = at or utcnow()
+    with UnitOfWork() as uow:
+        _, rated = _for_customer(uow.session, actor, customer_id, at)
+        return invoice_view(rated.run.invoice(rated.payer_id), rated.departments)
+
+
+def balances(actor: Actor, customer_id: str, at: datetime | None = None) -> BalancesView:
+    """The customer's balances now: per grant (with this period's burn-down), pooled, and per seat."""
+    at = at or utcnow()
+    with UnitOfWork() as uow:
+        _, rated = _for_customer(uow.session, actor, customer_id, at)
+        result = invoicing.balances(
+            rated.contract_id, rated.run.grants, (*rated.family.ledger, *rated.run.ledger_entries), at
+        )
+    return BalancesView(
+        customer_id=customer_id,
+        contract_id=rated.contract_id,
+        as_of=at,
+        period=rated.period.label(),
+        pooled=tuple(PoolView(ct.name, ct.format(units), _plain(units)) for ct, units in result.pooled),
+        grants=tuple(
+            GrantView(
+                id=s.grant.id,
+                kind=s.grant.kind.value,
+                source=s.grant.source.value,
+                scope=s.grant.scope.value,
+                seat_id=s.grant.seat_id or "",
+                credit_type=s.grant.credit_type.name,
+                granted=s.grant.credit_type.format(s.grant.amount),
+                remaining=s.grant.credit_type.format(s.remaining),
+                remaining_units=_plain(s.remaining),
+                starts=s.grant.starting_at,
+                expires=s.grant.ending_before,
+            )
+            for s in result.grants
+        ),
+        seats=tuple(
+            SeatView(
+                b.seat_id,
+                b.credit_type.format(b.granted),
+                b.credit_type.format(b.used),
+                b.credit_type.format(b.remaining),
+                str(b.remaining),
+                b.credit_type.format(b.drawn_from_pool),
+            )
+            for b in result.seats
+        ),
+    )
+
+
+def invoices(actor: Actor, customer_id: str) -> list[InvoiceView]:
+    """The customer's finalized invoices, newest first."""
+    with UnitOfWork() as uow:
+        customer = visible_customer(uow.session, actor, customer_id)
+        rows = uow.session.exec(
+            select(InvoiceRow)
+            .where(InvoiceRow.customer_id == customer.id)
+            .order_by(col(InvoiceRow.finalized_at).desc())
+        ).all()
+        catalog = Catalog(uow.session)
+        result: list[InvoiceView] = []
+        for row in rows:
+            period = Period(row.period_start, row.period_end)
+            invoice = finalized_invoices(uow.session, [row.contract_id], period, catalog)
+            result.extend(invoice_view(i, {}) for i in invoice if i.id == row.id)
+        return result
+
+
+def contract_view(actor: Actor, customer_id: str, at: datetime | None = None) -> ContractView:
+    """The customer's current contract: package, period and seats."""
+    at = at or utcnow()
+    with UnitOfWork() as uow:
+        visible_customer(uow.session, actor, customer_id)
+        row = active_contract(uow.session, customer_id, at)
+        catalog = Catalog(uow.session)
+        contract = load_family(uow.session, row.id, catalog).contract(row.id)
+        period = contract.billing_period_containing(at)
+        terms = contract.terms_at(at)
+        seats = contract.seats.state_at(at) if contract.seats else None
+        return ContractView(
+            id=contract.id,
+            customer_id=customer_id,
+            package=terms.name,
+            rank=terms.rank,
+            period=period.label(),
+            period_start=period.start,
+            period_end=period.end,
+            seats=seats.quantity if seats else 0,
+            seat_ids=seats.seat_ids if seats else (),
+            unassigned_seats=seats.unassigned if seats else 0,
+        )
+
+
+# --- changes ---------------------------------------------------------------------------------------
+
+
+def _record_ledger(session: Session, rated: Rated) -> None:
+    """Append the entries the recorded ledger lacks (grant starts, this period's draws so far)."""
+    owners = {g.id: g.contract_id for g in rated.run.grants}
+    for entry in rated.run.ledger_entries:
+        session.add(
+            LedgerEntryRow(
+                grant_id=entry.grant_id,
+                grant_contract_id=owners[entry.grant_id],
+                at=entry.at,
+                kind=entry.kind.value,
+                amount=entry.amount,
+                reference=entry.reference,
+                contract_id=entry.contract_id,
+                seat_id=entry.seat_id,
+            )
+        )
+
+
+def _finalize_due_now(session: Session, rated: Rated, at: datetime) -> InvoiceView | None:
+    """Finalize what is due today (the in-advance lines of the payer's draft) as an invoice; None if nothing is."""
+    draft_invoice = rated.run.invoice(rated.payer_id)
+    lines = tuple(line for line in draft_invoice.lines if line.timing is Timing.IN_ADVANCE)
+    if not lines:
+        return None
+    final = invoicing.finalize(replace(draft_invoice, lines=lines), at)
+    row = InvoiceRow(
+        contract_id=final.contract_id,
+        customer_id=final.customer_id,
+        period_start=final.period.start,
+        period_end=final.period.end,
+        status=final.status.value,
+        currency=final.currency.code,
+        total_minor=final.total_due_minor,
+        document=invoice_lines_to_doc(final),
+        finalized_at=at,
+    )
+    session.add(row)
+    _record_ledger(session, rated)
+    return invoice_view(replace(final, id=row.id), rated.departments)
+
+
+def _published_version(session: Session, package: str) -> PackageVersion:
+    """The package version named by an alias (its newest published version) or by a version id."""
+    version = session.get(PackageVersion, package)
+    if version is None:
+        found = session.exec(
+            select(PackageVersion)
+            .join(Package, col(Package.id) == PackageVersion.package_id)
+            .where(Package.key == package, PackageVersion.status == "published")
+            .order_by(col(PackageVersion.version).desc())
+        ).first()
+        if found is None:
+            raise InvalidInput(f"There is no published package {package!r}.")
+        version = found
+    if version.status != "published":
+        raise InvalidInput(f"Package version {version.id} is {version.status}: only a published version can be sold.")
+    return version
+
+
+def _require_manager(session: Session, actor: Actor, customer_id: str) -> None:
+    """Staff, or an admin of the customer (keys need the staff scope to change contracts)."""
+    visible_customer(session, actor, customer_id)
+    if not (actor.is_staff or (actor.is_customer_admin and actor.customer_id == customer_id)):
+        raise Forbidden("Only an admin of this account or staff can change its contract.")
+
+
+@dataclass(frozen=True, slots=True)
+class Provisioned:
+    """A new contract and its first invoice (what is due today)."""
+
+    contract: ContractView
+    invoice: InvoiceView | None
+
+
+def provision(
+    actor: Actor, customer_id: str, package: str, seats: int, seat_ids: Sequence[str] = (), at: datetime | None = None
+) -> Provisioned:
+    """Put the customer on a package version with ``seats`` seats (``seat_ids`` hold the first ones).
+
+    The contract starts at the current hour, so billing periods are anchored there; the first
+    period's seats are charged at once and that invoice is finalized.
+    """
+    at = at or utcnow()
+    if not actor.is_staff:
+        raise Forbidden("Only staff can provision contracts.")
+    ids = tuple(dict.fromkeys(s.strip() for s in seat_ids if s.strip()))
+    with UnitOfWork() as uow:
+        session = uow.session
+        customer = visible_customer(session, actor, customer_id)
+        version = _published_version(session, package)
+        if seats < version.min_seats or (version.max_seats is not None and seats > version.max_seats):
+            most = f" and at most {version.max_seats}" if version.max_seats is not None else ""
+            raise InvalidInput(f"This package needs at least {version.min_seats} seats{most}; {seats} were asked for.")
+        if len(ids) > seats:
+            raise InvalidInput(f"{len(ids)} people cannot hold {seats} seats: add seats or name fewer people.")
+        if version.currency != customer.currency:
+            raise InvalidInput(
+                f"The package bills in {version.currency} but {customer.name} pays in {customer.currency}."
+            )
+        existing = session.exec(
+            select(Contract)
+            .where(Contract.customer_id == customer_id)
+            .where((col(Contract.ending_before).is_(None)) | (col(Contract.ending_before) > at))
+        ).first()
+        if existing is not None:
+            raise InvalidInput(f"{customer.name} already has a contract: switch its tier instead.")
+        start = _hour(at)
+        contract = Contract(
+            customer_id=customer_id,
+            currency=customer.currency,
+            starting_at=start,
+            billing_frequency=Frequency[version.billing_frequency].name,
+        )
+        session.add(contract)
+        session.flush()
+        session.add(
+            ContractTerms(
+                contract_id=contract.id, starting_at=start, package_version_id=version.id, reason="provisioned"
+            )
+        )
+        session.add(SeatSubscriptionRow(contract_id=contract.id, started_at=start, quantity=seats, seat_ids=list(ids)))
+        session.flush()
+        catalog = Catalog(session)
+        try:
+            rated = rate(session, catalog, contract.id, at)
+        except DomainError as exc:
+            raise InvalidInput(str(exc)) from None
+        invoice = _finalize_due_now(session, rated, at)
+    return Provisioned(contract_view(actor, customer_id, at), invoice)
+
+
+def _seat_rows(subscription_id: str, change: SeatCountChange) -> list[SeatChangeRow]:
+    """The stored seat changes of a change, in the order :func:`invoicing.apply_change` applies them."""
+    rows = []
+    if change.remove:
+        rows.append(
+            SeatChangeRow(
+                subscription_id=subscription_id, at=change.at, kind="remove_seat_ids", seat_ids=list(change.remove)
+            )
+        )
+    if change.add:
+        rows.append(
+            SeatChangeRow(subscription_id=subscription_id, at=change.at, kind="add_seat_ids", seat_ids=list(change.add))
+        )
+    if change.quantity is not None:
+        rows.append(
+            SeatChangeRow(subscription_id=subscription_id, at=change.at, kind="set_quantity", quantity=change.quantity)
+        )
+    return rows
+
+
+def _seat_change(
+    contract_id: str, add: Sequence[str], remove: Sequence[str], quantity: int | None, at: datetime
+) -> SeatCountChange:
+    clean = [tuple(dict.fromkeys(s.strip() for s in ids if s.strip())) for ids in (add, remove)]
+    if quantity is not None and quantity < 0:
+        raise InvalidInput("The number of seats cannot be negative.")
+    return SeatCountChange(contract_id, at, add=clean[0], remove=clean[1], quantity=quantity)
+
+
+def _preview(rated: Rated, change: invoicing.PendingChange, at: datetime) -> PreviewView:
+    try:
+        result = invoicing.preview(
+            change,
+            rated.family.contracts,
+            rated.period,
+            rated.usage,
+            as_of=at,
+            hierarchy=rated.family.hierarchy,
+            ledger=rated.family.ledger,
+            finalized=rated.finalized,
+        )
+    except DomainError as exc:
+        raise InvalidInput(str(exc)) from None
+
+    def fmt(minor: int) -> str:
+        return Money.from_minor(minor, result.currency).format()
+
+    return PreviewView(
+        due_now=fmt(result.due_now_minor),
+        at_period_end=fmt(result.at_period_end_minor),
+        next_period=fmt(result.next_period_minor),
+        due_now_minor=result.due_now_minor,
+        lines=tuple(line_view(line, rated.departments) for line in (*result.due_now, *result.next_period)),
+    )
+
+
+def preview_seats(
+    actor: Actor,
+    customer_id: str,
+    add: Sequence[str] = (),
+    remove: Sequence[str] = (),
+    quantity: int | None = None,
+    at: datetime | None = None,
+) -> PreviewView:
+    """What adding or removing seat ids, or setting the count, would cost, without doing it."""
+    at = at or utcnow()
+    with UnitOfWork() as uow:
+        _, rated = _for_customer(uow.session, actor, customer_id, at)
+        return _preview(rated, _seat_change(rated.contract_id, add, remove, quantity, at), at)
+
+
+def change_seats(
+    actor: Actor,
+    customer_id: str,
+    add: Sequence[str] = (),
+    remove: Sequence[str] = (),
+    quantity: int | None = None,
+    at: datetime | None = None,
+) -> tuple[ContractView, InvoiceView | None]:
+    """Add or remove seat ids, or set the count; an increase's prorated charge is finalized at once."""
+    at = at or utcnow()
+    with UnitOfWork() as uow:
+        session = uow.session
+        _require_manager(session, actor, customer_id)
+        catalog, rated = _for_customer(session, actor, customer_id, at)
+        change = _seat_change(rated.contract_id, add, remove, quantity, at)
+        try:
+            invoicing.apply_change(rated.family.contract(rated.contract_id), change)
+        except DomainError as exc:
+            raise InvalidInput(str(exc)) from None
+        subscription = session.exec(
+            select(SeatSubscriptionRow).where(SeatSubscriptionRow.contract_id == rated.contract_id)
+        ).one()
+        session.add_all(_seat_rows(subscription.id, change))
+        session.flush()
+        invoice = _finalize_due_now(session, rate(session, catalog, rated.contract_id, at), at)
+    return contract_view(actor, customer_id, at), invoice
+
+
+def preview_switch(actor: Actor, customer_id: str, package: str, at: datetime | None = None) -> PreviewView:
+    """What moving to another package would cost: an upgrade at once (prorated), a downgrade from next period."""
+    at = at or utcnow()
+    with UnitOfWork() as uow:
+        catalog, rated = _for_customer(uow.session, actor, customer_id, at)
+        terms = catalog.version_terms(_published_version(uow.session, package))
+        return _preview(rated, TierSwitch(rated.contract_id, terms, at), at)
