@@ -12,9 +12,11 @@ from portal.pages.not_found import not_found_page
 from portal.pages.pricing import PricingState, pricing_page
 from portal.pages.sign_in import sign_in_page
 from portal.pages.staff import StaffState, staff_page
+from portal.services.ingest_writer import process_writer
 from portal.state.session import SessionState
 
 app = rx.App(api_transformer=create_api())
+app.register_lifespan_task(process_writer)
 
 app.add_page(pricing_page, route="/", title="Pricing | Portal", on_load=[SessionState.load, PricingState.load])
 app.add_page(sign_in_page, route="/sign-in", title="Sign in | Portal", on_load=SessionState.load)

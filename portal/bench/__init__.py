@@ -16,11 +16,12 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Option:
-    """One ``--name`` option of a target: an integer with a default."""
+    """One ``--name`` option of a target, with its default and type (an integer unless said otherwise)."""
 
     name: str
-    default: int
+    default: int | str | None
     help: str
+    kind: type = int
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,18 @@ TARGETS: dict[str, Target] = {
             Option("seed", 2026, "seed of the generator (the same seed gives the same month)"),
         ),
     ),
+    "ingest": Target(
+        "portal.bench.ingest",
+        "ingest over HTTP against a live portal: events/s, latency, time until balances reflect events",
+        (
+            Option("seconds", 60, "how long to send (default 60)"),
+            Option("clients", 4, "concurrent clients sending batches of 100 (default 4)"),
+            Option("customers", 50, "customers the events are spread over (default 50)"),
+            Option("seed", 2026, "seed of the generator"),
+            Option("url", None, "a running portal (default: start one with portal run on a fresh SQLite file)", str),
+            Option("key", None, "a staff API key of the portal given with --url", str),
+        ),
+    ),
 }
 """Benchmark targets by name."""
 
@@ -53,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for name, target in TARGETS.items():
         sub = targets.add_parser(name, help=target.help, description=target.help)
         for option in target.options:
-            sub.add_argument(f"--{option.name}", type=int, default=option.default, help=option.help)
+            sub.add_argument(f"--{option.name}", type=option.kind, default=option.default, help=option.help)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,12 +15,12 @@ ORM would cost more than the database here). Works on SQLite and PostgreSQL:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, select, tuple_
+from sqlalchemy import Connection, and_, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from portal.db.codecs import state_from_doc, state_to_doc
@@ -53,7 +53,9 @@ _INSERT_CHUNK = 1000
 
 def _sqlite_instant(instant: datetime) -> str:
     # The text SQLAlchemy's SQLite DATETIME type stores (UTC, no offset), so reads through the ORM agree.
-    return instant.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    if instant.tzinfo is not UTC:
+        instant = instant.astimezone(UTC)
+    return instant.isoformat(" ", "microseconds")[:26]
 
 
 def _as_is(instant: datetime) -> datetime:
@@ -69,9 +71,7 @@ def insert_events(connection: Connection, events: Sequence[UsageEvent], received
     (multi-row ``VALUES`` with ``ON CONFLICT DO NOTHING RETURNING``) instead of SQLAlchemy's
     per-value type processing.
     """
-    on_sqlite = connection.dialect.name == "sqlite"
-    mark = "?" if on_sqlite else "%s"
-    instant = _sqlite_instant if on_sqlite else _as_is
+    mark, instant = _placeholders(connection)
     received = instant(received_at)
     dumps = json.JSONEncoder(separators=(",", ":")).encode
     new: set[str] = set()
@@ -113,41 +113,53 @@ def forget_events(connection: Connection, transaction_ids: Iterable[str]) -> Non
         connection.execute(delete(EVENTS).where(EVENTS.c.transaction_id.in_(ids)))
 
 
+def _placeholders(connection: Connection) -> tuple[str, Callable[[datetime], Any]]:
+    """The driver's parameter mark, and how instants are passed to it (text on SQLite)."""
+    if connection.dialect.name == "sqlite":
+        return "?", _sqlite_instant
+    return "%s", _as_is
+
+
 def merge_rollups(connection: Connection, deltas: Mapping[RollupKey, AggregationState]) -> None:
-    """Merge ``deltas`` into the stored rollups, creating rows that do not exist yet."""
-    if not deltas:
-        return
+    """Merge ``deltas`` into the stored rollups, creating rows that do not exist yet.
+
+    Driver SQL like :func:`insert_events`: the rows of the touched keys are read in chunks by primary
+    key (locked on PostgreSQL), merged in Python, and written back with one multi-row upsert per chunk.
+    """
+    mark, instant = _placeholders(connection)
+    lock = " FOR UPDATE" if connection.dialect.name == "postgresql" else ""
     keys = list(deltas)
-    columns = (ROLLUPS.c.customer_id, ROLLUPS.c.metric_id, ROLLUPS.c.group_values, ROLLUPS.c.bucket_start)
-    current: dict[RollupKey, AggregationState] = {}
-    for chunk_start in range(0, len(keys), 500):
-        chunk = keys[chunk_start : chunk_start + 500]
-        query = select(*columns, ROLLUPS.c.state).where(
-            tuple_(*columns).in_([(k.customer_id, k.metric_id, k.group_values, k.bucket_start) for k in chunk])
+    for start in range(0, len(keys), _INSERT_CHUNK):
+        chunk = keys[start : start + _INSERT_CHUNK]
+        by_text = {(k.customer_id, k.metric_id, k.group_values, instant(k.bucket_start)): k for k in chunk}
+        # One equality test per key (SQLite plans a row-value IN over VALUES as a full scan).
+        match = f"(customer_id = {mark} AND metric_id = {mark} AND group_values = {mark} AND bucket_start = {mark})"
+        params = tuple(value for text_key in by_text for value in text_key)
+        current: dict[RollupKey, AggregationState] = {}
+        for customer_id, metric_id, group_values, bucket_start, state in connection.exec_driver_sql(
+            "SELECT customer_id, metric_id, group_values, bucket_start, state FROM usage_rollup "
+            f"WHERE {' OR '.join([match] * len(chunk))}{lock}",
+            params,
+        ):
+            key = by_text[(customer_id, metric_id, group_values, bucket_start)]
+            current[key] = state_from_doc(json.loads(state) if isinstance(state, str) else state)
+        values: list[Any] = []
+        for key in chunk:
+            previous = current.get(key)
+            state = deltas[key] if previous is None else merge(previous, deltas[key])
+            values += (
+                key.customer_id,
+                key.metric_id,
+                key.group_values,
+                instant(key.bucket_start),
+                json.dumps(state_to_doc(state), separators=(",", ":")),
+            )
+        upserts = ", ".join([f"({mark}, {mark}, {mark}, {mark}, {mark})"] * len(chunk))
+        connection.exec_driver_sql(
+            f"INSERT INTO usage_rollup (customer_id, metric_id, group_values, bucket_start, state) VALUES {upserts} "
+            "ON CONFLICT (customer_id, metric_id, group_values, bucket_start) DO UPDATE SET state = excluded.state",
+            tuple(values),
         )
-        if connection.dialect.name == "postgresql":
-            query = query.with_for_update()
-        for customer_id, metric_id, group_values, bucket_start, state in connection.execute(query):
-            current[RollupKey(customer_id, metric_id, group_values, bucket_start)] = state_from_doc(state)
-    upsert = _insert(connection)(ROLLUPS)
-    upsert = upsert.on_conflict_do_update(
-        index_elements=[c.name for c in columns],
-        set_={"state": upsert.excluded.state},
-    )
-    rows = []
-    for key, delta in deltas.items():
-        previous = current.get(key)
-        state = delta if previous is None else merge(previous, delta)
-        rows.append(
-            {
-                "customer_id": key.customer_id,
-                "metric_id": key.metric_id,
-                "group_values": key.group_values,
-                "bucket_start": key.bucket_start,
-                "state": state_to_doc(state),
-            }
-        )
-    connection.execute(upsert, rows)
 
 
 def load_rollups(

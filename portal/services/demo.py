@@ -31,7 +31,7 @@ from portal.domain.metrics import UsageEvent
 from portal.services import billing
 from portal.services.demo_catalog import CREDITS, RATE_CARD, REQUESTS_EVENT, TOKENS_EVENT, ensure_catalog, ensure_tiers
 from portal.services.identity import operator_identity
-from portal.services.ingest import writer
+from portal.services.ingest_writer import writer
 
 DEMO_PASSWORD = "portal-demo"
 

@@ -21,44 +21,35 @@ Rules (also in the API docs):
 * When the response is sent, the events are durable and every balance,
   rollup and draft invoice already includes them (read-your-writes).
 
-Writes go through one writer thread per process that commits the events of
-all concurrent requests together (group commit): fewer, larger transactions
-and the same durability, since no request is answered before its commit.
+Writes go through one writer (see :mod:`portal.services.ingest_writer`) that
+commits the events of all concurrent requests together (group commit): fewer,
+larger transactions and the same durability, since no request is answered
+before its commit.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
-import json
-import queue
 import threading
-import time
-from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, select
 
 from portal.db.models import Customer, IngestAlias, utcnow
-from portal.db.repositories import active_metrics
 from portal.db.session import get_engine
-from portal.db.usage_store import RollupKey, forget_events, insert_events, merge_rollups, received_before
-from portal.domain.metrics import AggregationState, BillableMetric, UsageEvent, aggregate_many
-from portal.domain.periods import Period
+from portal.domain.metrics import UsageEvent
 from portal.services.api_keys import INGEST, ApiPrincipal
 from portal.services.errors import InvalidInput
+from portal.services.ingest_writer import Stored, writer
 
 MAX_EVENTS_PER_REQUEST = 100
-DEDUPE_WINDOW = timedelta(days=34)
 BACKFILL_WINDOW = timedelta(days=34)
 FUTURE_TOLERANCE = timedelta(hours=24)
-BUCKET = timedelta(hours=1)
 MAX_PROPERTIES = 100
 MAX_TEXT = 200
 MAX_VALUE_TEXT = 1000
-METRICS_REFRESH_SECONDS = 5.0
 ACCEPTED, DUPLICATE, REJECTED = "accepted", "duplicate", "rejected"
 
 
@@ -225,151 +216,7 @@ class CustomerDirectory:
             self._known.clear()
 
 
-# --- the writer ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Stored:
-    new: bool
-    warnings: tuple[str, ...] = ()
-
-
-@dataclass
-class _Job:
-    events: list[UsageEvent]
-    future: concurrent.futures.Future[dict[str, _Stored]] = field(default_factory=concurrent.futures.Future)
-
-
-def _hour(instant: datetime) -> datetime:
-    return instant.replace(minute=0, second=0, microsecond=0)
-
-
-def fold_into_rollups(
-    metrics: Sequence[BillableMetric], events: Sequence[UsageEvent]
-) -> tuple[dict[RollupKey, AggregationState], dict[str, list[str]]]:
-    """Hourly rollup deltas of new events for every metric of their event types, and per event the
-    reasons a metric could not use it (a SUM over "abc")."""
-    by_type: dict[str, list[BillableMetric]] = defaultdict(list)
-    for metric in metrics:
-        by_type[metric.event_type].append(metric)
-    per_customer: dict[str, list[UsageEvent]] = defaultdict(list)
-    for event in events:
-        if event.event_type in by_type:
-            per_customer[event.customer_id].append(event)
-    deltas: dict[RollupKey, AggregationState] = {}
-    warnings: dict[str, list[str]] = defaultdict(list)
-    names = {m.id: m.name for m in metrics}
-    for customer_id, customer_events in per_customer.items():
-        first = _hour(min(e.timestamp for e in customer_events))
-        hours = int((max(e.timestamp for e in customer_events) - first) / BUCKET) + 1
-        windows = [Period(first + i * BUCKET, first + (i + 1) * BUCKET) for i in range(hours)]
-        relevant = [m for t in {e.event_type for e in customer_events} for m in by_type[t]]
-        for metric_id, aggregation in aggregate_many(relevant, customer_events, windows).items():
-            for (window, group), state in aggregation.states.items():
-                key = RollupKey(customer_id, metric_id, json.dumps(list(group)), windows[window].start)
-                deltas[key] = state
-            for rejected in aggregation.rejected:
-                warnings[rejected.transaction_id].append(
-                    f"metric {names[metric_id]!r} cannot use it: {rejected.reason}"
-                )
-    return deltas, warnings
-
-
-class IngestWriter:
-    """One thread that writes the events of all waiting requests in one transaction (group commit)."""
-
-    def __init__(self, max_events_per_commit: int = 10_000) -> None:
-        self._queue: queue.SimpleQueue[_Job] = queue.SimpleQueue()
-        self._max = max_events_per_commit
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-        self._metrics: list[BillableMetric] = []
-        self._metrics_read_at = float("-inf")
-
-    def submit(self, events: list[UsageEvent]) -> concurrent.futures.Future[dict[str, _Stored]]:
-        """Queue events for the next commit; the future resolves once they are durable."""
-        job = _Job(events)
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
-                self._thread.start()
-        self._queue.put(job)
-        return job.future
-
-    def refresh_metrics(self) -> None:
-        """Read the metrics again at the next commit (call after a metric is created or archived)."""
-        self._metrics_read_at = float("-inf")
-
-    def _run(self) -> None:
-        while True:
-            jobs = [self._queue.get()]
-            total = len(jobs[0].events)
-            while total < self._max:
-                try:
-                    job = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                jobs.append(job)
-                total += len(job.events)
-            try:
-                outcomes = self._commit(jobs)
-            except Exception as exc:  # every waiting request must hear about the failure
-                for job in jobs:
-                    job.future.set_exception(exc)
-            else:
-                for job, outcome in zip(jobs, outcomes, strict=True):
-                    job.future.set_result(outcome)
-
-    def _current_metrics(self, session: Session) -> list[BillableMetric]:
-        if time.monotonic() - self._metrics_read_at > METRICS_REFRESH_SECONDS:
-            self._metrics = active_metrics(session)
-            self._metrics_read_at = time.monotonic()
-        return self._metrics
-
-    def _commit(self, jobs: list[_Job]) -> list[dict[str, _Stored]]:
-        """Store the events of all ``jobs`` in one transaction; per job, what happened to each transaction id.
-
-        Of copies of one transaction id in several waiting requests, the first request's copy is stored
-        and the later requests are told it is a duplicate.
-        """
-        now = utcnow()
-        first: dict[str, UsageEvent] = {}
-        owner: dict[str, int] = {}
-        for number, job in enumerate(jobs):
-            for event in job.events:
-                if event.transaction_id not in first:
-                    first[event.transaction_id] = event
-                    owner[event.transaction_id] = number
-        engine = get_engine()
-        with Session(engine) as session:
-            metrics = self._current_metrics(session)
-        with engine.begin() as connection:
-            new = insert_events(connection, list(first.values()), now)
-            stale = received_before(connection, first.keys() - new, now - DEDUPE_WINDOW)
-            if stale:
-                forget_events(connection, stale)
-                new |= insert_events(connection, [first[t] for t in stale], now)
-            deltas, warnings = fold_into_rollups(metrics, [first[t] for t in new])
-            merge_rollups(connection, deltas)
-        return [
-            {
-                e.transaction_id: _Stored(
-                    e.transaction_id in new and owner[e.transaction_id] == number,
-                    tuple(warnings.get(e.transaction_id, ())),
-                )
-                for e in job.events
-            }
-            for number, job in enumerate(jobs)
-        ]
-
-
-_WRITER = IngestWriter()
 _DIRECTORY = CustomerDirectory()
-
-
-def writer() -> IngestWriter:
-    """The process's ingest writer."""
-    return _WRITER
 
 
 def directory() -> CustomerDirectory:
@@ -414,7 +261,7 @@ def prepare(
     return accepted, refused
 
 
-def report(accepted: list[_Valid], refused: list[EventResult], stored: Mapping[str, _Stored]) -> IngestReport:
+def report(accepted: list[_Valid], refused: list[EventResult], stored: Mapping[str, Stored]) -> IngestReport:
     """Combine the writer's outcome with the refusals, in request order."""
     results = list(refused)
     seen: set[str] = set()
@@ -438,5 +285,5 @@ def report(accepted: list[_Valid], refused: list[EventResult], stored: Mapping[s
 def ingest(principal: ApiPrincipal, payload: Any, now: datetime | None = None) -> IngestReport:
     """Validate, store and report a batch of events (blocking until they are durable)."""
     accepted, refused = prepare(principal, payload, now)
-    stored = _WRITER.submit([a.event for a in accepted]).result() if accepted else {}
+    stored = writer().submit([a.event for a in accepted]).result() if accepted else {}
     return report(accepted, refused, stored)

@@ -11,7 +11,8 @@ from pathlib import Path
 from portal.config import get_settings
 from portal.db.migrations import upgrade
 from portal.db.session import engine_for
-from portal.services.ingest import directory, writer
+from portal.services.ingest import directory
+from portal.services.ingest_writer import writer
 from tests.support.postgres import PostgresServer
 
 
