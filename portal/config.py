@@ -29,9 +29,6 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the database (SQLite file by default, PostgreSQL in production).",
     )
     session_days: int = Field(default=14, description="How long a sign-in session lasts without activity.")
-    stripe_secret_key: str | None = Field(
-        default=None, validation_alias=AliasChoices("STRIPE_SECRET_KEY", "PORTAL_STRIPE_SECRET_KEY")
-    )
     oidc_issuer: str | None = Field(default=None, validation_alias=AliasChoices("OIDC_ISSUER", "PORTAL_OIDC_ISSUER"))
     oidc_client_id: str | None = Field(
         default=None, validation_alias=AliasChoices("OIDC_CLIENT_ID", "PORTAL_OIDC_CLIENT_ID")
@@ -44,11 +41,6 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         """True when the database is an embedded SQLite file."""
         return self.database_url.startswith("sqlite")
-
-    @property
-    def payments_provider(self) -> str:
-        """Which payment provider collects money: ``stripe`` when a key is set, else ``none``."""
-        return "stripe" if self.stripe_secret_key else "none"
 
     @property
     def sign_in_methods(self) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from portal.api.deps import ERRORS, Principal
-from portal.services import billing
+from portal.services import billing, purchase
 from portal.services.api_keys import READ, STAFF
 
 router = APIRouter(prefix="/api/v1/customers/{customer_id}", tags=["contracts and invoices"])
@@ -34,13 +34,13 @@ class SeatsIn(BaseModel):
 
 
 class SwitchIn(BaseModel):
-    """A tier switch to preview."""
+    """A tier switch (or its preview)."""
 
     package: str
 
 
 class SeatsChanged(BaseModel):
-    """The contract after a seat change, and the invoice finalized for what became due (if anything)."""
+    """The contract after a seat or tier change, and the invoice finalized for what became due (if anything)."""
 
     contract: billing.ContractView
     invoice: billing.InvoiceView | None
@@ -73,6 +73,14 @@ def preview_seats(customer_id: str, body: SeatsIn, principal: Principal) -> bill
     """What a seat change would cost now, at period end and next period, without making it."""
     principal.require(READ)
     return billing.preview_seats(principal, customer_id, body.add, body.remove, body.quantity)
+
+
+@router.post("/tier", response_model=SeatsChanged, responses=ERRORS)
+def switch_tier(customer_id: str, body: SwitchIn, principal: Principal) -> SeatsChanged:
+    """Move the customer to another package (staff keys): an upgrade at once, a downgrade from next period."""
+    principal.require(STAFF)
+    contract, invoice = purchase.switch_tier(principal, customer_id, body.package)
+    return SeatsChanged(contract=contract, invoice=invoice)
 
 
 @router.post("/tier/preview", response_model=billing.PreviewView, responses=ERRORS)

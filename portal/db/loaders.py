@@ -42,7 +42,7 @@ from portal.domain.grants import ChildAccess, Grant, GrantKind, GrantScope, Gran
 from portal.domain.hierarchy import BudgetCap, CapBehaviour, ChildContract, Hierarchy, Payer, StatementMode
 from portal.domain.invoicing import Invoice
 from portal.domain.ledger import EntryKind, LedgerEntry
-from portal.domain.metrics import AggregationState, BucketedUsage, GroupValues
+from portal.domain.metrics import AggregationState, BillableMetric, BucketedUsage, GroupValues
 from portal.domain.money import CreditType, currency
 from portal.domain.periods import Frequency, Period
 from portal.domain.pricing import (
@@ -187,6 +187,17 @@ class Catalog:
         extra = tuple(override_from_doc(o, self.credit_types) for o in contract_overrides)
         return replace(base, overrides=(*base.overrides, *extra)) if extra else base
 
+    def billed_by(
+        self, terms: Sequence[dc.Terms], seat_product_id: str | None
+    ) -> tuple[tuple[Product, ...], tuple[BillableMetric, ...]]:
+        """The products these terms bill (their rate cards' and the seat product) and the metrics behind them."""
+        product_ids = {r.product_id for t in terms for r in t.rate_card.rates}
+        if seat_product_id is not None:
+            product_ids.add(seat_product_id)
+        products = tuple(self.products[p] for p in sorted(product_ids))
+        metric_ids = sorted({p.metric_id for p in products if p.metric_id})
+        return products, tuple(self.metrics[m] for m in metric_ids)
+
     def seat_product_id(self, history: Sequence[ContractTerms]) -> str | None:
         """The seat product of the package versions in a terms history (they share one)."""
         for row in history:
@@ -250,12 +261,8 @@ def load_contract(session: Session, row: Contract, catalog: Catalog) -> dc.Contr
     if not history:
         raise ContractDataError(f"Contract {row.id} has no terms.")
     terms = [catalog.terms(t, row.overrides) for t in history]
-    product_ids = {r.product_id for t in terms for r in t.rate_card.rates}
     seat_product = catalog.seat_product_id(history)
-    if seat_product is not None:
-        product_ids.add(seat_product)
-    products = tuple(catalog.products[p] for p in sorted(product_ids))
-    metric_ids = sorted({p.metric_id for p in products if p.metric_id})
+    products, metrics = catalog.billed_by(terms, seat_product)
     return dc.Contract(
         id=row.id,
         customer_id=row.customer_id,
@@ -263,7 +270,7 @@ def load_contract(session: Session, row: Contract, catalog: Catalog) -> dc.Contr
         starting_at=row.starting_at,
         terms=terms[0],
         products=products,
-        metrics=tuple(catalog.metrics[m] for m in metric_ids),
+        metrics=metrics,
         ending_before=row.ending_before,
         frequency=Frequency[row.billing_frequency],
         seats=_seats(session, row.id, seat_product),
@@ -343,20 +350,22 @@ def finalized_invoices(
             InvoiceRow.period_start == period.start,
         )
     ).all()
-    return [
-        invoice_from_row(
-            invoice_id=r.id,
-            contract_id=r.contract_id,
-            customer_id=r.customer_id,
-            period=period,
-            currency_code=r.currency,
-            status=r.status,
-            document=r.document,
-            finalized_at=r.finalized_at,
-            credit_types=catalog.credit_types,
-        )
-        for r in rows
-    ]
+    return [stored_invoice(r, catalog.credit_types) for r in rows]
+
+
+def stored_invoice(row: InvoiceRow, credit_types: Mapping[str, CreditType]) -> Invoice:
+    """A stored invoice as a domain value."""
+    return invoice_from_row(
+        invoice_id=row.id,
+        contract_id=row.contract_id,
+        customer_id=row.customer_id,
+        period=Period(row.period_start, row.period_end),
+        currency_code=row.currency,
+        status=row.status,
+        document=row.document,
+        finalized_at=row.finalized_at,
+        credit_types=credit_types,
+    )
 
 
 def bucketed_usage(session: Session, contracts: Sequence[dc.Contract], period: Period) -> dict[str, BucketedUsage]:

@@ -350,6 +350,10 @@ class InvoiceRow(SQLModel, table=True):
     document: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False), description="lines and grants applied")
     finalized_at: datetime = Field(sa_type=UTCDateTime)
     paid_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    payment_provider: str | None = Field(default=None, max_length=20)
+    payment_reference: str | None = Field(default=None, max_length=200)
+    payment_note: str = Field(default="", max_length=500, description="what the last collection attempt said")
+    payment_attempts: int = Field(default=0)
     voided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = _created()
 

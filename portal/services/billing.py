@@ -27,7 +27,7 @@ from decimal import Decimal
 from sqlmodel import Session, col, select
 
 from portal.db.codecs import invoice_lines_to_doc
-from portal.db.loaders import Catalog, Family, bucketed_usage, finalized_invoices, load_family
+from portal.db.loaders import Catalog, Family, bucketed_usage, finalized_invoices, load_family, stored_invoice
 from portal.db.models import (
     Contract,
     ContractTerms,
@@ -43,10 +43,12 @@ from portal.db.models import (
 from portal.db.uow import UnitOfWork
 from portal.domain import invoicing
 from portal.domain.errors import DomainError
-from portal.domain.invoicing import Invoice, InvoiceLine, InvoiceRun, SeatCountChange, TierSwitch, Timing
+from portal.domain.invoicing import Invoice, InvoiceLine, InvoiceRun, InvoiceStatus, SeatCountChange, TierSwitch, Timing
 from portal.domain.metrics import UsageSource
 from portal.domain.money import CreditType, Money
 from portal.domain.periods import Frequency, Period
+from portal.payments import configured_gateway
+from portal.payments.gateway import CollectionRequest, PaymentStatus
 from portal.services.customers import Actor, visible_customer
 from portal.services.errors import Forbidden, InvalidInput, NotFound
 
@@ -130,6 +132,7 @@ class InvoiceView:
     subtotal_minor: int
     grants_applied_minor: int
     total_due_minor: int
+    payment_note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,13 +422,10 @@ def invoices(actor: Actor, customer_id: str) -> list[InvoiceView]:
             .where(InvoiceRow.customer_id == customer.id)
             .order_by(col(InvoiceRow.finalized_at).desc())
         ).all()
-        catalog = Catalog(uow.session)
-        result: list[InvoiceView] = []
-        for row in rows:
-            period = Period(row.period_start, row.period_end)
-            invoice = finalized_invoices(uow.session, [row.contract_id], period, catalog)
-            result.extend(invoice_view(i, {}) for i in invoice if i.id == row.id)
-        return result
+        credit_types = Catalog(uow.session).credit_types
+        return [
+            replace(invoice_view(stored_invoice(row, credit_types), {}), payment_note=row.payment_note) for row in rows
+        ]
 
 
 def contract_view(actor: Actor, customer_id: str, at: datetime | None = None) -> ContractView:
@@ -474,7 +474,7 @@ def _record_ledger(session: Session, rated: Rated) -> None:
         )
 
 
-def _finalize_due_now(session: Session, rated: Rated, at: datetime) -> InvoiceView | None:
+def finalize_due_now(session: Session, rated: Rated, at: datetime) -> InvoiceView | None:
     """Finalize what is due today (the in-advance lines of the payer's draft) as an invoice; None if nothing is."""
     draft_invoice = rated.run.invoice(rated.payer_id)
     lines = tuple(line for line in draft_invoice.lines if line.timing is Timing.IN_ADVANCE)
@@ -497,7 +497,7 @@ def _finalize_due_now(session: Session, rated: Rated, at: datetime) -> InvoiceVi
     return invoice_view(replace(final, id=row.id), rated.departments)
 
 
-def _published_version(session: Session, package: str) -> PackageVersion:
+def published_version(session: Session, package: str) -> PackageVersion:
     """The package version named by an alias (its newest published version) or by a version id."""
     version = session.get(PackageVersion, package)
     if version is None:
@@ -515,7 +515,7 @@ def _published_version(session: Session, package: str) -> PackageVersion:
     return version
 
 
-def _require_manager(session: Session, actor: Actor, customer_id: str) -> None:
+def require_manager(session: Session, actor: Actor, customer_id: str) -> None:
     """Staff, or an admin of the customer (keys need the staff scope to change contracts)."""
     visible_customer(session, actor, customer_id)
     if not (actor.is_staff or (actor.is_customer_admin and actor.customer_id == customer_id)):
@@ -530,61 +530,109 @@ class Provisioned:
     invoice: InvoiceView | None
 
 
+def collect(invoice: InvoiceView | None) -> InvoiceView | None:
+    """Collect a just-finalized invoice through the payment gateway, after the commit that finalized it.
+
+    The outcome is recorded on the invoice: paid, payment failed (with the reason), or still due (no
+    provider configured). A failed payment never undoes what was bought; it shows on the invoice.
+    """
+    if invoice is None:
+        return None
+    gateway = configured_gateway()
+    with UnitOfWork() as uow:
+        row = uow.session.get(InvoiceRow, invoice.id)
+        customer = uow.session.get(Customer, row.customer_id) if row else None
+        if row is None or customer is None:
+            raise NotFound(f"There is no invoice {invoice.id}.")
+        if row.status != InvoiceStatus.PAID.value:
+            row.payment_attempts += 1
+            result = gateway.collect(
+                CollectionRequest(
+                    invoice_id=row.id,
+                    customer_id=customer.id,
+                    customer_name=customer.name,
+                    amount_minor=row.total_minor,
+                    currency=row.currency,
+                    description=f"{customer.name}: {invoice.period}",
+                    attempt=row.payment_attempts,
+                )
+            )
+            row.payment_provider, row.payment_reference, row.payment_note = (
+                result.provider,
+                result.reference,
+                result.message,
+            )
+            if result.status is PaymentStatus.PAID:
+                row.status, row.paid_at = InvoiceStatus.PAID.value, utcnow()
+            elif result.status is PaymentStatus.FAILED:
+                row.status = InvoiceStatus.PAYMENT_FAILED.value
+            uow.session.add(row)
+        return replace(invoice, status=row.status, payment_note=row.payment_note)
+
+
+def check_seats(version: PackageVersion, seats: int, holders: int) -> None:
+    """Refuse a seat count the package does not allow, or more holders than seats."""
+    if seats < version.min_seats or (version.max_seats is not None and seats > version.max_seats):
+        most = f" and at most {version.max_seats}" if version.max_seats is not None else ""
+        raise InvalidInput(f"This package needs at least {version.min_seats} seats{most}; {seats} were asked for.")
+    if holders > seats:
+        raise InvalidInput(f"{holders} people cannot hold {seats} seats: add seats or name fewer people.")
+
+
+def open_contract(
+    session: Session, customer: Customer, version: PackageVersion, seats: int, seat_ids: Sequence[str], at: datetime
+) -> tuple[str, InvoiceView | None]:
+    """Create the customer's contract on ``version`` from the current hour, and finalize what is due today.
+
+    Returns the contract id and the first invoice (the first period's seats, in advance).
+    """
+    ids = tuple(dict.fromkeys(s.strip() for s in seat_ids if s.strip()))
+    check_seats(version, seats, len(ids))
+    if version.currency != customer.currency:
+        raise InvalidInput(f"The package bills in {version.currency} but {customer.name} pays in {customer.currency}.")
+    existing = session.exec(
+        select(Contract)
+        .where(Contract.customer_id == customer.id)
+        .where((col(Contract.ending_before).is_(None)) | (col(Contract.ending_before) > at))
+    ).first()
+    if existing is not None:
+        raise InvalidInput(f"{customer.name} already has a contract: switch its tier instead.")
+    start = _hour(at)
+    contract = Contract(
+        customer_id=customer.id,
+        currency=customer.currency,
+        starting_at=start,
+        billing_frequency=Frequency[version.billing_frequency].name,
+    )
+    session.add(contract)
+    session.flush()
+    session.add(
+        ContractTerms(contract_id=contract.id, starting_at=start, package_version_id=version.id, reason="provisioned")
+    )
+    session.add(SeatSubscriptionRow(contract_id=contract.id, started_at=start, quantity=seats, seat_ids=list(ids)))
+    session.flush()
+    try:
+        rated = rate(session, Catalog(session), contract.id, at)
+    except DomainError as exc:
+        raise InvalidInput(str(exc)) from None
+    return contract.id, finalize_due_now(session, rated, at)
+
+
 def provision(
     actor: Actor, customer_id: str, package: str, seats: int, seat_ids: Sequence[str] = (), at: datetime | None = None
 ) -> Provisioned:
-    """Put the customer on a package version with ``seats`` seats (``seat_ids`` hold the first ones).
+    """Put the customer on a package version with ``seats`` seats (``seat_ids`` hold the first ones); staff only.
 
     The contract starts at the current hour, so billing periods are anchored there; the first
-    period's seats are charged at once and that invoice is finalized.
+    period's seats are charged at once and that invoice is finalized (then collected).
     """
     at = at or utcnow()
     if not actor.is_staff:
         raise Forbidden("Only staff can provision contracts.")
-    ids = tuple(dict.fromkeys(s.strip() for s in seat_ids if s.strip()))
     with UnitOfWork() as uow:
-        session = uow.session
-        customer = visible_customer(session, actor, customer_id)
-        version = _published_version(session, package)
-        if seats < version.min_seats or (version.max_seats is not None and seats > version.max_seats):
-            most = f" and at most {version.max_seats}" if version.max_seats is not None else ""
-            raise InvalidInput(f"This package needs at least {version.min_seats} seats{most}; {seats} were asked for.")
-        if len(ids) > seats:
-            raise InvalidInput(f"{len(ids)} people cannot hold {seats} seats: add seats or name fewer people.")
-        if version.currency != customer.currency:
-            raise InvalidInput(
-                f"The package bills in {version.currency} but {customer.name} pays in {customer.currency}."
-            )
-        existing = session.exec(
-            select(Contract)
-            .where(Contract.customer_id == customer_id)
-            .where((col(Contract.ending_before).is_(None)) | (col(Contract.ending_before) > at))
-        ).first()
-        if existing is not None:
-            raise InvalidInput(f"{customer.name} already has a contract: switch its tier instead.")
-        start = _hour(at)
-        contract = Contract(
-            customer_id=customer_id,
-            currency=customer.currency,
-            starting_at=start,
-            billing_frequency=Frequency[version.billing_frequency].name,
-        )
-        session.add(contract)
-        session.flush()
-        session.add(
-            ContractTerms(
-                contract_id=contract.id, starting_at=start, package_version_id=version.id, reason="provisioned"
-            )
-        )
-        session.add(SeatSubscriptionRow(contract_id=contract.id, started_at=start, quantity=seats, seat_ids=list(ids)))
-        session.flush()
-        catalog = Catalog(session)
-        try:
-            rated = rate(session, catalog, contract.id, at)
-        except DomainError as exc:
-            raise InvalidInput(str(exc)) from None
-        invoice = _finalize_due_now(session, rated, at)
-    return Provisioned(contract_view(actor, customer_id, at), invoice)
+        customer = visible_customer(uow.session, actor, customer_id)
+        _, invoice = open_contract(uow.session, customer, published_version(uow.session, package), seats, seat_ids, at)
+    return Provisioned(contract_view(actor, customer_id, at), collect(invoice))
 
 
 def _seat_rows(subscription_id: str, change: SeatCountChange) -> list[SeatChangeRow]:
@@ -670,7 +718,7 @@ def change_seats(
     at = at or utcnow()
     with UnitOfWork() as uow:
         session = uow.session
-        _require_manager(session, actor, customer_id)
+        require_manager(session, actor, customer_id)
         catalog, rated = _for_customer(session, actor, customer_id, at)
         change = _seat_change(rated.contract_id, add, remove, quantity, at)
         try:
@@ -682,8 +730,8 @@ def change_seats(
         ).one()
         session.add_all(_seat_rows(subscription.id, change))
         session.flush()
-        invoice = _finalize_due_now(session, rate(session, catalog, rated.contract_id, at), at)
-    return contract_view(actor, customer_id, at), invoice
+        invoice = finalize_due_now(session, rate(session, catalog, rated.contract_id, at), at)
+    return contract_view(actor, customer_id, at), collect(invoice)
 
 
 def preview_switch(actor: Actor, customer_id: str, package: str, at: datetime | None = None) -> PreviewView:
@@ -691,5 +739,5 @@ def preview_switch(actor: Actor, customer_id: str, package: str, at: datetime | 
     at = at or utcnow()
     with UnitOfWork() as uow:
         catalog, rated = _for_customer(uow.session, actor, customer_id, at)
-        terms = catalog.version_terms(_published_version(uow.session, package))
+        terms = catalog.version_terms(published_version(uow.session, package))
         return _preview(rated, TierSwitch(rated.contract_id, terms, at), at)

@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from portal.config import get_settings
 from portal.db.migrations import alembic_config
 from portal.db.session import get_engine
+from portal.payments import configured_gateway
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,7 @@ class SystemStatus:
 def system_status() -> SystemStatus:
     """Check the database with a query and compare its schema revision with the newest migration."""
     settings = get_settings()
+    gateway = configured_gateway()
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     try:
         with get_engine().connect() as connection:
@@ -43,6 +45,6 @@ def system_status() -> SystemStatus:
         healthy=database == "ok",
         database=database,
         schema_revision=revision,
-        payments=settings.payments_provider if settings.payments_provider != "none" else "not configured",
+        payments="not configured" if gateway.name == "offline" else gateway.name,
         sign_in=settings.sign_in_methods,
     )

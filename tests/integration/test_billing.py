@@ -236,3 +236,15 @@ def test_a_department_draws_from_the_parents_shared_commit(database: str) -> Non
     marketing_draft = billing.draft(OPERATOR, names["Globex Marketing"])
     assert {line.department for line in marketing_draft.lines} == {"Globex Marketing"}
     assert marketing_draft.customer_id == names["Globex Corporation"], "payer PARENT: lines on the parent's invoice"
+
+
+def test_staff_switch_tiers_over_the_api(client: TestClient, customer_id: str) -> None:
+    staff_key = create_api_key(OPERATOR, "s", ["staff"]).token
+    refused = client.post(
+        f"/api/v1/customers/{customer_id}/tier", json={"package": "business"}, headers=_auth(staff_key)
+    )
+    assert refused.status_code == 422
+    assert "at least 10 seats" in refused.json()["detail"]
+    moved = client.post(f"/api/v1/customers/{customer_id}/tier", json={"package": "starter"}, headers=_auth(staff_key))
+    assert moved.status_code == 200
+    assert moved.json()["invoice"] is None
