@@ -6,10 +6,13 @@ import reflex as rx
 
 from portal.api.app import create_api
 from portal.pages.api_keys import ApiKeysState, api_keys_page
+from portal.pages.checkout import CheckoutState, checkout_page
 from portal.pages.customer import CustomerState, customer_page
 from portal.pages.enterprise import EnterpriseState, enterprise_page
 from portal.pages.not_found import not_found_page
+from portal.pages.plan import PlanState, plan_page
 from portal.pages.pricing import PricingState, pricing_page
+from portal.pages.seats import SeatsState, seats_page
 from portal.pages.sign_in import sign_in_page
 from portal.pages.staff import StaffState, staff_page
 from portal.services.ingest_writer import process_writer
@@ -19,6 +22,9 @@ app = rx.App(api_transformer=create_api())
 app.register_lifespan_task(process_writer)
 
 app.add_page(pricing_page, route="/", title="Pricing | Portal", on_load=[SessionState.load, PricingState.load])
+app.add_page(
+    checkout_page, route="/checkout", title="Checkout | Portal", on_load=[SessionState.load, CheckoutState.load]
+)
 app.add_page(sign_in_page, route="/sign-in", title="Sign in | Portal", on_load=SessionState.load)
 app.add_page(
     customer_page, route="/customer", title="Account | Portal", on_load=[SessionState.load, CustomerState.load]
@@ -27,6 +33,8 @@ app.add_page(
     enterprise_page, route="/enterprise", title="Enterprise | Portal", on_load=[SessionState.load, EnterpriseState.load]
 )
 app.add_page(staff_page, route="/staff", title="Staff | Portal", on_load=[SessionState.load, StaffState.load])
+app.add_page(seats_page, route="/customer/seats", title="Seats | Portal", on_load=[SessionState.load, SeatsState.load])
+app.add_page(plan_page, route="/customer/plan", title="Plan | Portal", on_load=[SessionState.load, PlanState.load])
 app.add_page(
     api_keys_page, route="/api-keys", title="API keys | Portal", on_load=[SessionState.load, ApiKeysState.load]
 )

@@ -1,4 +1,4 @@
-"""Access states of a protected page: still checking, signed out, not allowed, or the content."""
+"""Access states of a protected page: still checking, signed out, not allowed, nothing there yet, or the content."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import reflex as rx
 
 from portal.components.layout import notice
 
-LOADING, SIGNED_OUT, FORBIDDEN, OK = "loading", "signed_out", "forbidden", "ok"
+LOADING, SIGNED_OUT, FORBIDDEN, MISSING, OK = "loading", "signed_out", "forbidden", "missing", "ok"
 
 
 def guarded(access: rx.Var[str], denied_reason: rx.Var[str], content: rx.Component) -> rx.Component:
@@ -24,5 +24,9 @@ def guarded(access: rx.Var[str], denied_reason: rx.Var[str], content: rx.Compone
             ),
         ),
         (FORBIDDEN, notice("shield-x", "Not available to you", denied_reason)),
+        (
+            MISSING,
+            notice("package-open", "Nothing here yet", denied_reason, rx.link(rx.button("See the plans"), href="/")),
+        ),
         rx.center(rx.spinner(size="3"), padding_y="64px"),
     )

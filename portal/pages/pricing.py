@@ -71,6 +71,17 @@ def _tier_card(tier: rx.Var) -> rx.Component:
                 spacing="2",
                 wrap="wrap",
             ),
+            rx.link(
+                rx.button(
+                    "Choose " + tier["name"].to(str),
+                    width="100%",
+                    size="3",
+                    variant=rx.cond(tier["featured"], "solid", "outline"),
+                    class_name="choose-tier",
+                ),
+                href="/checkout?tier=" + tier["key"].to(str),
+                width="100%",
+            ),
             rx.separator(size="4"),
             rx.vstack(rx.foreach(tier["features"].to(list[str]), _feature), spacing="2"),
             spacing="4",

@@ -56,11 +56,15 @@ def _advance_minor(contract: dc.Contract, period: Period) -> int:
     return due_minor(run.invoice(contract.id).lines, Timing.IN_ADVANCE)
 
 
-def quote(package: str, seats: int, at: datetime | None = None) -> Quote:
-    """Price ``seats`` seats of a published tier as if bought at ``at`` (nothing is stored)."""
+def quote(package: str, seats: int | None = None, at: datetime | None = None) -> Quote:
+    """Price ``seats`` seats (the tier's minimum when None) of a published tier as if bought at ``at``.
+
+    Nothing is stored.
+    """
     at = at or utcnow()
     with UnitOfWork() as uow:
         version = billing.published_version(uow.session, package)
+        seats = version.min_seats if seats is None else seats
         billing.check_seats(version, seats, 0)
         catalog = Catalog(uow.session)
         terms = catalog.version_terms(version)

@@ -7,8 +7,8 @@ from typing import Protocol, TypeVar
 
 import reflex as rx
 
-from portal.components.access import FORBIDDEN, OK, SIGNED_OUT
-from portal.services.errors import Forbidden
+from portal.components.access import FORBIDDEN, MISSING, OK, SIGNED_OUT
+from portal.services.errors import Forbidden, NotFound
 from portal.services.identity import Identity
 from portal.state.session import identity_of
 
@@ -23,7 +23,7 @@ class GuardedPage(Protocol):
 
 
 def load_guarded(state: rx.State, query: Callable[[Identity], T]) -> T | None:
-    """Run ``query`` for the signed-in user; set ``state.access`` to ok, signed_out or forbidden."""
+    """Run ``query`` for the signed-in user; set ``state.access`` to ok, signed_out, forbidden or missing."""
     page: GuardedPage = state  # type: ignore[assignment]
     identity = identity_of(state)
     if identity is None:
@@ -33,6 +33,9 @@ def load_guarded(state: rx.State, query: Callable[[Identity], T]) -> T | None:
         result = query(identity)
     except Forbidden as exc:
         page.access, page.denied_reason = FORBIDDEN, str(exc)
+        return None
+    except NotFound as exc:
+        page.access, page.denied_reason = MISSING, str(exc)
         return None
     page.access, page.denied_reason = OK, ""
     return result
