@@ -36,12 +36,14 @@ class Target:
 TARGETS: dict[str, Target] = {
     "rating": Target(
         "portal.bench.rating",
-        "rate a generated month in process: events/s aggregated and rated, invoice drafts/s from rollups",
+        "rate a generated month in process: events/s aggregated and rated, invoice drafts/s from aggregated "
+        "usage and from rollups",
         (
             Option("contracts", 1_000, "contracts to generate (default 1,000)"),
             Option("events", 1_000_000, "usage events to generate (default 1,000,000)"),
-            Option("drafts", 10_000, "invoice drafts to time from rollups (default 10,000)"),
+            Option("drafts", 10_000, "invoice drafts to time from aggregated usage, and from rollups (default 10,000)"),
             Option("seed", 2026, "seed of the generator (the same seed gives the same month)"),
+            Option("mix", "realistic", "the month: realistic (default) or worst-case (every complication, often)", str),
         ),
     ),
     "ingest": Target(

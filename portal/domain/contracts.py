@@ -43,7 +43,7 @@ from portal.domain.errors import InvalidContract
 from portal.domain.grants import Grant
 from portal.domain.metrics import BillableMetric, on_the_hour
 from portal.domain.money import CreditType, Currency, to_decimal
-from portal.domain.periods import Frequency, Period, billing_period, ensure_utc, period_index
+from portal.domain.periods import Frequency, Period, billing_period, ensure_utc, is_billing_period, period_index
 from portal.domain.pricing import Override, Overwrite, Product, ProductKind, RateCard
 from portal.domain.seats import CreditAllocation, SeatCreditPolicy, SeatPricing, SeatSubscription, SubscriptionMode
 
@@ -274,6 +274,8 @@ class Contract:
 
     def terms_in(self, period: Period) -> tuple[tuple[Period, Terms], ...]:
         """``period`` cut where the terms change, with the terms in force in each piece."""
+        if not self.changes and not period.start < self.starting_at < period.end:
+            return ((period, self.terms),)
         return tuple((piece, self.terms_at(piece.start)) for piece in period.split_at(self._starts))
 
     def billing_period(self, index: int) -> Period:
@@ -286,7 +288,7 @@ class Contract:
 
     def is_billing_period(self, period: Period) -> bool:
         """True when ``period`` is one of this contract's billing periods."""
-        return self.billing_period_containing(period.start) == period
+        return is_billing_period(self.starting_at, self.frequency, period)
 
     def active_in(self, period: Period) -> bool:
         """True when the contract runs at some point of ``period``."""

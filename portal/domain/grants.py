@@ -60,11 +60,12 @@ Rules (see ``portal/domain/README.md``):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum
+from functools import lru_cache
 
 from portal.domain.charges import Charge, charge_order
 from portal.domain.errors import InvalidBurnDown, InvalidGrant, InvalidLedgerEntry
@@ -72,6 +73,7 @@ from portal.domain.hierarchy import NO_HIERARCHY, BudgetCap, CapBehaviour, Hiera
 from portal.domain.ledger import EntryKind, LedgerEntry, ledger_order
 from portal.domain.money import ZERO, CreditType, Money, exact_arithmetic, to_decimal
 from portal.domain.periods import Period, ensure_utc
+from portal.domain.records import builder
 
 
 class GrantKind(Enum):
@@ -141,19 +143,24 @@ class Grant:
             raise InvalidGrant("A grant needs an id.")
         if not self.contract_id:
             raise InvalidGrant(f"Grant {self.id} needs the contract it belongs to.")
-        amount = to_decimal(self.amount, f"amount of grant {self.id}")
-        if amount < 0:
+        amount = self.amount
+        if not (isinstance(amount, Decimal) and amount.is_finite()):
+            amount = to_decimal(amount, f"amount of grant {self.id}")
+            object.__setattr__(self, "amount", amount)
+        if amount < ZERO:
             raise InvalidGrant(f"Grant {self.id} has amount {amount}: a grant's amount is zero or more.")
-        object.__setattr__(self, "amount", amount)
-        object.__setattr__(self, "starting_at", ensure_utc(self.starting_at, f"start of grant {self.id}"))
-        if self.ending_before is not None:
-            ending = ensure_utc(self.ending_before, f"expiry of grant {self.id}")
+        if self.starting_at.tzinfo is not UTC:
+            object.__setattr__(self, "starting_at", ensure_utc(self.starting_at, f"start of grant {self.id}"))
+        ending = self.ending_before
+        if ending is not None:
+            if ending.tzinfo is not UTC:
+                ending = ensure_utc(ending, f"expiry of grant {self.id}")
+                object.__setattr__(self, "ending_before", ending)
             if ending <= self.starting_at:
                 raise InvalidGrant(
                     f"Grant {self.id} expires ({ending.isoformat()}) before it starts "
                     f"({self.starting_at.isoformat()}): set an expiry after the start, or none."
                 )
-            object.__setattr__(self, "ending_before", ending)
         if isinstance(self.priority, bool) or not isinstance(self.priority, int):
             raise InvalidGrant(f"Grant {self.id} has priority {self.priority!r}: a priority is a whole number.")
         self._check_products()
@@ -256,7 +263,11 @@ def burn_down_key(grant: Grant) -> BurnDownKey:
 
 def ordering_reason(first: Grant, later: Grant) -> str:
     """The burn-down rule that puts ``first`` ahead of ``later``, in words."""
-    a, b = burn_down_key(first), burn_down_key(later)
+    return _ordering_reason(first, later, burn_down_key(first), burn_down_key(later))
+
+
+def _ordering_reason(first: Grant, later: Grant, a: BurnDownKey, b: BurnDownKey) -> str:
+    """:func:`ordering_reason` given the grants' burn-down keys."""
     if a[0] != b[0]:
         return f"{_SCOPE_LABEL[first.scope]} before {_SCOPE_LABEL[later.scope]}"
     if a[1] != b[1]:
@@ -283,8 +294,10 @@ def _expiry_label(grant: Grant) -> str:
     return "never expires" if grant.ending_before is None else f"expires {_when(grant.ending_before)}"
 
 
+@lru_cache(maxsize=4096)
 def _when(instant: datetime) -> str:
-    return f"{instant:%Y-%m-%d %H:%M:%S} UTC"
+    """``instant`` in words (the same few instants recur in every explanation, so their text is kept)."""
+    return f"{ensure_utc(instant):%Y-%m-%d %H:%M:%S} UTC"
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,13 +373,109 @@ class PayerOverage:
         return self.credit_type.to_money(self.amount)
 
 
-@dataclass(frozen=True, slots=True)
-class BurnDownResult:
-    """Outcome of a burn-down: per charge (in processing order), new ledger entries, closing balances."""
+@dataclass(slots=True)
+class DrawnCharge:
+    """One charge after burn-down, in plain figures: what :class:`ChargeOutcome` is built from.
 
-    outcomes: tuple[ChargeOutcome, ...]
-    new_entries: tuple[LedgerEntry, ...]
-    closing_balances: tuple[GrantBalance, ...]
+    ``draws`` are (grant, amount, explanation) in burn-down order;
+    ``applicable`` says whether any grant applied; ``used_up`` is the
+    child's budget when the charge found it used up.
+    """
+
+    charge: Charge
+    payer_contract_id: str
+    draws: list[tuple[Grant, Decimal, str]]
+    overage: Decimal
+    blocked: Decimal
+    applicable: bool
+    used_up: _Budget | None
+
+    def drawn_from_own_and_shared(self) -> tuple[Decimal, Decimal]:
+        """What the contract's own seat and contract grants paid, and what shared commits paid (sum exactly inside
+        :func:`~portal.domain.money.exact_arithmetic`)."""
+        own = shared = ZERO
+        for grant, amount, _ in self.draws:
+            if grant.scope is GrantScope.SHARED:
+                shared += amount
+            else:
+                own += amount
+        return own, shared
+
+    def outcome(self) -> ChargeOutcome:
+        """The charge's :class:`ChargeOutcome`, with the reason any part of it was not covered."""
+        charge = self.charge
+        deductions = tuple(Deduction(charge.id, g.id, amount, why, g.scope) for g, amount, why in self.draws)
+        payer = self.payer_contract_id
+        budget = self.used_up
+        if not (self.overage or self.blocked):
+            explanation = "covered by grants" if deductions else "nothing to pay"
+        elif budget is not None:
+            spent = f"{charge.contract_id} has drawn its whole budget of {budget.cap.amount} for {budget.label}"
+            blocks = budget.cap.behaviour is CapBehaviour.BLOCK
+            explanation = f"{spent}: the rest is {'blocked, not billed' if blocks else f'billed to {payer}'}"
+        else:
+            reason = "the applicable grants ran out" if self.applicable else "no grant applies to this charge"
+            explanation = f"{reason}: the rest is billed to {payer}"
+        return ChargeOutcome(charge, payer, deductions, self.overage, self.blocked, explanation)
+
+
+class BurnDownResult:
+    """Outcome of a burn-down: per charge (in processing order), new ledger entries, closing balances.
+
+    ``drawn`` holds each charge's figures; the :class:`ChargeOutcome`
+    objects (with their explanations) and the closing balances are built
+    from them the first time they are read, as drafting an invoice needs
+    only the figures.
+    """
+
+    __slots__ = ("_balances", "_closing", "_grants", "_outcomes", "drawn", "new_entries")
+
+    def __init__(
+        self,
+        drawn: tuple[DrawnCharge, ...],
+        new_entries: tuple[LedgerEntry, ...],
+        grants: Iterable[Grant],
+        balances: Mapping[str, Decimal],
+    ) -> None:
+        self.drawn = drawn
+        self.new_entries = new_entries
+        self._grants = tuple(grants)
+        self._balances = balances
+        self._outcomes: tuple[ChargeOutcome, ...] | None = None
+        self._closing: tuple[GrantBalance, ...] | None = None
+
+    @property
+    def closing_balances(self) -> tuple[GrantBalance, ...]:
+        """Each grant's balance after the burn-down, by grant id."""
+        if self._closing is None:
+            ordered = sorted(self._grants, key=_grant_id)
+            self._closing = tuple(GrantBalance(g.id, g.credit_type, self._balances[g.id]) for g in ordered)
+        return self._closing
+
+    @property
+    def outcomes(self) -> tuple[ChargeOutcome, ...]:
+        """How each charge was paid, in processing order."""
+        if self._outcomes is None:
+            self._outcomes = tuple(d.outcome() for d in self.drawn)
+        return self._outcomes
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, BurnDownResult):
+            return NotImplemented
+        return (self.outcomes, self.new_entries, self.closing_balances) == (
+            other.outcomes,
+            other.new_entries,
+            other.closing_balances,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.outcomes, self.new_entries, self.closing_balances))
+
+    def __repr__(self) -> str:
+        return (
+            f"BurnDownResult(outcomes={self.outcomes!r}, new_entries={self.new_entries!r}, "
+            f"closing_balances={self.closing_balances!r})"
+        )
 
     @property
     def deductions(self) -> tuple[Deduction, ...]:
@@ -375,9 +484,9 @@ class BurnDownResult:
 
     def outcome(self, charge_id: str) -> ChargeOutcome:
         """The outcome of one charge."""
-        for outcome in self.outcomes:
-            if outcome.charge.id == charge_id:
-                return outcome
+        for drawn in self.drawn:
+            if drawn.charge.id == charge_id:
+                return drawn.outcome()
         raise InvalidBurnDown(f"Charge {charge_id} was not part of this burn-down.")
 
     def balance(self, grant_id: str) -> Decimal:
@@ -392,22 +501,37 @@ class BurnDownResult:
         sums: dict[tuple[str, str], Decimal] = {}
         types: dict[str, CreditType] = {}
         with exact_arithmetic():
-            for outcome in self.outcomes:
-                if outcome.overage:
-                    key = (outcome.payer_contract_id, outcome.charge.credit_type.id)
-                    types[key[1]] = outcome.charge.credit_type
-                    sums[key] = sums.get(key, ZERO) + outcome.overage
+            for drawn in self.drawn:
+                if drawn.overage:
+                    key = (drawn.payer_contract_id, drawn.charge.credit_type.id)
+                    types[key[1]] = drawn.charge.credit_type
+                    sums[key] = sums.get(key, ZERO) + drawn.overage
         return tuple(PayerOverage(payer, types[type_id], amount) for (payer, type_id), amount in sorted(sums.items()))
+
+
+_entry = builder(LedgerEntry)
+"""Builds the ledger entries burn-down works out itself (a grant's start, a draw: both valid by construction)."""
+
+
+def _entry_time(at: datetime) -> datetime:
+    """A charge's instant as a ledger entry takes it (in UTC; a charge does not check its own)."""
+    return at if at.tzinfo is UTC else ensure_utc(at, "ledger entry time")
+
+
+_START_REFERENCES = {
+    (kind, source): f"{kind.value} from {source.value}" for kind in GrantKind for source in GrantSource
+}
+"""The reference of a grant's start entry: ``commit from purchase``, ``credit from package_recurrence``, ..."""
 
 
 def start_entry(grant: Grant) -> LedgerEntry:
     """The ``GRANT_START`` ledger entry of a grant: its amount, at its start."""
-    return LedgerEntry(
+    return _entry(
         grant_id=grant.id,
         at=grant.starting_at,
         kind=EntryKind.GRANT_START,
         amount=grant.amount,
-        reference=f"{grant.kind.value} from {grant.source.value}",
+        reference=_START_REFERENCES[grant.kind, grant.source],
         contract_id=grant.contract_id,
         seat_id=grant.seat_id,
     )
@@ -426,6 +550,13 @@ def expiry_entries(grants: Iterable[Grant], ledger: Iterable[LedgerEntry], as_of
     with exact_arithmetic():
         for entry in entries:
             left[entry.grant_id] = left.get(entry.grant_id, ZERO) + entry.amount
+    return _expiries(grants, left, expired, as_of)
+
+
+def _expiries(
+    grants: Iterable[Grant], left: Mapping[str, Decimal], expired: Collection[str], as_of: datetime
+) -> tuple[LedgerEntry, ...]:
+    """:func:`expiry_entries` given what is ``left`` of each grant and which grants already ``expired``."""
     return tuple(
         LedgerEntry(
             grant_id=g.id,
@@ -499,26 +630,37 @@ class _BurnDown:
             self.grants[grant.id] = grant
         self.keys = {g.id: burn_down_key(g) for g in grants}
         self.by_contract: dict[str, list[Grant]] = {}
-        for grant in grants:
+        self.by_seat: dict[tuple[str, str | None], list[Grant]] = {}
+        for grant in sorted(grants, key=lambda g: self.keys[g.id]):
             self.by_contract.setdefault(grant.contract_id, []).append(grant)
+            if grant.scope is GrantScope.SEAT:
+                self.by_seat.setdefault((grant.contract_id, grant.seat_id), []).append(grant)
+        self.seated = {contract_id for contract_id, _ in self.by_seat}
+        self.capped = {cap.child_contract_id for cap in hierarchy.caps}
         self.opening = tuple(e for e in ledger if e.grant_id in self.grants)
         self.balances: dict[str, Decimal] = {}
         started: set[str] = set()
         self.drawn_charges: set[str] = set()
+        self.expired: set[str] = set()
         for entry in self.opening:
             self.balances[entry.grant_id] = self.balances.get(entry.grant_id, ZERO) + entry.amount
             if entry.kind is EntryKind.GRANT_START:
                 self._check_start(entry, started)
             elif entry.kind is EntryKind.USAGE:
                 self.drawn_charges.add(entry.reference)
+            elif entry.kind is EntryKind.EXPIRY:
+                self.expired.add(entry.grant_id)
         self.new_entries: list[LedgerEntry] = []
         for grant in sorted(grants, key=lambda g: (g.starting_at, g.id)):
             if grant.id not in started:
                 self._record(start_entry(grant))
         self.cap_drawn: dict[tuple[str, str, Period], Decimal] = {}
-        self.candidates: dict[str, tuple[Grant, ...]] = {}
-        self.applicable: dict[tuple[str, str | None, str, str, datetime], tuple[Grant, ...]] = {}
-        self.explanations: dict[tuple[int, int], str] = {}
+        self.candidates: dict[tuple[str, CreditType], tuple[Grant, ...]] = {}
+        self.common: dict[tuple[str, str, str, datetime], _Applicable] = {}
+        self.applicable: dict[tuple[str, str | None, str, str, datetime], _Applicable] = {}
+        self.reasons: dict[tuple[str, str], str] = {}
+        self.budgets: dict[tuple[str, str, datetime], _Budget | None] = {}
+        self.payers: dict[str, str] = {}
 
     def _check_start(self, entry: LedgerEntry, started: set[str]) -> None:
         grant = self.grants[entry.grant_id]
@@ -537,60 +679,81 @@ class _BurnDown:
 
     def run(self, charges: Iterable[Charge], as_of: datetime | None) -> BurnDownResult:
         ordered = sorted(charges, key=charge_order)
-        seen: set[str] = set()
-        outcomes = []
-        for charge in ordered:
-            if charge.id in seen:
-                raise InvalidBurnDown(f"Two charges have the id {charge.id}: charge ids must be unique.")
-            seen.add(charge.id)
-            outcomes.append(self._draw(charge))
+        if len({charge.id for charge in ordered}) < len(ordered):
+            raise InvalidBurnDown(
+                f"Two charges have the id {_repeated(c.id for c in ordered)}: charge ids must be unique."
+            )
+        drawn = [self._draw(charge) for charge in ordered]
         if as_of is not None:
-            for entry in expiry_entries(self.grants.values(), (*self.opening, *self.new_entries), as_of):
+            grants = self.grants.values()
+            for entry in _expiries(grants, self.balances, self.expired, ensure_utc(as_of, "expiry time")):
                 self._record(entry)
-        closing = tuple(
-            GrantBalance(g.id, g.credit_type, self.balances[g.id]) for g in sorted(self.grants.values(), key=_grant_id)
-        )
-        return BurnDownResult(
-            outcomes=tuple(outcomes),
-            new_entries=tuple(sorted(self.new_entries, key=ledger_order)),
-            closing_balances=closing,
-        )
+        entries = tuple(sorted(self.new_entries, key=ledger_order))
+        return BurnDownResult(tuple(drawn), entries, self.grants.values(), self.balances)
 
-    def _candidates(self, contract_id: str) -> tuple[Grant, ...]:
-        """Grants that may apply to the contract's charges, in burn-down order (cached per contract)."""
-        cached = self.candidates.get(contract_id)
+    def _candidates(self, contract_id: str, credit_type: CreditType) -> tuple[Grant, ...]:
+        """The contract's grants but seat grants, and its parent's shared ones, in ``credit_type`` (in order)."""
+        key = (contract_id, credit_type)
+        cached = self.candidates.get(key)
         if cached is None:
             parent = self.hierarchy.parent_of(contract_id)
-            pool = list(self.by_contract.get(contract_id, ()))
+            pool = [g for g in self.by_contract.get(contract_id, ()) if g.scope is not GrantScope.SEAT]
             if parent is not None:
                 pool += [g for g in self.by_contract.get(parent, ()) if g.scope is GrantScope.SHARED]
-            cached = tuple(sorted(pool, key=lambda g: self.keys[g.id]))
-            self.candidates[contract_id] = cached
+            cached = tuple(sorted((g for g in pool if g.credit_type == credit_type), key=lambda g: self.keys[g.id]))
+            self.candidates[key] = cached
         return cached
 
-    def _applicable(self, charge: Charge) -> tuple[Grant, ...]:
-        """The grants that apply to the charge, in burn-down order (cached: charges often share all that matters)."""
+    def _applicable(self, charge: Charge) -> _Applicable:
+        """The grants that apply to the charge, in burn-down order: the seat's own grants (the narrowest scope comes
+        first), then the others, which are the same for every seat (both cached: charges often share all that matters).
+        """
+        common_key = (charge.contract_id, charge.product_id, charge.credit_type.id, charge.at)
+        common = self.common.get(common_key)
+        if common is None:
+            candidates = self._candidates(charge.contract_id, charge.credit_type)
+            common = _Applicable(tuple(g for g in candidates if applies(g, charge, self.hierarchy)))
+            self.common[common_key] = common
+        if charge.contract_id not in self.seated:
+            return common
         key = (charge.contract_id, charge.seat_id, charge.product_id, charge.credit_type.id, charge.at)
         cached = self.applicable.get(key)
         if cached is None:
-            cached = tuple(g for g in self._candidates(charge.contract_id) if applies(g, charge, self.hierarchy))
-            self.applicable[key] = cached
+            seats = self.by_seat.get((charge.contract_id, charge.seat_id), ())
+            own = tuple(g for g in seats if applies(g, charge, self.hierarchy)) if seats else ()
+            cached = self.applicable[key] = _Applicable(own + common.grants) if own else common
         return cached
 
-    def _explain(self, position: int, applicable: tuple[Grant, ...]) -> str:
-        """:func:`_explain`, cached for each list of applicable grants (kept alive by ``self.applicable``)."""
-        key = (position, id(applicable))
-        cached = self.explanations.get(key)
+    def _reason(self, first: Grant, later: Grant) -> str:
+        """:func:`ordering_reason`, with the keys worked out once per grant and the words once per pair."""
+        key = (first.id, later.id)
+        cached = self.reasons.get(key)
         if cached is None:
-            cached = _explain(position, applicable)
-            self.explanations[key] = cached
+            cached = self.reasons[key] = _ordering_reason(first, later, self.keys[first.id], self.keys[later.id])
         return cached
 
-    def _draw(self, charge: Charge) -> ChargeOutcome:
+    def _budget(self, charge: Charge) -> _Budget | None:
+        """The child's budget cap and the cap period of the charge, when its draws on shared grants are capped."""
+        key = (charge.contract_id, charge.credit_type.id, charge.at)
+        if key in self.budgets:
+            return self.budgets[key]
+        cap = self.hierarchy.cap_for(charge.contract_id, charge.credit_type)
+        budget = None if cap is None else _Budget(cap, cap.period_containing(charge.at))
+        self.budgets[key] = budget
+        return budget
+
+    def _explain(self, position: int, applicable: _Applicable) -> str:
+        """:func:`_explain`, worked out once for each position in each list of applicable grants."""
+        explanation = applicable.explanations[position]
+        if explanation is None:
+            explanation = applicable.explanations[position] = _explain(position, applicable.grants, self._reason)
+        return explanation
+
+    def _draw(self, charge: Charge) -> DrawnCharge:
         amount = charge.amount
         if not (isinstance(amount, Decimal) and amount.is_finite()):
             amount = to_decimal(amount, f"amount of charge {charge.id}")
-        if amount < 0:
+        if amount < ZERO:
             raise InvalidBurnDown(
                 f"Charge {charge.id} is {amount}: only charges of zero or more can be drawn from grants; "
                 "bill a credit note or an ADJUSTMENT instead."
@@ -600,20 +763,56 @@ class _BurnDown:
                 f"Charge {charge.id} was already drawn from grants (the ledger has its usage entries): "
                 "pass the ledger as it was before that charge, or leave the charge out."
             )
-        applicable = self._applicable(charge)
-        cap = self.hierarchy.cap_for(charge.contract_id, charge.credit_type)
-        budget = None if cap is None else _Budget(cap, cap.period_containing(charge.at))
+        contract_id = charge.contract_id
+        payer = self.payers.get(contract_id)
+        if payer is None:
+            payer = self.payers[contract_id] = self.hierarchy.payer_of(contract_id)
+        if contract_id in self.seated:
+            key = (contract_id, charge.seat_id, charge.product_id, charge.credit_type.id, charge.at)
+            applicable = self.applicable.get(key) or self._applicable(charge)
+        else:
+            applicable = self.common.get((contract_id, charge.product_id, charge.credit_type.id, charge.at)) or (
+                self._applicable(charge)
+            )
+        if not applicable.grants or not amount:
+            return DrawnCharge(charge, payer, [], amount if amount else ZERO, ZERO, bool(applicable.grants), None)
+        if contract_id in self.capped:
+            budget = self._budget(charge)
+            if budget is not None:
+                return self._draw_capped(charge, amount, applicable, payer, budget)
+        balances = self.balances
+        remaining = amount
+        draws: list[tuple[Grant, Decimal, str]] = []
+        for position, grant in enumerate(applicable.grants):
+            available = balances[grant.id]
+            take = remaining if remaining < available else available
+            if take <= ZERO:
+                continue
+            remaining -= take
+            balances[grant.id] = available - take
+            self.new_entries.append(
+                _entry(grant.id, _entry_time(charge.at), EntryKind.USAGE, -take, charge.id, contract_id, charge.seat_id)
+            )
+            draws.append((grant, take, applicable.explanations[position] or self._explain(position, applicable)))
+            if not remaining:
+                return DrawnCharge(charge, payer, draws, ZERO, ZERO, True, None)
+        return DrawnCharge(charge, payer, draws, remaining, ZERO, True, None)
+
+    def _draw_capped(
+        self, charge: Charge, amount: Decimal, applicable: _Applicable, payer: str, budget: _Budget
+    ) -> DrawnCharge:
+        """:meth:`_draw` for a child's charge whose draws on its parent's shared grants a budget cap limits."""
         shared_for_child = False
         remaining = amount
-        deductions = []
-        for position, grant in enumerate(applicable):
+        draws: list[tuple[Grant, Decimal, str]] = []
+        for position, grant in enumerate(applicable.grants):
             if remaining == 0:
                 break
             available = self.balances[grant.id]
             child_draw = grant.contract_id != charge.contract_id
             shared_for_child = shared_for_child or child_draw
             note = ""
-            if child_draw and budget is not None:
+            if child_draw:
                 room = max(budget.cap.amount - self._cap_drawn(charge, budget.period), ZERO)
                 if room < min(available, remaining):
                     note = f"; capped by {charge.contract_id}'s budget of {budget.cap.amount} for {budget.label}"
@@ -622,25 +821,27 @@ class _BurnDown:
             if take <= 0:
                 continue
             remaining -= take
-            if child_draw and budget is not None:
+            if child_draw:
                 key = (charge.contract_id, charge.credit_type.id, budget.period)
                 self.cap_drawn[key] = self._cap_drawn(charge, budget.period) + take
             self._record(
-                LedgerEntry(
-                    grant_id=grant.id,
-                    at=charge.at,
-                    kind=EntryKind.USAGE,
-                    amount=-take,
-                    reference=charge.id,
-                    contract_id=charge.contract_id,
-                    seat_id=charge.seat_id,
+                _entry(
+                    grant.id,
+                    _entry_time(charge.at),
+                    EntryKind.USAGE,
+                    -take,
+                    charge.id,
+                    charge.contract_id,
+                    charge.seat_id,
                 )
             )
-            deductions.append(
-                Deduction(charge.id, grant.id, take, self._explain(position, applicable) + note, grant.scope)
-            )
-        capped = shared_for_child and budget is not None and self._budget_used_up(charge, budget)
-        return self._outcome(charge, applicable, tuple(deductions), remaining, budget if capped else None)
+            draws.append((grant, take, self._explain(position, applicable) + note))
+        if remaining == 0:
+            return DrawnCharge(charge, payer, draws, ZERO, ZERO, True, None)
+        used_up = budget if shared_for_child and self._budget_used_up(charge, budget) else None
+        if used_up is not None and used_up.cap.behaviour is CapBehaviour.BLOCK:
+            return DrawnCharge(charge, payer, draws, ZERO, remaining, True, used_up)
+        return DrawnCharge(charge, payer, draws, remaining, ZERO, True, used_up)
 
     def _cap_drawn(self, charge: Charge, period: Period) -> Decimal:
         key = (charge.contract_id, charge.credit_type.id, period)
@@ -655,32 +856,29 @@ class _BurnDown:
     def _budget_used_up(self, charge: Charge, budget: _Budget) -> bool:
         return self._cap_drawn(charge, budget.period) >= budget.cap.amount
 
-    def _outcome(
-        self,
-        charge: Charge,
-        applicable: Sequence[Grant],
-        deductions: tuple[Deduction, ...],
-        remaining: Decimal,
-        used_up: _Budget | None,
-    ) -> ChargeOutcome:
-        """The outcome of a charge; ``used_up`` is the child's budget when the charge found it used up."""
-        payer = self.hierarchy.payer_of(charge.contract_id)
-        if remaining == 0:
-            explanation = "covered by grants" if deductions else "nothing to pay"
-            return ChargeOutcome(charge, payer, deductions, ZERO, ZERO, explanation)
-        if used_up is not None:
-            spent = f"{charge.contract_id} has drawn its whole budget of {used_up.cap.amount} for {used_up.label}"
-            if used_up.cap.behaviour is CapBehaviour.BLOCK:
-                return ChargeOutcome(
-                    charge, payer, deductions, ZERO, remaining, f"{spent}: the rest is blocked, not billed"
-                )
-            return ChargeOutcome(charge, payer, deductions, remaining, ZERO, f"{spent}: the rest is billed to {payer}")
-        reason = "the applicable grants ran out" if applicable else "no grant applies to this charge"
-        return ChargeOutcome(charge, payer, deductions, remaining, ZERO, f"{reason}: the rest is billed to {payer}")
+
+def _repeated(ids: Iterable[str]) -> str | None:
+    """The first id that comes again."""
+    seen: set[str] = set()
+    for charge_id in ids:
+        if charge_id in seen:
+            return charge_id
+        seen.add(charge_id)
+    return None
 
 
 def _grant_id(grant: Grant) -> str:
     return grant.id
+
+
+class _Applicable:
+    """The grants that apply to some charges, in burn-down order, with why each came when it did (once worked out)."""
+
+    __slots__ = ("explanations", "grants")
+
+    def __init__(self, grants: tuple[Grant, ...]) -> None:
+        self.grants = grants
+        self.explanations: list[str | None] = [None] * len(grants)
 
 
 @dataclass(frozen=True, slots=True)
@@ -695,8 +893,13 @@ class _Budget:
         return self.period.label()
 
 
-def _explain(position: int, applicable: Sequence[Grant]) -> str:
-    """Why ``applicable[position]`` was drawn when it was: what ran out before it, what it comes before."""
+def _explain(
+    position: int, applicable: Sequence[Grant], reason: Callable[[Grant, Grant], str] = ordering_reason
+) -> str:
+    """Why ``applicable[position]`` was drawn when it was: what ran out before it, what it comes before.
+
+    ``reason`` says why one grant comes before another (:func:`ordering_reason`).
+    """
     if len(applicable) == 1:
         return "the only grant that applies to this charge"
     grant = applicable[position]
@@ -705,7 +908,7 @@ def _explain(position: int, applicable: Sequence[Grant]) -> str:
         head += f", drawn after {', '.join(g.id for g in applicable[:position])} ran out"
     reasons: dict[str, list[str]] = {}
     for later in applicable[position + 1 :]:
-        reasons.setdefault(ordering_reason(grant, later), []).append(later.id)
+        reasons.setdefault(reason(grant, later), []).append(later.id)
     if not reasons:
         return f"{head}; last in burn-down order"
     return f"{head}: " + "; ".join(f"{reason} ({', '.join(ids)})" for reason, ids in reasons.items())

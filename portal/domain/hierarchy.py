@@ -259,20 +259,14 @@ def consolidated_statement(
     sums: dict[tuple[str, str], list[Decimal]] = {}
     credit_types: dict[str, CreditType] = {}
     with exact_arithmetic():
-        for outcome in result.outcomes:
-            contract_id = outcome.charge.contract_id
+        for drawn in result.drawn:
+            contract_id = drawn.charge.contract_id
             if contract_id not in members:
                 continue
-            credit_type = outcome.charge.credit_type
+            credit_type = drawn.charge.credit_type
             credit_types[credit_type.id] = credit_type
             row = sums.setdefault((contract_id, credit_type.id), [ZERO] * 5)
-            figures = (
-                outcome.charge.amount,
-                outcome.drawn_from_own,
-                outcome.drawn_from_shared,
-                outcome.overage,
-                outcome.blocked,
-            )
+            figures = (drawn.charge.amount, *drawn.drawn_from_own_and_shared(), drawn.overage, drawn.blocked)
             for i, figure in enumerate(figures):
                 row[i] += figure
         groups = tuple(

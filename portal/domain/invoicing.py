@@ -49,6 +49,11 @@ Rules (see ``portal/domain/README.md``):
   change (seats, tier switch, package migration) and report the difference:
   what is due at once, what changes at the period's end, what changes in
   the next period's advance charges, and the balances after the change.
+* **Usage** is read as raw events, hourly rollups, or usage aggregated once
+  over the windows the draft rates in (:func:`aggregated_usage`, to keep per
+  contract and period while usage, grants and terms stay the same); the
+  invoices are the same. A run's per-charge outcomes (:meth:`InvoiceRun.outcomes`)
+  are worked out when first asked for.
 """
 
 from __future__ import annotations
@@ -58,19 +63,29 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
+from functools import lru_cache
 
 from portal.domain.charges import Charge
 from portal.domain.contracts import Contract, Terms
 from portal.domain.errors import InvalidChange, InvalidInvoice
-from portal.domain.grants import BurnDownResult, ChargeOutcome, Grant, GrantScope, burn_down
+from portal.domain.grants import BurnDownResult, ChargeOutcome, DrawnCharge, Grant, GrantScope, burn_down
 from portal.domain.hierarchy import NO_HIERARCHY, ConsolidatedStatement, Hierarchy, consolidated_statement
 from portal.domain.ledger import EntryKind, LedgerEntry, ledger_order
 from portal.domain.ledger import balances as ledger_balances
-from portal.domain.metrics import METERING_RESOLUTION, BucketedUsage, RejectedEvent, UsageSource, rated_from
-from portal.domain.money import ZERO, CreditType, Currency, Money, allocate, exact_arithmetic
-from portal.domain.periods import Period, ensure_utc
-from portal.domain.pricing import Product, RateSegment, TierLine, rate_segments
-from portal.domain.rating import RatedLine, UnbilledUsage, hourly_segments, rate_usage, windows_for
+from portal.domain.metrics import (
+    METERING_RESOLUTION,
+    AggregatedUsage,
+    BillableMetric,
+    BucketedUsage,
+    RejectedEvent,
+    UsageSource,
+    rated_from,
+)
+from portal.domain.money import ZERO, CreditType, Currency, Money, exact_arithmetic, split_units
+from portal.domain.periods import Period, ensure_utc, stamp
+from portal.domain.pricing import Override, Product, RateCard, RateSegment, TierLine, rate_segments
+from portal.domain.rating import RatedLine, UnbilledUsage, hourly_segments, rate_cells, windows_for
+from portal.domain.records import builder
 from portal.domain.seats import (
     CreditAllocation,
     SeatBalance,
@@ -337,10 +352,6 @@ class InvoiceRun:
 # --- building the expected lines ----------------------------------------------------------------
 
 
-def _stamp(instant: datetime) -> str:
-    return f"{instant:%Y-%m-%dT%H:%M:%S}Z"
-
-
 @dataclass(slots=True)
 class _Expected:
     """A line being built: what it bills and the charges drawn for it."""
@@ -360,6 +371,8 @@ class _Expected:
     tiers: tuple[TierLine, ...] = ()
     group_key: str | None = None
     charges: list[Charge] = field(default_factory=list)
+    drawn: list[DrawnCharge] = field(default_factory=list)
+    """The line's charges after burn-down, in the order they were drawn."""
 
 
 @dataclass(slots=True)
@@ -368,17 +381,14 @@ class _ContractDraft:
 
     lines: list[_Expected] = field(default_factory=list)
     charges: list[Charge] = field(default_factory=list)
-    line_of: dict[str, _Expected] = field(default_factory=dict)
     grants: list[Grant] = field(default_factory=list)
     unbilled: list[UnbilledUsage] = field(default_factory=list)
     rejected: tuple[RejectedEvent, ...] = ()
 
     def add(self, line: _Expected, charges: Iterable[Charge] = ()) -> None:
         self.lines.append(line)
-        for charge in charges:
-            self.charges.append(charge)
-            self.line_of[charge.id] = line
-            line.charges.append(charge)
+        line.charges += charges
+        self.charges += line.charges
 
 
 def _seat_lines(contract: Contract, period: Period) -> list[SeatChargeLine]:
@@ -400,7 +410,7 @@ def _seat_lines(contract: Contract, period: Period) -> list[SeatChargeLine]:
             held = sub.state_at(piece.start).quantity
             if dearer > 0 and held:
                 switch = SeatSubscription(
-                    f"{sub.id}@{_stamp(piece.start)}",
+                    f"{sub.id}@{stamp(piece.start)}",
                     contract.id,
                     sub.product_id,
                     SubscriptionMode.QUANTITY_ONLY,
@@ -414,7 +424,7 @@ def _seat_lines(contract: Contract, period: Period) -> list[SeatChargeLine]:
 
 def _top_up(before: SeatCreditPolicy | None, after: SeatCreditPolicy, at: datetime) -> SeatCreditPolicy | None:
     """The policy that gives, from a switch at ``at``, what ``after`` gives beyond ``before`` (None: nothing)."""
-    policy_id = f"{after.id}@{_stamp(at)}"
+    policy_id = f"{after.id}@{stamp(at)}"
     if before is None or before.credit_type != after.credit_type or before.allocation is not after.allocation:
         return replace(after, id=policy_id)
     allowance = max(after.allowance_per_seat - before.allowance_per_seat, ZERO)
@@ -450,7 +460,7 @@ def _seat_credits(contract: Contract, period: Period) -> list[Grant]:
 
 
 def _seat_line(contract: Contract, line: SeatChargeLine, period: Period) -> tuple[_Expected, list[Charge]]:
-    key = f"{contract.id}:seats:{line.subscription_id}:{line.kind.value}:{_stamp(line.at)}"
+    key = f"{contract.id}:seats:{line.subscription_id}:{line.kind.value}:{stamp(line.at)}"
     words = {"in_advance": "in advance", "increase": "added", "decrease_credit": "given up"}[line.kind.value]
     share = "" if line.covered == period else f", {line.covered.label()}"
     expected = _Expected(
@@ -510,52 +520,65 @@ def _unit_price(tiers: tuple[TierLine, ...]) -> Decimal | None:
 def _segments(contract: Contract, product: Product, period: Period) -> tuple[RateSegment, ...]:
     """The product's rate segments over the period, terms piece by terms piece, as hourly usage sees them."""
     pieces = contract.terms_in(period)
-    raw = [s for piece, t in pieces for s in rate_segments(t.rate_card, t.overrides, product.id, piece)]
-    return hourly_segments(raw)
+    if len(pieces) == 1:
+        piece, terms = pieces[0]
+        return _hourly_segments(terms.rate_card, terms.overrides, product.id, piece)
+    return tuple(s for piece, t in pieces for s in _hourly_segments(t.rate_card, t.overrides, product.id, piece))
 
 
-def _usage(
-    contract: Contract,
-    period: Period,
-    source: UsageSource,
-    grant_cuts: Iterable[datetime],
-    draft: _ContractDraft,
-) -> None:
-    """Rate every usage product of the contract and add its lines and charges."""
+@lru_cache(maxsize=1024)
+def _hourly_segments(
+    rate_card: RateCard, overrides: tuple[Override, ...], product_id: str, piece: Period
+) -> tuple[RateSegment, ...]:
+    """:func:`~portal.domain.rating.hourly_segments` of a product's rate segments in one piece of a period.
+
+    Kept per rate card, overrides, product and piece: every contract on the
+    same terms asks for the same segments.
+    """
+    return hourly_segments(rate_segments(rate_card, overrides, product_id, piece))
+
+
+@dataclass(frozen=True, slots=True)
+class _UsagePlan:
+    """What rating a contract's usage for a period needs: each product's rate segments, the windows, the metrics."""
+
+    products: tuple[Product, ...]
+    segments: dict[str, tuple[RateSegment, ...]]
+    windows: tuple[Period, ...]
+    metrics: tuple[BillableMetric, ...]
+
+
+def _usage_plan(contract: Contract, period: Period, grants: Iterable[Grant]) -> _UsagePlan | None:
+    """The segments, and the windows cut where a rate or one of ``grants`` changes (None: no usage products)."""
     products = contract.usage_products()
     if not products:
-        return
+        return None
     segments = {p.id: _segments(contract, p, period) for p in products}
-    windows = windows_for(period, [s for segs in segments.values() for s in segs], [rated_from(c) for c in grant_cuts])
+    cuts = [rated_from(t) for t in {t for g in grants for t in (g.starting_at, g.ending_before) if t is not None}]
+    windows = windows_for(period, [s for segs in segments.values() for s in segs], cuts)
     wanted = {p.metric_id for p in products}
-    metrics = [m for m in contract.metrics if m.id in wanted]
-    aggregations = source.aggregate(metrics, windows)
+    return _UsagePlan(products, segments, windows, tuple(m for m in contract.metrics if m.id in wanted))
+
+
+def _usage(contract: Contract, plan: _UsagePlan, source: UsageSource, draft: _ContractDraft) -> None:
+    """Rate every usage product of the contract and add its lines and charges."""
+    aggregations = source.aggregate(plan.metrics, plan.windows)
     rejected: list[RejectedEvent] = []
-    for product in products:
+    for product in plan.products:
         aggregation = aggregations[product.metric_id or ""]
         rejected += aggregation.rejected
         seat_key = contract.seat_key if contract.seat_key in aggregation.group_keys else None
-        rating = rate_usage(contract.id, product, segments[product.id], aggregation, seat_key=seat_key)
-        draft.unbilled += rating.unbilled
-        by_cell: dict[tuple[datetime, str | None], _Expected] = {}
-        for rated in rating.lines:
-            line = _usage_line(contract, product, rated)
-            by_cell[(rated.period.start, rated.pricing_group)] = line
-            draft.lines.append(line)
-        starts = sorted({start for start, _ in by_cell}, reverse=True)
-        pricing_key = product.pricing_group_key
-        for charge in rating.charges:
-            start = next(s for s in starts if s <= charge.at)
-            unit = next((v for k, v in charge.group if k == pricing_key), None) if pricing_key else None
-            line = by_cell[(start, unit)]
-            line.charges.append(charge)
-            draft.charges.append(charge)
-            draft.line_of[charge.id] = line
+        rated = rate_cells(
+            contract.id, product, plan.segments[product.id], aggregation, seat_key=seat_key, shares=False
+        )
+        draft.unbilled += rated.unbilled
+        for cell in rated.cells:
+            draft.add(_usage_line(contract, product, cell.line), cell.charges)
     draft.rejected = tuple(dict.fromkeys(rejected))
 
 
 def _usage_line(contract: Contract, product: Product, rated: RatedLine) -> _Expected:
-    key = f"{contract.id}:usage:{product.id}:{_stamp(rated.period.start)}"
+    key = f"{contract.id}:usage:{product.id}:{stamp(rated.period.start)}"
     name = product.name
     if rated.pricing_group is not None:
         key += f":{product.pricing_group_key}={rated.pricing_group}"
@@ -585,10 +608,51 @@ def _contract_draft(contract: Contract, period: Period, source: UsageSource, sha
         expected, charges = _seat_line(contract, line, period)
         draft.add(expected, charges)
     _fixed_fees(contract, period, draft)
-    draft.grants = [*_in_play(contract.grants, period), *_seat_credits(contract, period)]
-    cuts = [t for g in (*draft.grants, *shared) for t in (g.starting_at, g.ending_before) if t is not None]
-    _usage(contract, period, source, cuts, draft)
+    draft.grants = _period_grants(contract, period)
+    plan = _usage_plan(contract, period, (*draft.grants, *shared))
+    if plan is not None:
+        _usage(contract, plan, source, draft)
     return draft
+
+
+def _period_grants(contract: Contract, period: Period) -> list[Grant]:
+    """The contract's own grants in play in the period, and the seat credits it earns."""
+    return [*_in_play(contract.grants, period), *_seat_credits(contract, period)]
+
+
+def _shared_grants(contracts: Iterable[Contract], hierarchy: Hierarchy, period: Period) -> dict[str, list[Grant]]:
+    """For each contract of a family, the parent's shared grants in play in the period (none for a parent)."""
+    own_shared = {c.id: [g for g in c.grants if g.scope is GrantScope.SHARED] for c in contracts}
+    shared: dict[str, list[Grant]] = {}
+    for contract_id in own_shared:
+        parent = hierarchy.parent_of(contract_id)
+        shared[contract_id] = _in_play(own_shared.get(parent, ()), period) if parent is not None else []
+    return shared
+
+
+def aggregated_usage(
+    contracts: Sequence[Contract],
+    period: Period,
+    usage: Mapping[str, UsageSource],
+    *,
+    hierarchy: Hierarchy = NO_HIERARCHY,
+) -> dict[str, AggregatedUsage]:
+    """Each contract's usage aggregated over the windows its draft for ``period`` rates it in.
+
+    This is what a service can keep per contract and period (and drop when
+    usage, grants or terms change): :func:`draft_invoices` given it instead
+    of raw events or rollups skips aggregating usage and gives the same
+    invoices. Contracts without usage products, or not active, are left out.
+    """
+    active = [c for c in contracts if c.active_in(period)]
+    shared = _shared_grants(active, hierarchy, period)
+    result: dict[str, AggregatedUsage] = {}
+    for contract in active:
+        plan = _usage_plan(contract, period, (*_period_grants(contract, period), *shared[contract.id]))
+        if plan is not None:
+            source = usage.get(contract.id, _NO_USAGE)
+            result[contract.id] = AggregatedUsage.of(source, plan.metrics, plan.windows)
+    return result
 
 
 def _in_play(grants: Iterable[Grant], period: Period) -> list[Grant]:
@@ -603,52 +667,67 @@ def _in_play(grants: Iterable[Grant], period: Period) -> list[Grant]:
 
 def _minor(credit_type: CreditType, units: Decimal) -> int:
     """The value of ``units`` rounded once to the currency's minor unit, as an integer."""
-    return credit_type.to_money(units).minor_units()
+    return credit_type.currency.minor_units(units * credit_type.unit_price) if units else 0
 
 
 def _split(total: int, weights: Sequence[Decimal]) -> list[int]:
-    """``total`` minor units split in proportion to ``weights`` (all to nothing when there is nothing)."""
+    """``total`` minor units split in proportion to ``weights`` (never negative; all to nothing when there is
+    nothing), as :func:`~portal.domain.money.allocate` splits (parts of the same sign as ``total``)."""
     if not total or not any(weights):
         return [0] * len(weights)
-    return [int(part) for part in allocate(Decimal(total), [abs(w) for w in weights], Decimal(1))]
+    parts = split_units(abs(total), weights)
+    return parts if total > 0 else [-part for part in parts]
 
 
-def _finish(expected: _Expected, outcomes: Mapping[str, ChargeOutcome]) -> InvoiceLine:
-    """Turn a line and the outcomes of its charges into invoice figures, rounded once each."""
+def _finish(expected: _Expected) -> InvoiceLine:
+    """Turn a line and what burn-down made of its charges into invoice figures, rounded once each."""
     credit_type = expected.credit_type
-    per_grant: dict[str, list[Decimal]] = {}
+    per_grant: dict[str, Decimal] = {}
     reasons: dict[str, dict[str, None]] = {}
     groups: dict[tuple[tuple[str, str], ...], list[Decimal]] = {}
     overage = blocked = covered_total = ZERO
+    group_key = expected.group_key
     with exact_arithmetic():
-        for charge in expected.charges:
-            outcome = outcomes[charge.id]
-            overage += outcome.overage
-            blocked += outcome.blocked
+        for drawn in expected.drawn:
             covered = ZERO
-            for d in outcome.deductions:
-                per_grant.setdefault(d.grant_id, [ZERO])[0] += d.amount
-                reasons.setdefault(d.grant_id, {})[d.explanation] = None
-                covered += d.amount
+            for grant, amount, explanation in drawn.draws:
+                per_grant[grant.id] = per_grant.get(grant.id, ZERO) + amount
+                found = reasons.get(grant.id)
+                if found is None:
+                    reasons[grant.id] = {explanation: None}
+                else:
+                    found[explanation] = None
+                covered += amount
             covered_total += covered
-            if charge.group:
-                group = tuple(pair for pair in charge.group if pair[0] != expected.group_key)
-                if group:
-                    row = groups.setdefault(group, [ZERO, ZERO, ZERO, ZERO])
-                    row[0] += charge.amount
-                    row[1] += covered
-                    row[2] += outcome.blocked
-                    row[3] += outcome.overage
-    due_units = overage if expected.charges else expected.units
+            # Blocked and overage are mostly zero: only what is not is added (the sums come out the same).
+            if drawn.blocked:
+                blocked += drawn.blocked
+            if drawn.overage:
+                overage += drawn.overage
+            charge = drawn.charge
+            group = charge.group
+            if group and group_key is not None:
+                group = tuple(pair for pair in group if pair[0] != group_key)
+            if group:
+                row = groups.get(group)
+                if row is None:
+                    row = groups[group] = [ZERO, ZERO, ZERO, ZERO]
+                row[0] += charge.amount
+                row[1] += covered
+                if drawn.blocked:
+                    row[2] += drawn.blocked
+                if drawn.overage:
+                    row[3] += drawn.overage
+    due_units = overage if expected.drawn else expected.units
     grants_minor = _minor(credit_type, covered_total)
     blocked_minor = _minor(credit_type, blocked)
     due_minor = _minor(credit_type, due_units)
     grant_ids = sorted(per_grant)
-    grant_minors = _split(grants_minor, [per_grant[g][0] for g in grant_ids])
+    grant_minors = _split(grants_minor, [per_grant[g] for g in grant_ids])
     applied = tuple(
-        GrantApplied(g, per_grant[g][0], m, tuple(reasons[g])) for g, m in zip(grant_ids, grant_minors, strict=True)
+        _grant_applied(g, per_grant[g], m, tuple(reasons[g])) for g, m in zip(grant_ids, grant_minors, strict=True)
     )
-    return InvoiceLine(
+    return _invoice_line(
         key=expected.key,
         kind=expected.kind,
         timing=expected.timing,
@@ -670,7 +749,8 @@ def _finish(expected: _Expected, outcomes: Mapping[str, ChargeOutcome]) -> Invoi
         tiers=expected.tiers,
         grants=applied,
         groups=_groups(groups, grants_minor, blocked_minor, due_minor),
-        charge_ids=tuple(c.id for c in expected.charges),
+        charge_ids=tuple(d.charge.id for d in expected.drawn),
+        previously_billed_minor=0,
     )
 
 
@@ -685,8 +765,14 @@ def _groups(
     blocked = _split(blocked_minor, [rows[k][2] for k in keys])
     due = _split(due_minor, [rows[k][3] for k in keys])
     return tuple(
-        LineGroup(k, rows[k][0], c + b + d, c, b, d) for k, c, b, d in zip(keys, covered, blocked, due, strict=True)
+        _line_group(k, rows[k][0], c + b + d, c, b, d) for k, c, b, d in zip(keys, covered, blocked, due, strict=True)
     )
+
+
+_invoice_line = builder(InvoiceLine)
+_grant_applied = builder(GrantApplied)
+_line_group = builder(LineGroup)
+"""Build the records of the lines :func:`_finish` works out (no checks to run: these classes have none)."""
 
 
 # --- expected minus already billed ------------------------------------------------------------------
@@ -801,15 +887,16 @@ def _period_movements(
     return opening, movements
 
 
-def _missing_entries(expected: Iterable[LedgerEntry], recorded: Iterable[LedgerEntry]) -> tuple[LedgerEntry, ...]:
-    """The entries that turn the recorded movements into the expected ones, per grant and reference.
+def _missing_entries(expected: Sequence[LedgerEntry], recorded: Iterable[LedgerEntry]) -> tuple[LedgerEntry, ...]:
+    """The entries that turn the recorded movements into the expected ones (given in ledger order), per grant and
+    reference, in ledger order.
 
     A larger draw or expiry is a new entry of that kind for the difference;
     a smaller one an ``ADJUSTMENT`` giving the difference back.
     """
     recorded = tuple(recorded)
     if not recorded:
-        return tuple(sorted(expected, key=ledger_order))
+        return tuple(expected)
     sums: dict[tuple[str, str], list[Decimal]] = {}
     template: dict[tuple[str, str], LedgerEntry] = {}
     missing: list[LedgerEntry] = []
@@ -887,17 +974,20 @@ def draft_invoices(
     as_of = ensure_utc(as_of, "draft time")
     by_id = _check_family(contracts, hierarchy, period)
     active = [c for c in contracts if c.active_in(period)]
-    own_shared = {c.id: [g for g in c.grants if g.scope is GrantScope.SHARED] for c in active}
-    drafts: dict[str, _ContractDraft] = {}
-    for contract in active:
-        parent = hierarchy.parent_of(contract.id)
-        shared = _in_play(own_shared.get(parent, ()), period) if parent is not None else []
-        drafts[contract.id] = _contract_draft(contract, period, usage.get(contract.id, _NO_USAGE), shared)
+    shared = _shared_grants(active, hierarchy, period)
+    drafts = {c.id: _contract_draft(c, period, usage.get(c.id, _NO_USAGE), shared[c.id]) for c in active}
     grants = tuple(g for d in drafts.values() for g in d.grants)
     charges = [c for d in drafts.values() for c in d.charges]
-    opening, recorded = _period_movements(ledger, {g.id for g in grants}, set(drafts), period, {c.id for c in charges})
+    ledger = tuple(ledger)
+    opening, recorded = (
+        _period_movements(ledger, {g.id for g in grants}, set(drafts), period, {c.id for c in charges})
+        if ledger
+        else ([], [])
+    )
     result = burn_down(charges, grants, opening, hierarchy, min(as_of, period.end))
-    outcomes = {o.charge.id: o for o in result.outcomes}
+    line_of = {charge.id: line for d in drafts.values() for line in d.lines for charge in line.charges}
+    for drawn in result.drawn:
+        line_of[drawn.charge.id].drawn.append(drawn)
     billed: dict[str, list[InvoiceLine]] = {}
     prior: dict[str, int] = {}
     for invoice in finalized:
@@ -911,7 +1001,7 @@ def draft_invoices(
     unbilled_by_payer: dict[str, list[UnbilledUsage]] = {}
     for contract_id, draft in drafts.items():
         payer = hierarchy.payer_of(contract_id)
-        expected_by_payer.setdefault(payer, []).extend(_finish(line, outcomes) for line in draft.lines)
+        expected_by_payer.setdefault(payer, []).extend(_finish(line) for line in draft.lines)
         unbilled_by_payer.setdefault(payer, []).extend(draft.unbilled)
     invoices = []
     for payer_id in sorted(expected_by_payer):
@@ -920,7 +1010,7 @@ def draft_invoices(
         children = hierarchy.children_of(payer_id)
         invoices.append(
             Invoice(
-                id=f"{payer_id}/{_stamp(period.start)}/{prior.get(payer_id, 0) + 1}",
+                id=f"{payer_id}/{stamp(period.start)}/{prior.get(payer_id, 0) + 1}",
                 contract_id=payer_id,
                 customer_id=payer_contract.customer_id,
                 period=period,

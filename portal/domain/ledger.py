@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum
 
@@ -64,19 +64,21 @@ class LedgerEntry:
     seat_id: str | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "at", ensure_utc(self.at, "ledger entry time"))
+        if self.at.tzinfo is not UTC:
+            object.__setattr__(self, "at", ensure_utc(self.at, "ledger entry time"))
         amount = self.amount
         if not (isinstance(amount, Decimal) and amount.is_finite()):
             amount = to_decimal(amount, f"amount of the {self.kind.value} entry on grant {self.grant_id}")
             object.__setattr__(self, "amount", amount)
         if not self.grant_id:
             raise InvalidLedgerEntry("A ledger entry must name the grant it moves.")
-        if self.kind is EntryKind.GRANT_START and amount < 0:
+        kind = self.kind
+        if kind is EntryKind.GRANT_START and amount < ZERO:
             raise InvalidLedgerEntry(
                 f"The start entry of grant {self.grant_id} is {amount}: a grant starts with zero or more; "
                 "record a reduction as an ADJUSTMENT."
             )
-        if self.kind in (EntryKind.USAGE, EntryKind.EXPIRY) and amount > 0:
+        if (kind is EntryKind.USAGE or kind is EntryKind.EXPIRY) and amount > ZERO:
             raise InvalidLedgerEntry(
                 f"The {self.kind.value} entry on grant {self.grant_id} adds {amount}: usage and expiry only take "
                 "from a balance; record an addition as an ADJUSTMENT."

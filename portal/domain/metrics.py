@@ -65,6 +65,12 @@ rollups always give the same invoice, rating works at the same resolution,
 * Windows handed to :func:`aggregate_buckets` start and end on whole hours;
   a contract's billing periods start on whole hours (its start is on the
   hour), so every hour belongs to exactly one window.
+
+Rating reads a customer's usage through a :class:`UsageSource`: raw events
+(:class:`RawUsage`), hourly rollups (:class:`BucketedUsage`), or usage
+already aggregated over the windows one draft asks for
+(:class:`AggregatedUsage`, which a service can keep per contract and period
+and which refuses any other windows). All three give the same aggregations.
 """
 
 from __future__ import annotations
@@ -321,10 +327,10 @@ def merge_all(states: Iterable[AggregationState]) -> AggregationState | None:
 
 def quantity(state: AggregationState | None) -> Decimal:
     """The quantity a state stands for (0 for no state): count, total, max, latest value or distinct count."""
-    if state is None:
-        return Decimal(0)
     if isinstance(state, SumState):
         return state.total
+    if state is None:
+        return Decimal(0)
     if isinstance(state, CountState):
         return Decimal(state.count)
     if isinstance(state, UniqueState):
@@ -415,15 +421,17 @@ def _rejection(metric: BillableMetric, event: UsageEvent, raw: str | None) -> Re
 
 
 def _numbers(
-    metric: BillableMetric, events: list[UsageEvent], groups: list[Any], rejected: list[RejectedEvent]
+    metric: BillableMetric,
+    events: list[UsageEvent],
+    groups: list[Any],
+    raws: list[str | None],
+    rejected: list[RejectedEvent],
 ) -> list[tuple[Any, Decimal, UsageEvent]]:
-    """Parse the aggregation key of each event: (group, value, event) for usable values, the rest rejected."""
-    key = metric.aggregation_key or ""
+    """Parse each event's value (``raws``): (group, value, event) for usable values, the rest rejected."""
     decimal, zero, limit = Decimal, Decimal(0), MAX_VALUE
     usable: list[tuple[Any, Decimal, UsageEvent]] = []
     keep = usable.append
-    for event, group in zip(events, groups, strict=True):
-        raw = event.properties.get(key)
+    for event, group, raw in zip(events, groups, raws, strict=True):
         if raw is not None:
             try:
                 value = decimal(raw)
@@ -458,7 +466,13 @@ def _accumulate(metric: BillableMetric, events: list[UsageEvent], rejected: list
             else:
                 acc[group] = {raw}
         return acc
-    numbers = _numbers(metric, events, groups, rejected)
+    key = metric.aggregation_key or ""
+    raws = [event.properties.get(key) for event in events]
+    if kind is Aggregation.SUM:
+        whole = _whole_sums(raws, groups)
+        if whole is not None:
+            return whole
+    numbers = _numbers(metric, events, groups, raws, rejected)
     get = acc.get
     if kind is Aggregation.SUM:
         for group, value, _ in numbers:
@@ -476,6 +490,27 @@ def _accumulate(metric: BillableMetric, events: list[UsageEvent], rejected: list
             if current is None or order > current[0]:
                 acc[group] = (order, value)
     return acc
+
+
+_WHOLE_DIGITS = 18
+"""A string of at most this many decimal digits is a whole number below 10^18: always a usable value."""
+
+
+def _whole_sums(raws: list[str | None], groups: list[Any]) -> dict[Any, Decimal] | None:
+    """SUM per group when every value (``raws``) is a plain whole number (the usual case), added as integers.
+
+    The totals are those of adding the values as Decimals in any order
+    (whole numbers below 10^18 add exactly); None when any value is missing
+    or anything but decimal digits, for the general path to check and
+    reject it.
+    """
+    if None in raws or not all(map(str.isdecimal, raws)) or max(map(len, raws)) > _WHOLE_DIGITS:  # type: ignore[arg-type]
+        return None
+    totals: dict[Any, int] = {}
+    get = totals.get
+    for group, value in zip(groups, map(int, raws), strict=True):  # type: ignore[arg-type]
+        totals[group] = get(group, 0) + value
+    return {group: Decimal(total) for group, total in totals.items()}
 
 
 def _state_of(kind: Aggregation, raw: Any) -> AggregationState:
@@ -665,24 +700,25 @@ def aggregate_buckets(metric: BillableMetric, buckets: Buckets, windows: Sequenc
     starts = [p.start for p in spans]
     first, last = starts[0], spans[-1].end
     single = len(spans) == 1
-    cells: dict[tuple[int, GroupValues], list[Any]] = {}
+    # Cells are keyed by group alone when there is one window (the usual case), else by (window, group).
+    cells: dict[Any, list[Any]] = {}
     kind = metric.aggregation
     # Sums and counts are gathered as plain numbers and added once per cell.
     plain = (
         attrgetter("total") if kind is Aggregation.SUM else attrgetter("count") if kind is Aggregation.COUNT else None
     )
     for (hour, group), state in buckets.items():
-        if not first <= hour < last:
-            continue
-        key = (0 if single else bisect_right(starts, hour) - 1, group)
-        value = state if plain is None else plain(state)
-        cell = cells.get(key)
-        if cell is None:
-            cells[key] = [value]
-        else:
-            cell.append(value)
+        if first <= hour < last:
+            key = group if single else (bisect_right(starts, hour) - 1, group)
+            value = state if plain is None else plain(state)
+            cell = cells.get(key)
+            if cell is None:
+                cells[key] = [value]
+            else:
+                cell.append(value)
     states: dict[tuple[int, GroupValues], AggregationState] = {}
-    for key, parts in cells.items():
+    for cell_key, parts in cells.items():
+        key = (0, cell_key) if single else cell_key
         if kind is Aggregation.SUM:
             states[key] = SumState(sum(parts, Decimal(0)) if len(parts) > 1 else parts[0])
         elif kind is Aggregation.COUNT:
@@ -726,3 +762,34 @@ class BucketedUsage:
     def aggregate(self, metrics: Sequence[BillableMetric], windows: Sequence[Period]) -> dict[str, WindowedAggregation]:
         """Each metric's aggregation of the rollups over ``windows``, keyed by metric id."""
         return {m.id: aggregate_buckets(m, self.buckets.get(m.id, {}), windows) for m in metrics}
+
+
+@dataclass(frozen=True, slots=True)
+class AggregatedUsage:
+    """Usage (one customer's) already aggregated over the windows of one draft: what a service keeps per contract.
+
+    ``aggregations`` maps metric ids to their aggregation over ``windows``;
+    :func:`portal.domain.invoicing.aggregated_usage` builds it with the
+    windows a contract's draft for a period asks for. Asked for other
+    windows or metrics (the contract's rates, grants or terms changed), it
+    refuses: aggregate the rollups again.
+    """
+
+    windows: tuple[Period, ...]
+    aggregations: Mapping[str, WindowedAggregation] = field(hash=False)
+
+    @classmethod
+    def of(cls, source: UsageSource, metrics: Sequence[BillableMetric], windows: Sequence[Period]) -> AggregatedUsage:
+        """Aggregate ``source`` once over ``windows``, for ``metrics``."""
+        spans = check_windows(windows)
+        return cls(spans, MappingProxyType(source.aggregate(metrics, spans)))
+
+    def aggregate(self, metrics: Sequence[BillableMetric], windows: Sequence[Period]) -> dict[str, WindowedAggregation]:
+        """The kept aggregations of ``metrics``, when ``windows`` are the windows they were aggregated over."""
+        missing = [m.id for m in metrics if m.id not in self.aggregations]
+        if tuple(windows) != self.windows or missing:
+            raise InvalidWindows(
+                "This usage was aggregated over other windows or metrics than the draft asks for (the contract's "
+                "rates, grants or terms changed since): aggregate its rollups again."
+            )
+        return {m.id: self.aggregations[m.id] for m in metrics}

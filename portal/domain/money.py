@@ -20,10 +20,21 @@ Rules (see ``portal/domain/README.md``):
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Context, Decimal, Inexact, InvalidOperation, localcontext
+from decimal import (
+    MAX_EMAX,
+    MAX_PREC,
+    MIN_EMIN,
+    ROUND_HALF_UP,
+    Context,
+    Decimal,
+    Inexact,
+    InvalidOperation,
+    localcontext,
+)
+from types import TracebackType
 
 from portal.domain.errors import CurrencyMismatch, InvalidAllocation, InvalidAmount, UnknownCurrency
 
@@ -37,9 +48,17 @@ EXACT_DIGITS = 100
 
 _EXACT_CONTEXT = Context(prec=EXACT_DIGITS, traps=[Inexact])
 
+_QUANTA = {places: Decimal(1).scaleb(-places) for places in range(-4, 19)}
+"""``10^-places`` for the decimal places amounts are usually rounded to (computed once)."""
 
-@contextmanager
-def exact_arithmetic() -> Iterator[None]:
+
+def quantum(places: int) -> Decimal:
+    """The step of an amount rounded to ``places`` decimal places: ``Decimal('0.01')`` for 2."""
+    step = _QUANTA.get(places)
+    return Decimal(1).scaleb(-places) if step is None else step
+
+
+def exact_arithmetic() -> AbstractContextManager[None]:
     """Run Decimal arithmetic without silent rounding.
 
     Inside the block, additions, subtractions and multiplications keep up to
@@ -48,10 +67,25 @@ def exact_arithmetic() -> Iterator[None]:
     what lets burn-down promise that a charge equals its deductions plus its
     overage to the last digit.
     """
-    with localcontext(_EXACT_CONTEXT):
-        try:
-            yield
-        except Inexact:
+    return _ExactArithmetic()
+
+
+class _ExactArithmetic(AbstractContextManager[None]):
+    """The block of :func:`exact_arithmetic` (a class rather than a generator: it is entered on every invoice line)."""
+
+    __slots__ = ("_local",)
+
+    def __init__(self) -> None:
+        self._local = localcontext(_EXACT_CONTEXT)
+
+    def __enter__(self) -> None:
+        self._local.__enter__()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self._local.__exit__(kind, error, traceback)
+        if kind is not None and issubclass(kind, Inexact):
             raise InvalidAmount(
                 f"These amounts differ so much in size that their sum needs more than {EXACT_DIGITS} digits: "
                 "round charges, prices and grant amounts to a sensible number of decimal places."
@@ -69,11 +103,15 @@ class Currency:
     @property
     def quantum(self) -> Decimal:
         """The smallest settled amount: ``Decimal('0.01')`` for USD, ``Decimal('1')`` for JPY."""
-        return Decimal(1).scaleb(-self.exponent)
+        return quantum(self.exponent)
 
     def round(self, amount: Decimal) -> Decimal:
         """Round ``amount`` to this currency's minor unit with :data:`ROUNDING`."""
-        return amount.quantize(self.quantum, rounding=ROUNDING)
+        return amount.quantize(quantum(self.exponent), rounding=ROUNDING)
+
+    def minor_units(self, amount: Decimal) -> int:
+        """``amount`` rounded to this currency's minor unit, as an integer count of minor units (cents)."""
+        return int(amount.quantize(quantum(self.exponent), rounding=ROUNDING).scaleb(self.exponent))
 
     def __str__(self) -> str:
         return self.code
@@ -190,7 +228,7 @@ class Money:
 
     def minor_units(self) -> int:
         """The rounded amount as an integer count of minor units (cents), for storage."""
-        return int(self.currency.round(self.amount).scaleb(self.currency.exponent))
+        return self.currency.minor_units(self.amount)
 
     @property
     def is_zero(self) -> bool:
@@ -244,7 +282,7 @@ class CreditType:
 
     def round(self, units: Decimal) -> Decimal:
         """Round ``units`` to this credit type's places with :data:`ROUNDING`."""
-        return units.quantize(Decimal(1).scaleb(-self.places), rounding=ROUNDING)
+        return units.quantize(quantum(self.places), rounding=ROUNDING)
 
     def format(self, units: Decimal) -> str:
         """Human-readable amount: ``$12.50`` for fiat, ``1,250 AI credits`` for a custom unit."""
@@ -274,9 +312,8 @@ def allocate(total: Decimal, weights: Sequence[Decimal | int], quantum: Decimal)
     of ``quantum``). Uses the largest-remainder method: every part first gets
     its proportional share rounded toward zero, then the leftover quanta go
     one each to the parts with the largest remainders, earlier parts first
-    on ties. Shares and remainders are computed with whole numbers, so the
-    result is exact however many digits the total or the weights have.
-    Deterministic for the same input.
+    on ties. Shares and remainders are computed exactly, however many digits
+    the total or the weights have. Deterministic for the same input.
     """
     if not weights:
         raise InvalidAllocation("Cannot split an amount into zero parts.")
@@ -289,18 +326,29 @@ def allocate(total: Decimal, weights: Sequence[Decimal | int], quantum: Decimal)
     if units_total != units_total.to_integral_value():
         raise InvalidAllocation(f"Cannot split {total} in steps of {quantum}: round it first.")
     sign = -1 if units_total < 0 else 1
-    n_units = int(abs(units_total))
-    finest = min((e for w in ws if isinstance(e := w.as_tuple().exponent, int)), default=0)
-    if finest >= 0:
-        whole = [int(w) for w in ws]
-    else:
-        with exact_arithmetic():
-            whole = [int(w.scaleb(-finest)) for w in ws]
-    weight_sum = sum(whole)
-    floors = [n_units * w // weight_sum for w in whole]
-    remainders = [n_units * w % weight_sum for w in whole]
-    leftover = n_units - sum(floors)
-    by_remainder = sorted(range(len(ws)), key=lambda i: (-remainders[i], i))
-    for i in by_remainder[:leftover]:
-        floors[i] += 1
-    return tuple(Decimal(sign * f) * quantum for f in floors)
+    return tuple(Decimal(sign * f) * quantum for f in split_units(int(abs(units_total)), ws))
+
+
+_UNBOUNDED = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[Inexact])
+"""A context in which the products, sums and integer divisions of a split are always exact."""
+
+
+def split_units(units: int, weights: Sequence[Decimal]) -> list[int]:
+    """:func:`allocate` in whole units: ``units`` split in proportion to ``weights`` (finite, at least zero, not all 0).
+
+    Every part gets ``units × weight / sum of weights`` rounded down, then the
+    leftover units go one each to the largest remainders, earlier parts first
+    on ties; all of it computed exactly.
+    """
+    with localcontext(_UNBOUNDED):
+        weight_sum = sum(weights, ZERO)
+        scaled = Decimal(units)
+        shares = [divmod(scaled * w, weight_sum) for w in weights]
+    floors = [int(floor) for floor, _ in shares]
+    leftover = units - sum(floors)
+    if leftover:
+        remainders = [remainder for _, remainder in shares]
+        # Sorting is stable, also in reverse: among equal remainders the earlier part comes first.
+        for i in sorted(range(len(shares)), key=remainders.__getitem__, reverse=True)[:leftover]:
+            floors[i] += 1
+    return floors

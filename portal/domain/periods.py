@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
+from functools import lru_cache
 from itertools import pairwise
 
 from portal.domain.errors import InvalidPeriod
@@ -55,8 +56,10 @@ class Period:
     end: datetime
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "start", ensure_utc(self.start, "period start"))
-        object.__setattr__(self, "end", ensure_utc(self.end, "period end"))
+        if self.start.tzinfo is not UTC:
+            object.__setattr__(self, "start", ensure_utc(self.start, "period start"))
+        if self.end.tzinfo is not UTC:
+            object.__setattr__(self, "end", ensure_utc(self.end, "period end"))
         if self.end <= self.start:
             raise InvalidPeriod(
                 f"A period must end after it starts: {self.start.isoformat()} to {self.end.isoformat()}."
@@ -134,6 +137,19 @@ def period_index(anchor: datetime, frequency: Frequency, instant: datetime) -> i
     return index
 
 
+def is_billing_period(anchor: datetime, frequency: Frequency, period: Period) -> bool:
+    """True when ``period`` is one of the billing periods of the calendar anchored at ``anchor``.
+
+    Period *n* starts in the calendar month ``n × length`` months after the
+    anchor's (only its day is clamped), so the start's month says which
+    period it can be.
+    """
+    anchor = ensure_utc(anchor, "anchor")
+    months = (period.start.year - anchor.year) * 12 + (period.start.month - anchor.month)
+    index, off = divmod(months, frequency.months)
+    return not off and billing_period(anchor, frequency, index) == period
+
+
 def billing_period_containing(anchor: datetime, frequency: Frequency, instant: datetime) -> Period:
     """The billing period of the calendar anchored at ``anchor`` that contains ``instant``."""
     return billing_period(anchor, frequency, period_index(anchor, frequency, instant))
@@ -148,6 +164,15 @@ def billing_periods(anchor: datetime, frequency: Frequency, window: Period) -> I
             return
         yield period
         index += 1
+
+
+@lru_cache(maxsize=4096)
+def stamp(instant: datetime) -> str:
+    """``instant`` in UTC, to the second, as ids and keys show it: ``2026-01-31T00:00:00Z``.
+
+    The same few instants recur in every draft, so their text is kept.
+    """
+    return f"{ensure_utc(instant):%Y-%m-%dT%H:%M:%S}Z"
 
 
 def proration_fraction(part: Period, whole: Period) -> Decimal:

@@ -55,10 +55,11 @@ Rules (these are exactly how a quantity becomes an amount):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
 from enum import Enum
+from functools import lru_cache
 from itertools import pairwise
 
 from portal.domain.errors import (
@@ -441,9 +442,11 @@ class RateCard:
     id: str
     name: str
     rates: tuple[Rate, ...]
+    _hash: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rates", tuple(self.rates))
+        object.__setattr__(self, "_hash", hash((self.id, self.name, self.rates)))
         for product_id in {rate.product_id for rate in self.rates}:
             ordered = self.rates_for(product_id)
             for before, after in pairwise(ordered):
@@ -454,6 +457,10 @@ class RateCard:
                         f"{_span_text(after.starting_at, after.ending_before)}. End the first before the "
                         "second starts (a scheduled change is a new rate with a later start)."
                     )
+
+    def __hash__(self) -> int:
+        """Worked out once: a card is immutable, and keys the cache of :func:`rate_segments`."""
+        return self._hash
 
     def rates_for(self, product_id: str) -> tuple[Rate, ...]:
         """The product's rates, earliest first."""
@@ -596,8 +603,18 @@ def rate_segments(
     """Cut ``period`` wherever the product's rate or an override of it starts or ends; the effective rate per piece.
 
     Pieces with no rate on the card are gaps (``rate`` None). Pieces follow
-    each other without holes and cover the whole period.
+    each other without holes and cover the whole period. Kept for each card,
+    overrides, product and period: every contract on the same terms asks for
+    the same segments.
     """
+    return _rate_segments(rate_card, tuple(overrides), product_id, period)
+
+
+@lru_cache(maxsize=1024)
+def _rate_segments(
+    rate_card: RateCard, overrides: tuple[Override, ...], product_id: str, period: Period
+) -> tuple[RateSegment, ...]:
+    """:func:`rate_segments`, worked out."""
     rates = rate_card.rates_for(product_id)
     mine = [o for o in overrides if o.product_id == product_id]
     spans: list[Rate | Override] = [*rates, *mine]

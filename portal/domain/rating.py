@@ -65,9 +65,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
+from operator import add
 
 from portal.domain.charges import Charge, charge_order
-from portal.domain.errors import RatingInputMismatch
+from portal.domain.errors import InvalidAllocation, RatingInputMismatch
 from portal.domain.metrics import (
     AggregationState,
     GroupValues,
@@ -79,9 +80,10 @@ from portal.domain.metrics import (
     quantity,
     rated_from,
 )
-from portal.domain.money import ZERO, allocate
+from portal.domain.money import ZERO, CreditType, split_units
 from portal.domain.periods import Period
 from portal.domain.pricing import PriceResult, Product, ProductKind, Rate, RateSegment, Volume
+from portal.domain.records import builder
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +224,12 @@ def _cells(
     for (w, group), state in aggregation.states.items():
         projected = group if identity else tuple(map(group.__getitem__, positions))
         unit = projected[pricing_position] if pricing_position is not None else None
-        by_group = cells.setdefault((segment_of[w], unit), {}).setdefault(w, {})
+        by_window = cells.get((segment_of[w], unit))
+        if by_window is None:
+            by_window = cells[(segment_of[w], unit)] = {}
+        by_group = by_window.get(w)
+        if by_group is None:
+            by_group = by_window[w] = {}
         previous = by_group.get(projected)
         by_group[projected] = state if previous is None else merge(previous, state)
     return cells
@@ -244,6 +251,10 @@ def _escape(value: str) -> str:
     return value.replace("%", "%25").replace(":", "%3A")
 
 
+_charge = builder(Charge)
+"""Builds the charges rating works out (a charge has no checks of its own to run)."""
+
+
 class _ChargeMaker:
     """Builds the charges of one product and contract (id prefixes are worked out once per window)."""
 
@@ -263,28 +274,53 @@ class _ChargeMaker:
 
     def _group_parts(self, group: GroupValues) -> tuple[str, tuple[tuple[str, str], ...], str | None]:
         """The id suffix, the (key, value) pairs and the seat of a group."""
-        suffix = "".join(
-            label + (_escape(value) if ":" in value or "%" in value else value)
-            for label, value in zip(self.key_labels, group, strict=True)
-        )
+        suffix = "".join(map(add, self.key_labels, group))
+        if "%" in suffix or suffix.count(":") != len(group):  # a value holds a separator: escape the values
+            suffix = "".join(label + _escape(value) for label, value in zip(self.key_labels, group, strict=True))
         seat = group[self.seat_position] if self.seat_position is not None else ""
-        parts = (suffix, tuple(zip(self.keys, group, strict=True)), seat or None)
+        parts = (suffix, tuple(zip(self.keys, group, strict=False)), seat or None)
         self.groups[group] = parts
         return parts
 
-    def make(self, w: int, group: GroupValues, amount: Decimal, rate: Rate) -> Charge:
+    def make(self, w: int, group: GroupValues, amount: Decimal, credit_type: CreditType) -> Charge:
         """The charge for one window and group."""
         suffix, pairs, seat = self.groups.get(group) or self._group_parts(group)
-        return Charge(
-            id=self.prefixes[w] + suffix,
-            contract_id=self.contract_id,
-            product_id=self.product_id,
-            at=self.starts[w],
-            amount=amount,
-            credit_type=rate.credit_type,
-            seat_id=seat,
-            group=pairs,
+        return _charge(
+            self.prefixes[w] + suffix,
+            self.contract_id,
+            self.product_id,
+            self.starts[w],
+            amount,
+            credit_type,
+            seat,
+            pairs,
         )
+
+    def split(
+        self,
+        w: int,
+        amount: Decimal,
+        grid: Decimal,
+        groups: dict[GroupValues, AggregationState],
+        credit_type: CreditType,
+    ) -> list[Charge]:
+        """Window ``w``'s charge ``amount`` split across its groups in proportion to their quantities.
+
+        The split of :func:`~portal.domain.money.allocate` in whole ``grid``
+        steps, groups in sorted order; groups whose part is zero get no charge.
+        """
+        ordered = sorted(groups)
+        weights = list(map(quantity, map(groups.__getitem__, ordered)))
+        if not any(weights):
+            raise InvalidAllocation("Split weights must not all be zero.")
+        units = int((amount / grid).to_integral_value())
+        shares = split_units(units, weights) if len(weights) > 1 else [units]
+        make = self.make
+        return [
+            make(w, group, Decimal(share) * grid, credit_type)
+            for group, share in zip(ordered, shares, strict=True)
+            if share
+        ]
 
 
 def _window_amounts(
@@ -313,7 +349,7 @@ def _rate_cell(
     by_window: dict[int, dict[GroupValues, AggregationState]],
     maker: _ChargeMaker,
     presentation_position: int | None,
-) -> tuple[RatedLine, list[Charge]]:
+) -> RatedCell:
     """Price one segment and pricing group, and attribute its price to windows and groups as charges."""
     window_ids = sorted(by_window)
     cumulative: list[AggregationState] = []
@@ -329,22 +365,17 @@ def _rate_cell(
     if isinstance(total_state, LatestState):
         w, group = next((w, g) for w in window_ids for g, state in by_window[w].items() if state == total_state)
         if result.amount:
-            charges.append(maker.make(w, group, result.amount, rate))
+            charges.append(maker.make(w, group, result.amount, rate.credit_type))
     elif result.amount:
         grid = _grid(result.amount)
         for w, amount in zip(window_ids, _window_amounts(product, rate, cumulative, result.amount, grid), strict=True):
-            if not amount:
-                continue
-            groups = sorted(by_window[w].items())
-            parts = allocate(amount, [quantity(state) for _, state in groups], grid)
-            charges.extend(
-                maker.make(w, group, part, rate) for (group, _), part in zip(groups, parts, strict=True) if part
-            )
+            if amount:
+                charges += maker.split(w, amount, grid, by_window[w], rate.credit_type)
     presentation: tuple[GroupShare, ...] = ()
     if presentation_position is not None:
         presentation = _presentation(by_window, charges, presentation_position)
     line = RatedLine(product.id, segment.period, rate, unit, usage_quantity, billable, result, presentation)
-    return line, charges
+    return RatedCell(line, tuple(charges))
 
 
 def _presentation(
@@ -354,7 +385,11 @@ def _presentation(
     states: dict[str, list[AggregationState]] = {}
     for groups in by_window.values():
         for group, state in groups.items():
-            states.setdefault(group[position], []).append(state)
+            found = states.get(group[position])
+            if found is None:
+                states[group[position]] = [state]
+            else:
+                found.append(state)
     amounts: dict[str, Decimal] = {}
     for charge in charges:
         value = charge.group[position][1]
@@ -363,6 +398,62 @@ def _presentation(
         GroupShare(value, quantity(merge_all(parts)), amounts.get(value, ZERO))
         for value, parts in sorted(states.items())
     )
+
+
+@dataclass(frozen=True, slots=True)
+class RatedCell:
+    """One line of a rating and the charges it is attributed to (in window, then group order)."""
+
+    line: RatedLine
+    charges: tuple[Charge, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RatedUsage:
+    """:func:`rate_cells`' result: each line with its own charges, and the usage that was not billed."""
+
+    cells: tuple[RatedCell, ...]
+    unbilled: tuple[UnbilledUsage, ...]
+
+
+def rate_cells(
+    contract_id: str,
+    product: Product,
+    segments: Sequence[RateSegment],
+    aggregation: WindowedAggregation,
+    *,
+    seat_key: str | None = None,
+    shares: bool = True,
+) -> RatedUsage:
+    """:func:`rate_usage` with each line kept next to its own charges.
+
+    Without ``shares`` the lines leave out their presentation groups' shares
+    (``RatedLine.presentation`` is empty): an invoice works them out from the
+    charges, after burn-down.
+    """
+    keys = _charge_keys(product, aggregation, seat_key)
+    segment_of = _segment_of_windows(aggregation.windows, segments)
+    cells = _cells(aggregation, keys, product.pricing_group_key, segment_of)
+    maker = _ChargeMaker(contract_id, product.id, aggregation.windows, keys, seat_key)
+    presentation_position = (
+        keys.index(product.presentation_group_key) if shares and product.presentation_group_key is not None else None
+    )
+    rated: list[RatedCell] = []
+    unbilled: list[UnbilledUsage] = []
+    for index, segment in enumerate(segments):
+        units = sorted((unit for s, unit in cells if s == index), key=lambda unit: "" if unit is None else unit)
+        if not units and product.pricing_group_key is None:
+            units = [None]
+        rate = segment.rate
+        for unit in units:
+            by_window = cells.get((index, unit), {})
+            if rate is None or not rate.entitled:
+                if by_window:
+                    usage = quantity(merge_all(s for groups in by_window.values() for s in groups.values()))
+                    unbilled.append(UnbilledUsage(product.id, segment.period, unit, usage, _unbilled_reason(segment)))
+                continue
+            rated.append(_rate_cell(product, segment, rate, unit, by_window, maker, presentation_position))
+    return RatedUsage(tuple(rated), tuple(unbilled))
 
 
 def rate_usage(
@@ -381,37 +472,14 @@ def rate_usage(
     ``seat_key`` names the metric group key whose value is the seat (e.g.
     ``user_id``); it must be one of the metric's group keys.
     """
-    keys = _charge_keys(product, aggregation, seat_key)
-    segment_of = _segment_of_windows(aggregation.windows, segments)
-    cells = _cells(aggregation, keys, product.pricing_group_key, segment_of)
-    maker = _ChargeMaker(contract_id, product.id, aggregation.windows, keys, seat_key)
-    presentation_position = (
-        keys.index(product.presentation_group_key) if product.presentation_group_key is not None else None
-    )
-    lines: list[RatedLine] = []
-    charges: list[Charge] = []
-    unbilled: list[UnbilledUsage] = []
-    for index, segment in enumerate(segments):
-        units = sorted((unit for s, unit in cells if s == index), key=lambda unit: "" if unit is None else unit)
-        if not units and product.pricing_group_key is None:
-            units = [None]
-        rate = segment.rate
-        for unit in units:
-            by_window = cells.get((index, unit), {})
-            if rate is None or not rate.entitled:
-                if by_window:
-                    usage = quantity(merge_all(s for groups in by_window.values() for s in groups.values()))
-                    unbilled.append(UnbilledUsage(product.id, segment.period, unit, usage, _unbilled_reason(segment)))
-                continue
-            line, made = _rate_cell(product, segment, rate, unit, by_window, maker, presentation_position)
-            lines.append(line)
-            charges.extend(made)
+    rated = rate_cells(contract_id, product, segments, aggregation, seat_key=seat_key)
+    charges = sorted((charge for cell in rated.cells for charge in cell.charges), key=charge_order)
     return ProductRating(
         contract_id=contract_id,
         product_id=product.id,
-        lines=tuple(lines),
-        charges=tuple(sorted(charges, key=charge_order)),
-        unbilled=tuple(unbilled),
+        lines=tuple(cell.line for cell in rated.cells),
+        charges=tuple(charges),
+        unbilled=rated.unbilled,
         rejected=aggregation.rejected,
     )
 

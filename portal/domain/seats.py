@@ -77,8 +77,8 @@ from enum import Enum
 from portal.domain.errors import InvalidSeatChange, InvalidSeatPolicy
 from portal.domain.grants import DEFAULT_PRIORITY, Grant, GrantKind, GrantScope, GrantSource
 from portal.domain.ledger import EntryKind, LedgerEntry
-from portal.domain.money import ZERO, CreditType, allocate, exact_arithmetic, to_decimal
-from portal.domain.periods import Period, ensure_utc, prorate, proration_fraction
+from portal.domain.money import ZERO, CreditType, allocate, exact_arithmetic, quantum, to_decimal
+from portal.domain.periods import Period, ensure_utc, prorate, proration_fraction, stamp
 
 
 class SubscriptionMode(Enum):
@@ -435,11 +435,11 @@ def seat_credit_grants(subscription: SeatSubscription, policy: SeatCreditPolicy,
             f"Seat credit policy {policy.id} gives each seat its own grant, but subscription {subscription.id} "
             "does not name seat holders: make it SEAT_BASED, or use POOLED allocation."
         )
-    prefix = f"{policy.id}/{subscription.id}/{_stamp(period.start)}"
+    prefix = f"{policy.id}/{subscription.id}/{stamp(period.start)}"
     start = subscription.state_at(period.start)
     earnings = [(period.start, start.quantity, start.seat_ids)]
     earnings += [(s.at, s.after.quantity, s.added_seat_ids) for s in subscription.steps_in(period)]
-    quantum = Decimal(1).scaleb(-policy.credit_type.places)
+    step = quantum(policy.credit_type.places)
     highest = 0
     earned: set[str] = set()
     grants: list[Grant] = []
@@ -460,12 +460,12 @@ def seat_credit_grants(subscription: SeatSubscription, policy: SeatCreditPolicy,
         earned_now = policy.credit_type.round(full)
         if earned_now == 0:
             continue
-        *seat_parts, pool_part = allocate(earned_now, weights, quantum)
+        *seat_parts, pool_part = allocate(earned_now, weights, step)
         for seat_id, part in zip(holders, seat_parts, strict=True):
             if part:
                 grants.append(_credit(policy, subscription, f"{prefix}/seat/{seat_id}", part, at, period, seat_id))
         if pool_part:
-            pool_id = f"{prefix}/pool" if at == period.start else f"{prefix}/pool@{_stamp(at)}"
+            pool_id = f"{prefix}/pool" if at == period.start else f"{prefix}/pool@{stamp(at)}"
             grants.append(_credit(policy, subscription, pool_id, pool_part, at, period, None))
     return tuple(grants)
 
@@ -493,10 +493,6 @@ def _credit(
         seat_id=seat_id,
         source=GrantSource.PACKAGE_RECURRENCE,
     )
-
-
-def _stamp(instant: datetime) -> str:
-    return f"{instant:%Y-%m-%dT%H:%M:%S}Z"
 
 
 @dataclass(frozen=True, slots=True)

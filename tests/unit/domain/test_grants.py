@@ -481,3 +481,22 @@ def test_a_start_entry_records_the_source_of_the_grant() -> None:
 def test_credit_types_are_compared_in_full() -> None:
     other_ai = CreditType("ai", "AI credits", USD.currency, Decimal("0.02"), 0)
     assert not applies(grant("g", credit_type=AI), charge("x", 1, credit_type=other_ai))
+
+
+# --- repeated ids, and what a result builds on demand ----------------------------------
+
+
+def test_a_repeated_charge_id_is_named_even_when_the_two_are_far_apart_in_time() -> None:
+    charges = [charge("x", "1", at=utc(2026, 1, 2)), charge("y", "1", at=utc(2026, 1, 3)), charge("x", "1")]
+    with pytest.raises(InvalidBurnDown, match="Two charges have the id x"):
+        burn_down(charges, [])
+
+
+def test_outcomes_and_closing_balances_are_built_once_when_first_read() -> None:
+    result = burn_down([charge("x", "130"), charge("y", "5")], [grant("g", "100")], as_of=FEB_1)
+    assert result.outcomes is result.outcomes
+    assert result.closing_balances is result.closing_balances
+    assert [d.charge.id for d in result.drawn] == [o.charge.id for o in result.outcomes] == ["x", "y"]
+    assert result.outcome("x").overage == Decimal(30)
+    assert "BurnDownResult(outcomes=(ChargeOutcome(" in repr(result)
+    assert hash(result) == hash(burn_down([charge("y", "5"), charge("x", "130")], [grant("g", "100")], as_of=FEB_1))

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from portal.domain.contracts import Contract, FixedFee, Terms
-from portal.domain.errors import InvalidChange, InvalidInvoice
+from portal.domain.errors import InvalidChange, InvalidInvoice, InvalidWindows
 from portal.domain.grants import Grant, GrantKind, GrantScope
 from portal.domain.hierarchy import BudgetCap, CapBehaviour, ChildContract, Hierarchy, Payer
 from portal.domain.invoicing import (
@@ -24,6 +24,7 @@ from portal.domain.invoicing import (
     SeatCountChange,
     TierSwitch,
     Timing,
+    aggregated_usage,
     balances,
     draft_invoices,
     finalize,
@@ -554,3 +555,22 @@ def test_preview_removing_a_seat_changes_the_next_period_only() -> None:
     c = contract("ann", "bob")
     result = preview(SeatCountChange("c1", utc(2026, 1, 20), remove=("bob",)), [c], JANUARY, {}, as_of=utc(2026, 1, 20))
     assert (result.due_now, seat_units(result.next_period), result.next_period_minor) == ((), [D(-1)], -4000)
+
+
+# --- usage kept per contract and period ----------------------------------------------------------
+
+
+def test_usage_aggregated_for_the_drafts_windows_drafts_the_same_invoice() -> None:
+    promo = Grant("promo", "c1", GrantKind.CREDIT, AI, D(1000), JAN_1, utc(2026, 1, 16, 10, 20))
+    c = contract("ann", "bob", grants=(promo,))
+    events = [use("a", utc(2026, 1, 5), 3000), use("b", utc(2026, 1, 20), 2500, "bob")]
+    raw = {"c1": RawUsage(tuple(events))}
+    kept = aggregated_usage([c], JANUARY, raw)
+    # The promotion's expiry cuts the month: usage is kept for the two windows the draft rates in.
+    assert kept["c1"].windows == (Period(JAN_1, utc(2026, 1, 16, 11)), Period(utc(2026, 1, 16, 11), FEB_1))
+    from_kept = draft_invoices([c], JANUARY, dict(kept), as_of=FEB_1)
+    assert from_kept.invoices == draft([c], {"c1": events}).invoices
+    # A contract whose grants changed rates in other windows: the kept usage refuses rather than guesses.
+    moved = c.with_grants([Grant("late", "c1", GrantKind.CREDIT, AI, D(10), utc(2026, 1, 25))])
+    with pytest.raises(InvalidWindows, match="aggregate its rollups again"):
+        draft_invoices([moved], JANUARY, dict(kept), as_of=FEB_1)

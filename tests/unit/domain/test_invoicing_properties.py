@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from portal.domain.contracts import Contract, Terms
 from portal.domain.grants import Grant, GrantKind, GrantScope
 from portal.domain.hierarchy import NO_HIERARCHY, BudgetCap, CapBehaviour, ChildContract, Hierarchy, Payer
-from portal.domain.invoicing import InvoiceRun, draft_invoices, finalize
+from portal.domain.invoicing import InvoiceRun, aggregated_usage, draft_invoices, finalize
 from portal.domain.metrics import (
     Aggregation,
     BillableMetric,
@@ -244,3 +244,21 @@ def test_raw_events_and_hourly_rollups_give_the_same_invoices(scenario: Scenario
     from_rollups = run(scenario, usage=rollups)
     assert from_rollups.invoices == from_events.invoices
     assert from_rollups.ledger_entries == from_events.ledger_entries
+
+
+@SETTINGS
+@given(scenarios())
+def test_usage_aggregated_once_over_the_drafts_windows_gives_the_same_invoices(scenario: Scenario) -> None:
+    rollups = hourly_rollups(scenario)
+    kept = aggregated_usage(scenario.contracts, JANUARY, rollups, hierarchy=scenario.hierarchy)
+    from_rollups = run(scenario, usage=rollups)
+    from_aggregated = run(scenario, usage=dict(kept))
+    assert from_aggregated.invoices == from_rollups.invoices
+    assert from_aggregated.ledger_entries == from_rollups.ledger_entries
+    assert from_aggregated.burn_down == from_rollups.burn_down
+
+
+def hourly_rollups(scenario: Scenario) -> dict[str, UsageSource]:
+    """Each contract's events folded into hourly rollups, as ingest stores them."""
+    folded = fold_events((CREDITS, CALLS), [e for evs in scenario.events.values() for e in evs])
+    return {c.id: BucketedUsage(folded.buckets(c.customer_id)) for c in scenario.contracts}

@@ -11,6 +11,7 @@ import pytest
 from portal.domain.errors import DomainError, IncompatibleStates, InvalidMetric, InvalidUsageEvent, InvalidWindows
 from portal.domain.metrics import (
     METERING_RESOLUTION,
+    AggregatedUsage,
     Aggregation,
     AggregationState,
     BillableMetric,
@@ -395,3 +396,29 @@ def test_aggregate_buckets_needs_windows_on_whole_hours() -> None:
 def test_buckets_outside_the_windows_are_not_counted() -> None:
     buckets = {(utc(2025, 12, 31, 23), ()): SumState(Decimal(5)), (utc(2026, 1, 3), ()): SumState(Decimal(2))}
     assert aggregate_buckets(metric(Aggregation.SUM), buckets, ONE_WINDOW).states == {(0, ()): SumState(Decimal(2))}
+
+
+# --- whole-number sums and usage kept per draft -------------------------------------------------
+
+
+def test_whole_number_sums_match_decimal_sums_and_a_bad_value_is_still_rejected() -> None:
+    whole = [event("a", tokens="12"), event("b", tokens="007"), event("c", tokens="999999999999999999")]
+    mixed = [*whole, event("d", tokens="0.5"), event("e", tokens="lots")]
+    sums = aggregate(metric(Aggregation.SUM), whole, ONE_WINDOW)
+    assert only_state(sums.states) == SumState(Decimal("1000000000000000018"))
+    with_decimals = aggregate(metric(Aggregation.SUM), mixed, ONE_WINDOW)
+    # A value that is not a plain whole number takes the general path: added as a Decimal, or rejected.
+    assert only_state(with_decimals.states) == SumState(Decimal("1000000000000000018.5"))
+    assert [r.transaction_id for r in with_decimals.rejected] == ["e"]
+
+
+def test_aggregated_usage_answers_for_its_own_windows_and_metrics_only() -> None:
+    tokens, peak = metric(Aggregation.SUM), BillableMetric("peak", "Peak", "tokens", Aggregation.MAX, "tokens")
+    events = (event("a", 3, tokens="5"), event("b", 20, tokens="7"))
+    kept = AggregatedUsage.of(RawUsage(events), (tokens,), HALVES)
+    # Asked again for the same windows, it gives what aggregating the events gives, without the events.
+    assert kept.aggregate((tokens,), list(HALVES)) == aggregate_many((tokens,), events, HALVES)
+    with pytest.raises(InvalidWindows, match="aggregate its rollups again"):
+        kept.aggregate((tokens,), ONE_WINDOW)
+    with pytest.raises(InvalidWindows, match="aggregate its rollups again"):
+        kept.aggregate((tokens, peak), HALVES)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from math import lcm
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from portal.domain.errors import CurrencyMismatch, InvalidAllocation, InvalidAmount, UnknownCurrency
-from portal.domain.money import Money, allocate, currency, custom_credit, fiat, to_decimal
+from portal.domain.money import Money, allocate, currency, custom_credit, fiat, split_units, to_decimal
 
 D = Decimal
 
@@ -134,3 +135,28 @@ def test_allocate_is_exact_however_many_digits_the_total_has() -> None:
     total = Decimal("0.006666666666666666666666666667")
     assert allocate(total, [Decimal(2)], Decimal("1E-30")) == (total,)
     assert sum(allocate(total, [Decimal("0.3"), Decimal("0.7"), Decimal(1)], Decimal("1E-30"))) == total
+
+
+@given(
+    st.integers(0, 10**12),
+    st.lists(st.tuples(st.integers(0, 10**9), st.integers(-14, 6)), min_size=1, max_size=12),
+)
+def test_split_units_is_the_largest_remainder_split_of_whole_numbers(units: int, scaled: list[tuple[int, int]]) -> None:
+    weights = [D(n).scaleb(exponent) for n, exponent in scaled]
+    if not any(weights):
+        return
+    # The reference: weights scaled to whole numbers, then floors and remainders in integers.
+    ratios = [w.as_integer_ratio() for w in weights]
+    scale = lcm(*(d for _, d in ratios))
+    whole = [n * scale // d for n, d in ratios]
+    floors = [units * w // sum(whole) for w in whole]
+    for i in sorted(range(len(whole)), key=lambda i: (-(units * whole[i] % sum(whole)), i))[: units - sum(floors)]:
+        floors[i] += 1
+    assert split_units(units, weights) == floors
+    assert [int(part) for part in allocate(D(units), weights, D(1))] == floors
+
+
+def test_split_units_gives_leftovers_to_the_largest_remainders_earlier_first() -> None:
+    # 10 in thirds: 3.33… each, the one leftover unit to the first; weights far apart in size stay exact.
+    assert split_units(10, [D(1), D(1), D(1)]) == [4, 3, 3]
+    assert split_units(3, [D("1E+40"), D("1E-40"), D("1E+40")]) == [2, 0, 1]

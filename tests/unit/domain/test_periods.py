@@ -18,9 +18,11 @@ from portal.domain.periods import (
     billing_period_containing,
     billing_periods,
     ensure_utc,
+    is_billing_period,
     period_index,
     prorate,
     proration_fraction,
+    stamp,
     utc,
 )
 
@@ -143,3 +145,23 @@ def test_prorations_of_a_partition_sum_to_one(cut_days: list[int]) -> None:
     parts = whole.split_at([whole.start + timedelta(days=d, hours=d) for d in cut_days])
     total = sum((proration_fraction(p, whole) for p in parts), Decimal(0))
     assert abs(total - 1) < Decimal("1e-25")
+
+
+@given(
+    anchor=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)),
+    offset=st.integers(min_value=-2000, max_value=2000),
+    days=st.integers(min_value=1, max_value=400),
+    frequency=st.sampled_from(list(Frequency)),
+)
+def test_a_billing_period_is_recognised_and_nothing_else(
+    anchor: datetime, offset: int, days: int, frequency: Frequency
+) -> None:
+    period = billing_period_containing(anchor, frequency, anchor + timedelta(days=offset))
+    assert is_billing_period(anchor, frequency, period)
+    other = Period(period.start, period.start + timedelta(days=days))
+    assert is_billing_period(anchor, frequency, other) == (other == period)
+    assert not is_billing_period(anchor, frequency, Period(period.start + timedelta(hours=1), period.end))
+
+
+def test_stamps_are_utc_to_the_second() -> None:
+    assert stamp(utc(2026, 1, 31, 9, 5, 7)) == "2026-01-31T09:05:07Z"
