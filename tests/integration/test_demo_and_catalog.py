@@ -50,7 +50,7 @@ def test_catalog_lists_published_tiers_in_rank_order_with_formatted_terms() -> N
     assert team.credits == "2,000 AI credits per seat / month"
     assert team.allocation == "pooled across your team"
     assert team.seats == "3 to 50 seats"
-    assert tiers[2].seats == "from 10 seats"
+    assert tiers[2].seats == "from 5 seats"
     assert tiers[2].trial == ""
 
 

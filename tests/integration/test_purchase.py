@@ -34,7 +34,7 @@ def test_a_quote_prices_the_first_period_in_advance(database: str) -> None:
     # 3 seats x $40 for the first period, then the same each period.
     assert (team.name, team.due_today, team.due_today_minor, team.per_period) == ("Team", "$120.00", 12000, "$120.00")
     assert (team.min_seats, team.max_seats) == (3, 50)
-    with pytest.raises(InvalidInput, match="at least 10 seats"):
+    with pytest.raises(InvalidInput, match="at least 5 seats"):
         quote("business", 2)
 
 
@@ -88,7 +88,7 @@ def test_an_upgrade_charges_the_difference_now_and_a_downgrade_waits_for_the_nex
 def test_a_switch_the_seats_do_not_fit_is_refused(buyer: Identity) -> None:
     bought = purchase(buyer, "team", 3, "Initech")
     admin = sign_in("new@initech.test", "pw-123456").identity
-    with pytest.raises(InvalidInput, match="at least 10 seats"):
+    with pytest.raises(InvalidInput, match="at least 5 seats"):
         switch_tier(admin, bought.customer_id, "business")
     with pytest.raises(InvalidInput, match="already on Team"):
         switch_tier(admin, bought.customer_id, "team")
