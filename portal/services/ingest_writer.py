@@ -311,23 +311,28 @@ class ProcessWriter:
         self._fail_pending()
 
 
-_writer: Writer = ThreadWriter()
+_thread_writer = ThreadWriter()
+_process_writers: dict[str, ProcessWriter] = {}
 
 
 def writer() -> Writer:
-    """The process's writer: a thread by default, the writer process while the server runs."""
-    return _writer
+    """The writer of the configured database: its writer process while a server runs on it, else a thread.
+
+    Keyed by database so that a server left running in this process (as in the end-to-end tests) never
+    receives events meant for another database.
+    """
+    return _process_writers.get(get_settings().database_url, _thread_writer)
 
 
 @contextlib.asynccontextmanager
 async def process_writer() -> AsyncIterator[None]:
     """Lifespan task of the server: commit usage in a child process for as long as the server runs."""
-    global _writer
-    child = ProcessWriter(get_settings().database_url)
+    database_url = get_settings().database_url
+    child = ProcessWriter(database_url)
     child.start()
-    previous, _writer = _writer, child
+    _process_writers[database_url] = child
     try:
         yield
     finally:
-        _writer = previous
+        del _process_writers[database_url]
         child.stop()

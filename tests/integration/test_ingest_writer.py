@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from portal.db.models import utcnow
 from portal.domain.metrics import UsageEvent
-from portal.services.ingest_writer import ProcessWriter, WriterStopped
+from portal.services.ingest_writer import ProcessWriter, ThreadWriter, WriterStopped, process_writer, writer
+from tests.support.database import use_database
 from tests.support.usage import UsageSetup, usage_setup
 
 
@@ -35,3 +38,17 @@ def test_the_writer_process_commits_and_answers_each_request(database: str, setu
     refused = writer.submit(_events(setup.customer_id, "d"))
     with pytest.raises(WriterStopped, match="not running"):
         refused.result(timeout=5)
+
+
+def test_a_server_on_another_database_never_takes_this_databases_events(database: str, tmp_path: Path) -> None:
+    async def while_a_server_runs_elsewhere() -> tuple[object, object]:
+        with use_database(f"sqlite:///{tmp_path / 'elsewhere.db'}"):
+            async with process_writer():
+                there = writer()
+                with use_database(database):
+                    here = writer()
+        return there, here
+
+    there, here = asyncio.run(while_a_server_runs_elsewhere())
+    assert isinstance(there, ProcessWriter)
+    assert isinstance(here, ThreadWriter)
