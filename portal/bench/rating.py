@@ -47,10 +47,12 @@ It reports three figures, on one core:
 
 plus the process's peak memory, and checks that the three paths bill the
 same and that every generated event was counted. Drafts recompute
-everything per contract: nothing is kept from one draft of a contract to
-the next but what depends on the packages alone (their rate segments) and
-the text of recurring instants, so drafting the month's 1,000 contracts ten
-times costs what drafting 10,000 contracts once does. The generated
+everything that depends on usage: from one draft of a contract to the next
+the engine keeps only what depends on the packages alone (their rate
+segments), the text of recurring instants, and each contract's standing
+part for the period (seat and fixed-fee lines, period grants, how its usage
+is rated), as a service drafting a contract again whenever usage arrives
+would; usage rating, burn-down and invoice lines are redone. The generated
 inputs are frozen out of the cyclic garbage collector's sight
 (``gc.freeze``, as a long-running server does with long-lived data), so
 the figures time rating, not the collector rescanning the benchmark's own

@@ -423,26 +423,52 @@ class BurnDownResult:
     """Outcome of a burn-down: per charge (in processing order), new ledger entries, closing balances.
 
     ``drawn`` holds each charge's figures; the :class:`ChargeOutcome`
-    objects (with their explanations) and the closing balances are built
-    from them the first time they are read, as drafting an invoice needs
-    only the figures.
+    objects (with their explanations), the ledger entries and the closing
+    balances are built from them the first time they are read, as drafting
+    an invoice needs only the figures.
     """
 
-    __slots__ = ("_balances", "_closing", "_grants", "_outcomes", "drawn", "new_entries")
+    __slots__ = ("_balances", "_closing", "_entries", "_expiries", "_grants", "_outcomes", "_started", "drawn")
 
     def __init__(
         self,
         drawn: tuple[DrawnCharge, ...],
-        new_entries: tuple[LedgerEntry, ...],
+        started: tuple[Grant, ...],
+        expiries: tuple[LedgerEntry, ...],
         grants: Iterable[Grant],
         balances: Mapping[str, Decimal],
     ) -> None:
         self.drawn = drawn
-        self.new_entries = new_entries
+        self._started = started
+        self._expiries = expiries
         self._grants = tuple(grants)
         self._balances = balances
         self._outcomes: tuple[ChargeOutcome, ...] | None = None
         self._closing: tuple[GrantBalance, ...] | None = None
+        self._entries: tuple[LedgerEntry, ...] | None = None
+
+    @property
+    def new_entries(self) -> tuple[LedgerEntry, ...]:
+        """The ledger entries of the burn-down, in ledger order: the start of each grant the ledger did not have,
+        a ``USAGE`` entry per deduction, and the ``EXPIRY`` entries."""
+        if self._entries is None:
+            entries = [start_entry(grant) for grant in self._started]
+            entries += [
+                _entry(
+                    grant.id,
+                    _entry_time(d.charge.at),
+                    EntryKind.USAGE,
+                    -take,
+                    d.charge.id,
+                    d.charge.contract_id,
+                    d.charge.seat_id,
+                )
+                for d in self.drawn
+                for grant, take, _ in d.draws
+            ]
+            entries += self._expiries
+            self._entries = tuple(sorted(entries, key=ledger_order))
+        return self._entries
 
     @property
     def closing_balances(self) -> tuple[GrantBalance, ...]:
@@ -650,10 +676,9 @@ class _BurnDown:
                 self.drawn_charges.add(entry.reference)
             elif entry.kind is EntryKind.EXPIRY:
                 self.expired.add(entry.grant_id)
-        self.new_entries: list[LedgerEntry] = []
-        for grant in sorted(grants, key=lambda g: (g.starting_at, g.id)):
-            if grant.id not in started:
-                self._record(start_entry(grant))
+        self.started = tuple(g for g in sorted(grants, key=lambda g: (g.starting_at, g.id)) if g.id not in started)
+        for grant in self.started:
+            self.balances[grant.id] = self.balances.get(grant.id, ZERO) + grant.amount
         self.cap_drawn: dict[tuple[str, str, Period], Decimal] = {}
         self.candidates: dict[tuple[str, CreditType], tuple[Grant, ...]] = {}
         self.common: dict[tuple[str, str, str, datetime], _Applicable] = {}
@@ -673,23 +698,19 @@ class _BurnDown:
             )
         started.add(entry.grant_id)
 
-    def _record(self, entry: LedgerEntry) -> None:
-        self.new_entries.append(entry)
-        self.balances[entry.grant_id] = self.balances.get(entry.grant_id, ZERO) + entry.amount
-
     def run(self, charges: Iterable[Charge], as_of: datetime | None) -> BurnDownResult:
         ordered = sorted(charges, key=charge_order)
         if len({charge.id for charge in ordered}) < len(ordered):
             raise InvalidBurnDown(
                 f"Two charges have the id {_repeated(c.id for c in ordered)}: charge ids must be unique."
             )
-        drawn = [self._draw(charge) for charge in ordered]
+        drawn = tuple([self._draw(charge) for charge in ordered])
+        expiries: tuple[LedgerEntry, ...] = ()
         if as_of is not None:
-            grants = self.grants.values()
-            for entry in _expiries(grants, self.balances, self.expired, ensure_utc(as_of, "expiry time")):
-                self._record(entry)
-        entries = tuple(sorted(self.new_entries, key=ledger_order))
-        return BurnDownResult(tuple(drawn), entries, self.grants.values(), self.balances)
+            expiries = _expiries(self.grants.values(), self.balances, self.expired, ensure_utc(as_of, "expiry time"))
+            for entry in expiries:
+                self.balances[entry.grant_id] += entry.amount
+        return BurnDownResult(drawn, self.started, expiries, self.grants.values(), self.balances)
 
     def _candidates(self, contract_id: str, credit_type: CreditType) -> tuple[Grant, ...]:
         """The contract's grants but seat grants, and its parent's shared ones, in ``credit_type`` (in order)."""
@@ -790,9 +811,6 @@ class _BurnDown:
                 continue
             remaining -= take
             balances[grant.id] = available - take
-            self.new_entries.append(
-                _entry(grant.id, _entry_time(charge.at), EntryKind.USAGE, -take, charge.id, contract_id, charge.seat_id)
-            )
             draws.append((grant, take, applicable.explanations[position] or self._explain(position, applicable)))
             if not remaining:
                 return DrawnCharge(charge, payer, draws, ZERO, ZERO, True, None)
@@ -824,17 +842,7 @@ class _BurnDown:
             if child_draw:
                 key = (charge.contract_id, charge.credit_type.id, budget.period)
                 self.cap_drawn[key] = self._cap_drawn(charge, budget.period) + take
-            self._record(
-                _entry(
-                    grant.id,
-                    _entry_time(charge.at),
-                    EntryKind.USAGE,
-                    -take,
-                    charge.id,
-                    charge.contract_id,
-                    charge.seat_id,
-                )
-            )
+            self.balances[grant.id] -= take
             draws.append((grant, take, self._explain(position, applicable) + note))
         if remaining == 0:
             return DrawnCharge(charge, payer, draws, ZERO, ZERO, True, None)

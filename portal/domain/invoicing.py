@@ -315,24 +315,49 @@ def finalize(invoice: Invoice, at: datetime) -> Invoice:
     return replace(invoice, status=InvoiceStatus.FINALIZED, finalized_at=ensure_utc(at, "finalization time"))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class InvoiceRun:
     """The drafts of one family of contracts for one period, with the burn-down behind them.
 
     ``grants`` are the grants in play (the contracts' own, the period's seat
-    credits and top-ups); ``ledger_entries`` the entries the recorded ledger
-    still lacks for this period (append them when finalizing; balances as of
-    now are the recorded ledger plus these). ``rejected`` lists usage events
-    that raw-event rating could not use.
+    credits and top-ups); :attr:`ledger_entries` the entries the recorded
+    ledger still lacks for this period (append them when finalizing; balances
+    as of now are the recorded ledger plus these), worked out when first read
+    from the burn-down and ``recorded_movements`` (the period's movements the
+    recorded ledger already has). ``rejected`` lists usage events that
+    raw-event rating could not use. Runs are equal when their period, draft
+    time, invoices, grants, ledger entries and rejected events are.
     """
 
     period: Period
     as_of: datetime
     invoices: tuple[Invoice, ...]
-    burn_down: BurnDownResult = field(compare=False)
+    burn_down: BurnDownResult
     grants: tuple[Grant, ...] = ()
-    ledger_entries: tuple[LedgerEntry, ...] = ()
     rejected: tuple[RejectedEvent, ...] = ()
+    recorded_movements: tuple[LedgerEntry, ...] = field(default=(), repr=False)
+    _entries: tuple[LedgerEntry, ...] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def ledger_entries(self) -> tuple[LedgerEntry, ...]:
+        """The entries to append to the recorded ledger: the burn-down's, less the period's movements already
+        recorded (see :func:`_missing_entries`)."""
+        entries = self._entries
+        if entries is None:
+            entries = _missing_entries(self.burn_down.new_entries, self.recorded_movements)
+            object.__setattr__(self, "_entries", entries)  # worked out once: the run is otherwise immutable
+        return entries
+
+    def _compared(self) -> tuple[object, ...]:
+        return (self.period, self.as_of, self.invoices, self.grants, self.ledger_entries, self.rejected)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, InvoiceRun):
+            return NotImplemented
+        return self._compared() == other._compared()
+
+    def __hash__(self) -> int:
+        return hash(self._compared())
 
     def invoice(self, contract_id: str) -> Invoice:
         """The invoice of one payer contract."""
@@ -352,9 +377,9 @@ class InvoiceRun:
 # --- building the expected lines ----------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class _Expected:
-    """A line being built: what it bills and the charges drawn for it."""
+@dataclass(frozen=True, slots=True)
+class _Line:
+    """A line to bill, before burn-down: what it bills, and the charges burn-down draws for it."""
 
     key: str
     kind: LineKind
@@ -370,25 +395,28 @@ class _Expected:
     pricing_group: str | None = None
     tiers: tuple[TierLine, ...] = ()
     group_key: str | None = None
-    charges: list[Charge] = field(default_factory=list)
-    drawn: list[DrawnCharge] = field(default_factory=list)
-    """The line's charges after burn-down, in the order they were drawn."""
+    charges: tuple[Charge, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Standing:
+    """What a contract's draft for a period holds whatever its usage: the seat and fixed-fee lines with their
+    charges, the fees no rate prices, the period's grants, and how its usage is rated (None: no usage products)."""
+
+    lines: tuple[_Line, ...]
+    unbilled: tuple[UnbilledUsage, ...]
+    grants: tuple[Grant, ...]
+    plan: _UsagePlan | None
 
 
 @dataclass(slots=True)
 class _ContractDraft:
     """Everything one contract contributes to a period before burn-down."""
 
-    lines: list[_Expected] = field(default_factory=list)
-    charges: list[Charge] = field(default_factory=list)
-    grants: list[Grant] = field(default_factory=list)
-    unbilled: list[UnbilledUsage] = field(default_factory=list)
+    lines: list[_Line]
+    grants: tuple[Grant, ...]
+    unbilled: list[UnbilledUsage]
     rejected: tuple[RejectedEvent, ...] = ()
-
-    def add(self, line: _Expected, charges: Iterable[Charge] = ()) -> None:
-        self.lines.append(line)
-        line.charges += charges
-        self.charges += line.charges
 
 
 def _seat_lines(contract: Contract, period: Period) -> list[SeatChargeLine]:
@@ -459,11 +487,12 @@ def _seat_credits(contract: Contract, period: Period) -> list[Grant]:
     return grants
 
 
-def _seat_line(contract: Contract, line: SeatChargeLine, period: Period) -> tuple[_Expected, list[Charge]]:
+def _seat_line(contract: Contract, line: SeatChargeLine, period: Period) -> _Line:
     key = f"{contract.id}:seats:{line.subscription_id}:{line.kind.value}:{stamp(line.at)}"
     words = {"in_advance": "in advance", "increase": "added", "decrease_credit": "given up"}[line.kind.value]
     share = "" if line.covered == period else f", {line.covered.label()}"
-    expected = _Expected(
+    charges = (Charge(key, contract.id, line.product_id, line.at, line.amount, line.credit_type),)
+    return _Line(
         key=key,
         kind=LineKind.SEATS,
         timing=Timing.IN_ADVANCE,
@@ -475,24 +504,26 @@ def _seat_line(contract: Contract, line: SeatChargeLine, period: Period) -> tupl
         quantity=Decimal(line.quantity),
         unit_price=line.unit_price,
         units=line.amount,
+        charges=charges if line.amount > 0 else (),
     )
-    if line.amount <= 0:
-        return expected, []
-    return expected, [Charge(key, contract.id, line.product_id, line.at, line.amount, line.credit_type)]
 
 
-def _fixed_fees(contract: Contract, period: Period, draft: _ContractDraft) -> None:
+def _fixed_fees(contract: Contract, period: Period, unbilled: list[UnbilledUsage]) -> list[_Line]:
+    """The lines of the fixed fees of the terms in force at the start of the period (fees without a rate go to
+    ``unbilled``)."""
     terms = contract.terms_at(period.start)
     first_hour = Period(period.start, period.start + METERING_RESOLUTION)
+    lines: list[_Line] = []
     for fee in terms.fixed_fees:
         rate = rate_segments(terms.rate_card, terms.overrides, fee.product_id, first_hour)[0].rate
         if rate is None or not rate.entitled:
             reason = "No rate prices this fixed fee at the start of the period: add a rate to the rate card."
-            draft.unbilled.append(UnbilledUsage(fee.product_id, period, None, fee.quantity, reason))
+            unbilled.append(UnbilledUsage(fee.product_id, period, None, fee.quantity, reason))
             continue
         result = rate.price.price(fee.quantity)
         key = f"{contract.id}:fixed:{fee.product_id}"
-        line = _Expected(
+        charges = (Charge(key, contract.id, fee.product_id, period.start, result.amount, rate.credit_type),)
+        line = _Line(
             key=key,
             kind=LineKind.FIXED,
             timing=Timing.IN_ADVANCE,
@@ -505,9 +536,10 @@ def _fixed_fees(contract: Contract, period: Period, draft: _ContractDraft) -> No
             unit_price=_unit_price(result.breakdown),
             units=result.amount,
             tiers=result.breakdown,
+            charges=charges if result.amount > 0 else (),
         )
-        charges = [Charge(key, contract.id, fee.product_id, period.start, result.amount, rate.credit_type)]
-        draft.add(line, charges if result.amount > 0 else ())
+        lines.append(line)
+    return lines
 
 
 def _unit_price(tiers: tuple[TierLine, ...]) -> Decimal | None:
@@ -572,18 +604,17 @@ def _usage(contract: Contract, plan: _UsagePlan, source: UsageSource, draft: _Co
             contract.id, product, plan.segments[product.id], aggregation, seat_key=seat_key, shares=False
         )
         draft.unbilled += rated.unbilled
-        for cell in rated.cells:
-            draft.add(_usage_line(contract, product, cell.line), cell.charges)
+        draft.lines += [_usage_line(contract, product, cell.line, cell.charges) for cell in rated.cells]
     draft.rejected = tuple(dict.fromkeys(rejected))
 
 
-def _usage_line(contract: Contract, product: Product, rated: RatedLine) -> _Expected:
+def _usage_line(contract: Contract, product: Product, rated: RatedLine, charges: tuple[Charge, ...]) -> _Line:
     key = f"{contract.id}:usage:{product.id}:{stamp(rated.period.start)}"
     name = product.name
     if rated.pricing_group is not None:
         key += f":{product.pricing_group_key}={rated.pricing_group}"
         name += f" ({product.pricing_group_key} {rated.pricing_group})"
-    return _Expected(
+    return _Line(
         key=key,
         kind=LineKind.USAGE,
         timing=Timing.IN_ARREARS,
@@ -598,20 +629,32 @@ def _usage_line(contract: Contract, product: Product, rated: RatedLine) -> _Expe
         pricing_group=rated.pricing_group,
         tiers=rated.result.breakdown,
         group_key=product.pricing_group_key,
+        charges=charges,
     )
+
+
+_STANDING_KEPT = 4096
+"""How many contracts' standing parts (per period and shared grants) are kept between drafts."""
+
+
+@lru_cache(maxsize=_STANDING_KEPT)
+def _standing(contract: Contract, period: Period, shared: tuple[Grant, ...]) -> _Standing:
+    """The part of a contract's draft that does not depend on its usage (``shared``: the parent's shared grants
+    in play), kept per contract, period and shared grants: drafting the same contract again, as a service does
+    whenever usage arrives, finds it worked out."""
+    lines = [_seat_line(contract, line, period) for line in _seat_lines(contract, period)]
+    unbilled: list[UnbilledUsage] = []
+    lines += _fixed_fees(contract, period, unbilled)
+    grants = tuple(_period_grants(contract, period))
+    return _Standing(tuple(lines), tuple(unbilled), grants, _usage_plan(contract, period, (*grants, *shared)))
 
 
 def _contract_draft(contract: Contract, period: Period, source: UsageSource, shared: Sequence[Grant]) -> _ContractDraft:
     """One contract's lines, charges and period grants (before burn-down)."""
-    draft = _ContractDraft()
-    for line in _seat_lines(contract, period):
-        expected, charges = _seat_line(contract, line, period)
-        draft.add(expected, charges)
-    _fixed_fees(contract, period, draft)
-    draft.grants = _period_grants(contract, period)
-    plan = _usage_plan(contract, period, (*draft.grants, *shared))
-    if plan is not None:
-        _usage(contract, plan, source, draft)
+    standing = _standing(contract, period, tuple(shared))
+    draft = _ContractDraft(list(standing.lines), standing.grants, list(standing.unbilled))
+    if standing.plan is not None:
+        _usage(contract, standing.plan, source, draft)
     return draft
 
 
@@ -648,7 +691,7 @@ def aggregated_usage(
     shared = _shared_grants(active, hierarchy, period)
     result: dict[str, AggregatedUsage] = {}
     for contract in active:
-        plan = _usage_plan(contract, period, (*_period_grants(contract, period), *shared[contract.id]))
+        plan = _standing(contract, period, tuple(shared[contract.id])).plan
         if plan is not None:
             source = usage.get(contract.id, _NO_USAGE)
             result[contract.id] = AggregatedUsage.of(source, plan.metrics, plan.windows)
@@ -679,8 +722,9 @@ def _split(total: int, weights: Sequence[Decimal]) -> list[int]:
     return parts if total > 0 else [-part for part in parts]
 
 
-def _finish(expected: _Expected) -> InvoiceLine:
-    """Turn a line and what burn-down made of its charges into invoice figures, rounded once each."""
+def _finish(expected: _Line, drawn_charges: Sequence[DrawnCharge]) -> InvoiceLine:
+    """Turn a line and what burn-down made of its charges (in the order they were drawn) into invoice figures,
+    rounded once each."""
     credit_type = expected.credit_type
     per_grant: dict[str, Decimal] = {}
     reasons: dict[str, dict[str, None]] = {}
@@ -688,7 +732,7 @@ def _finish(expected: _Expected) -> InvoiceLine:
     overage = blocked = covered_total = ZERO
     group_key = expected.group_key
     with exact_arithmetic():
-        for drawn in expected.drawn:
+        for drawn in drawn_charges:
             covered = ZERO
             for grant, amount, explanation in drawn.draws:
                 per_grant[grant.id] = per_grant.get(grant.id, ZERO) + amount
@@ -718,7 +762,7 @@ def _finish(expected: _Expected) -> InvoiceLine:
                     row[2] += drawn.blocked
                 if drawn.overage:
                     row[3] += drawn.overage
-    due_units = overage if expected.drawn else expected.units
+    due_units = overage if drawn_charges else expected.units
     grants_minor = _minor(credit_type, covered_total)
     blocked_minor = _minor(credit_type, blocked)
     due_minor = _minor(credit_type, due_units)
@@ -749,7 +793,7 @@ def _finish(expected: _Expected) -> InvoiceLine:
         tiers=expected.tiers,
         grants=applied,
         groups=_groups(groups, grants_minor, blocked_minor, due_minor),
-        charge_ids=tuple(d.charge.id for d in expected.drawn),
+        charge_ids=tuple(d.charge.id for d in drawn_charges),
         previously_billed_minor=0,
     )
 
@@ -977,7 +1021,8 @@ def draft_invoices(
     shared = _shared_grants(active, hierarchy, period)
     drafts = {c.id: _contract_draft(c, period, usage.get(c.id, _NO_USAGE), shared[c.id]) for c in active}
     grants = tuple(g for d in drafts.values() for g in d.grants)
-    charges = [c for d in drafts.values() for c in d.charges]
+    to_bill = [line for d in drafts.values() for line in d.lines]
+    charges = [c for line in to_bill for c in line.charges]
     ledger = tuple(ledger)
     opening, recorded = (
         _period_movements(ledger, {g.id for g in grants}, set(drafts), period, {c.id for c in charges})
@@ -985,9 +1030,10 @@ def draft_invoices(
         else ([], [])
     )
     result = burn_down(charges, grants, opening, hierarchy, min(as_of, period.end))
-    line_of = {charge.id: line for d in drafts.values() for line in d.lines for charge in line.charges}
+    line_of = {charge.id: n for n, line in enumerate(to_bill) for charge in line.charges}
+    drawn_for: list[list[DrawnCharge]] = [[] for _ in to_bill]
     for drawn in result.drawn:
-        line_of[drawn.charge.id].drawn.append(drawn)
+        drawn_for[line_of[drawn.charge.id]].append(drawn)
     billed: dict[str, list[InvoiceLine]] = {}
     prior: dict[str, int] = {}
     for invoice in finalized:
@@ -997,12 +1043,14 @@ def draft_invoices(
             prior[invoice.contract_id] = prior.get(invoice.contract_id, 0) + 1
             if invoice.status in BILLED:
                 billed.setdefault(invoice.contract_id, []).extend(invoice.lines)
+    payers = {contract_id: hierarchy.payer_of(contract_id) for contract_id in drafts}
     expected_by_payer: dict[str, list[InvoiceLine]] = {}
     unbilled_by_payer: dict[str, list[UnbilledUsage]] = {}
     for contract_id, draft in drafts.items():
-        payer = hierarchy.payer_of(contract_id)
-        expected_by_payer.setdefault(payer, []).extend(_finish(line) for line in draft.lines)
-        unbilled_by_payer.setdefault(payer, []).extend(draft.unbilled)
+        expected_by_payer.setdefault(payers[contract_id], [])
+        unbilled_by_payer.setdefault(payers[contract_id], []).extend(draft.unbilled)
+    for line, drawn_charges in zip(to_bill, drawn_for, strict=True):
+        expected_by_payer[payers[line.contract_id]].append(_finish(line, drawn_charges))
     invoices = []
     for payer_id in sorted(expected_by_payer):
         payer_contract = by_id[payer_id]
@@ -1028,8 +1076,8 @@ def draft_invoices(
         invoices=tuple(invoices),
         burn_down=result,
         grants=grants,
-        ledger_entries=_missing_entries(result.new_entries, recorded),
         rejected=tuple(r for d in drafts.values() for r in d.rejected),
+        recorded_movements=tuple(recorded),
     )
 
 

@@ -137,12 +137,14 @@ def period_index(anchor: datetime, frequency: Frequency, instant: datetime) -> i
     return index
 
 
+@lru_cache(maxsize=4096)
 def is_billing_period(anchor: datetime, frequency: Frequency, period: Period) -> bool:
     """True when ``period`` is one of the billing periods of the calendar anchored at ``anchor``.
 
     Period *n* starts in the calendar month ``n × length`` months after the
     anchor's (only its day is clamped), so the start's month says which
-    period it can be.
+    period it can be. Every draft asks this of each contract, mostly for the
+    same few anchors and periods, so the answers are kept.
     """
     anchor = ensure_utc(anchor, "anchor")
     months = (period.start.year - anchor.year) * 12 + (period.start.month - anchor.month)

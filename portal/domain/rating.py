@@ -65,7 +65,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
-from operator import add
+from operator import add, itemgetter
 
 from portal.domain.charges import Charge, charge_order
 from portal.domain.errors import InvalidAllocation, RatingInputMismatch
@@ -217,21 +217,33 @@ def _cells(
     aggregation: WindowedAggregation, keys: tuple[str, ...], pricing_key: str | None, segment_of: list[int]
 ) -> _Cells:
     """Regroup the aggregation by segment and pricing group, keeping only the group keys charges split by."""
-    positions = tuple(aggregation.group_keys.index(key) for key in keys)
-    identity = positions == tuple(range(len(aggregation.group_keys)))
-    pricing_position = keys.index(pricing_key) if pricing_key is not None else None
+    group_keys = aggregation.group_keys
+    positions = tuple(group_keys.index(key) for key in keys)
+    by_window: dict[int, dict[GroupValues, AggregationState]] = {}
+    if len(positions) == len(group_keys):  # the metric's own keys, maybe reordered: no two groups meet
+        # Reordered, there are two keys or more: itemgetter gives a tuple.
+        project = None if positions == tuple(range(len(group_keys))) else itemgetter(*positions)
+        for (w, group), state in aggregation.states.items():
+            groups = by_window.get(w)
+            if groups is None:
+                groups = by_window[w] = {}
+            groups[group if project is None else project(group)] = state
+    else:
+        for (w, group), state in aggregation.states.items():
+            projected = tuple(map(group.__getitem__, positions))
+            groups = by_window.get(w)
+            if groups is None:
+                groups = by_window[w] = {}
+            previous = groups.get(projected)
+            groups[projected] = state if previous is None else merge(previous, state)
     cells: _Cells = {}
-    for (w, group), state in aggregation.states.items():
-        projected = group if identity else tuple(map(group.__getitem__, positions))
-        unit = projected[pricing_position] if pricing_position is not None else None
-        by_window = cells.get((segment_of[w], unit))
-        if by_window is None:
-            by_window = cells[(segment_of[w], unit)] = {}
-        by_group = by_window.get(w)
-        if by_group is None:
-            by_group = by_window[w] = {}
-        previous = by_group.get(projected)
-        by_group[projected] = state if previous is None else merge(previous, state)
+    pricing_position = keys.index(pricing_key) if pricing_key is not None else None
+    for w, groups in by_window.items():
+        if pricing_position is None:
+            cells.setdefault((segment_of[w], None), {})[w] = groups
+            continue
+        for group, state in groups.items():
+            cells.setdefault((segment_of[w], group[pricing_position]), {}).setdefault(w, {})[group] = state
     return cells
 
 
@@ -255,8 +267,20 @@ _charge = builder(Charge)
 """Builds the charges rating works out (a charge has no checks of its own to run)."""
 
 
+_GroupParts = tuple[str, tuple[tuple[str, str], ...], str | None]
+"""A group's charge id suffix, (key, value) pairs and seat."""
+
+_GROUP_PARTS: dict[tuple[tuple[str, ...], str | None], dict[GroupValues, _GroupParts]] = {}
+"""The parts of the groups seen so far, per group keys and seat key: the same groups (seat ids, models) recur in
+every draft of a contract, and often across contracts."""
+
+_GROUP_PARTS_KEPT = 10_000
+"""How many groups' parts are kept per group keys and seat key (beyond that, they are worked out again)."""
+
+
 class _ChargeMaker:
-    """Builds the charges of one product and contract (id prefixes are worked out once per window)."""
+    """Builds the charges of one product and contract (id prefixes are worked out once per window, group parts once
+    per group keys, seat key and group)."""
 
     __slots__ = ("contract_id", "groups", "key_labels", "keys", "prefixes", "product_id", "seat_position", "starts")
 
@@ -270,9 +294,12 @@ class _ChargeMaker:
         self.seat_position = keys.index(seat_key) if seat_key is not None else None
         self.starts = tuple(window.start for window in windows)
         self.prefixes = tuple(f"{contract_id}:{product_id}:{start.isoformat()}" for start in self.starts)
-        self.groups: dict[GroupValues, tuple[str, tuple[tuple[str, str], ...], str | None]] = {}
+        groups = _GROUP_PARTS.get((keys, seat_key))
+        if groups is None or len(groups) >= _GROUP_PARTS_KEPT:
+            groups = _GROUP_PARTS[(keys, seat_key)] = {}
+        self.groups = groups
 
-    def _group_parts(self, group: GroupValues) -> tuple[str, tuple[tuple[str, str], ...], str | None]:
+    def _group_parts(self, group: GroupValues) -> _GroupParts:
         """The id suffix, the (key, value) pairs and the seat of a group."""
         suffix = "".join(map(add, self.key_labels, group))
         if "%" in suffix or suffix.count(":") != len(group):  # a value holds a separator: escape the values
