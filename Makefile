@@ -9,6 +9,7 @@ UV := $(VENV)/bin/uv
 UV_VERSION := 0.13.9
 BUN_VERSION := 1.4.5
 BUN := .tools/bun/node_modules/@oven/bun-linux-x64/bin/bun
+DEV_IDP := tests/support/dev_idp/node_modules/.package-lock.json
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
@@ -20,15 +21,15 @@ run: install
 	$(VENV)/bin/portal run
 
 ## test: install what the tests need (Chromium, PostgreSQL) and run the whole suite
-test: install system-test-deps
+test: install system-test-deps $(DEV_IDP)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 ## test-fast: unit and integration tiers only (no browser)
-test-fast: install
+test-fast: install $(DEV_IDP)
 	$(VENV)/bin/pytest -m "not e2e" $(PYTEST_ARGS)
 
 ## test-e2e: the end-to-end tier alone (Chromium)
-test-e2e: install system-test-deps
+test-e2e: install system-test-deps $(DEV_IDP)
 	$(VENV)/bin/pytest -m e2e $(PYTEST_ARGS)
 
 install: $(STAMP) $(BUN)
@@ -46,6 +47,10 @@ $(STAMP): requirements.lock pyproject.toml | $(PY)
 # Reflex would download bun from the internet; take the same binary from the npm registry.
 $(BUN):
 	npm install --silent --no-save --no-package-lock --prefix .tools/bun @oven/bun-linux-x64@$(BUN_VERSION)
+
+# The local OpenID Connect provider the sign-in tests run against (from the npm registry, pinned by its lockfile).
+$(DEV_IDP): tests/support/dev_idp/package-lock.json
+	npm ci --silent --no-audit --no-fund --prefix tests/support/dev_idp
 
 # Debian's Chromium for Playwright (never `playwright install`) and PostgreSQL for the database tests.
 system-test-deps:

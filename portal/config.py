@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +36,50 @@ class Settings(BaseSettings):
     oidc_client_secret: str | None = Field(
         default=None, validation_alias=AliasChoices("OIDC_CLIENT_SECRET", "PORTAL_OIDC_CLIENT_SECRET")
     )
+    oidc_provider_name: str = Field(
+        default="single sign-on",
+        validation_alias=AliasChoices("OIDC_PROVIDER_NAME", "PORTAL_OIDC_PROVIDER_NAME"),
+        description="How the sign-in page names the provider: 'Sign in with <name>'.",
+    )
+    oidc_scopes: str = Field(
+        default="openid email profile",
+        validation_alias=AliasChoices("OIDC_SCOPES", "PORTAL_OIDC_SCOPES"),
+        description="Scopes asked of the provider; add the one that releases the groups claim for OIDC_STAFF_GROUP.",
+    )
+    oidc_customer_claim: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OIDC_CUSTOMER_CLAIM", "PORTAL_OIDC_CUSTOMER_CLAIM"),
+        description="A claim holding the customer id or ingest alias a new user joins as a member.",
+    )
+    oidc_email_domains: str = Field(
+        default="",
+        validation_alias=AliasChoices("OIDC_EMAIL_DOMAINS", "PORTAL_OIDC_EMAIL_DOMAINS"),
+        description="Email domains mapped to customers, as 'acme.test=acme,example.com=example' (domain=alias).",
+    )
+    oidc_staff_group: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OIDC_STAFF_GROUP", "PORTAL_OIDC_STAFF_GROUP"),
+        description="Members of this group (the 'groups' claim) are staff; checked at every sign-in.",
+    )
+    secret_key: str | None = Field(
+        default=None,
+        description="Signs the short-lived sign-in state cookie; random per process when unset (one worker only).",
+    )
+    public_url: str = Field(
+        default="http://localhost:3000",
+        description="The address people open the portal at; links in emails point there.",
+    )
+
+    @field_validator("oidc_email_domains")
+    @classmethod
+    def _check_domain_aliases(cls, value: str) -> str:
+        domain_aliases(value)
+        return value
+
+    @property
+    def oidc_domain_aliases(self) -> dict[str, str]:
+        """``OIDC_EMAIL_DOMAINS`` as a mapping from lower-case email domain to customer alias."""
+        return domain_aliases(self.oidc_email_domains)
 
     @property
     def is_sqlite(self) -> bool:
@@ -45,8 +89,26 @@ class Settings(BaseSettings):
     @property
     def sign_in_methods(self) -> tuple[str, ...]:
         """Sign-in methods offered: local passwords always, OpenID Connect when fully configured."""
-        oidc = self.oidc_issuer and self.oidc_client_id and self.oidc_client_secret
-        return ("password", "oidc") if oidc else ("password",)
+        return ("password", "oidc") if self.oidc_configured else ("password",)
+
+    @property
+    def oidc_configured(self) -> bool:
+        """True when the issuer, client id and client secret of an OpenID Connect provider are all set."""
+        return bool(self.oidc_issuer and self.oidc_client_id and self.oidc_client_secret)
+
+
+def domain_aliases(text: str) -> dict[str, str]:
+    """Parse ``acme.test=acme,example.com=example`` into ``{domain: alias}``; ValueError names a bad pair."""
+    aliases: dict[str, str] = {}
+    for pair in filter(None, (part.strip() for part in text.split(","))):
+        domain, _, alias = (piece.strip() for piece in pair.partition("="))
+        if not domain or not alias:
+            raise ValueError(
+                "OIDC_EMAIL_DOMAINS must look like 'acme.test=acme,example.com=example' (domain=customer alias); "
+                f"{pair!r} is not a domain=alias pair"
+            )
+        aliases[domain.lower()] = alias
+    return aliases
 
 
 @lru_cache(maxsize=1)

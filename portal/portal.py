@@ -10,10 +10,19 @@ from portal.pages.checkout import CheckoutState, checkout_page
 from portal.pages.customer import CustomerState, customer_page
 from portal.pages.enterprise import EnterpriseState, enterprise_page
 from portal.pages.not_found import not_found_page
+from portal.pages.password_reset import (
+    JOIN_ROUTE,
+    ForgotPasswordState,
+    ResetPasswordState,
+    forgot_password_page,
+    join_page,
+    reset_password_page,
+)
 from portal.pages.plan import PlanState, plan_page
 from portal.pages.pricing import PricingState, pricing_page
 from portal.pages.seats import SeatsState, seats_page
-from portal.pages.sign_in import sign_in_page
+from portal.pages.sign_in import SignInState, sign_in_page
+from portal.pages.sign_up import SignUpState, VerifyEmailState, sign_up_page, verify_email_page
 from portal.pages.staff import StaffState, staff_page
 from portal.services.ingest_writer import process_writer
 from portal.state.session import SessionState
@@ -25,7 +34,31 @@ app.add_page(pricing_page, route="/", title="Pricing | Portal", on_load=[Session
 app.add_page(
     checkout_page, route="/checkout", title="Checkout | Portal", on_load=[SessionState.load, CheckoutState.load]
 )
-app.add_page(sign_in_page, route="/sign-in", title="Sign in | Portal", on_load=SessionState.load)
+app.add_page(sign_in_page, route="/sign-in", title="Sign in | Portal", on_load=[SessionState.load, SignInState.load])
+app.add_page(
+    sign_up_page, route="/sign-up", title="Create an account | Portal", on_load=[SessionState.load, SignUpState.load]
+)
+app.add_page(
+    verify_email_page,
+    route="/verify-email",
+    title="Verify your email | Portal",
+    on_load=[VerifyEmailState.load, SessionState.load],
+)
+app.add_page(
+    forgot_password_page,
+    route="/forgot-password",
+    title="Reset your password | Portal",
+    on_load=[SessionState.load, ForgotPasswordState.load],
+)
+app.add_page(
+    reset_password_page,
+    route="/reset-password",
+    title="Choose a new password | Portal",
+    on_load=[SessionState.load, ResetPasswordState.load],
+)
+app.add_page(
+    join_page, route=JOIN_ROUTE, title="Join your team | Portal", on_load=[SessionState.load, ResetPasswordState.load]
+)
 app.add_page(
     customer_page, route="/customer", title="Account | Portal", on_load=[SessionState.load, CustomerState.load]
 )

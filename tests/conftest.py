@@ -1,4 +1,4 @@
-"""Fixtures shared by every tier: databases on SQLite and on a throwaway PostgreSQL server."""
+"""Fixtures shared by every tier: databases on SQLite and on a throwaway PostgreSQL server, and the mail outbox."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from hypothesis import settings
 
 from tests.support.database import migrated, new_postgres_database, new_sqlite_url
+from tests.support.mail import Outbox, attach_outbox, detach_outbox
 from tests.support.postgres import PostgresServer, running_postgres
 
 settings.register_profile("default", deadline=None)
@@ -41,3 +42,11 @@ def database(empty_database_url: str) -> Iterator[str]:
     """A migrated database the portal's services use for the test (SQLite and PostgreSQL)."""
     with migrated(empty_database_url) as url:
         yield url
+
+
+@pytest.fixture
+def outbox() -> Iterator[Outbox]:
+    """The messages the portal "sends" while the test runs (without a mail server it writes them to its log)."""
+    collected = attach_outbox()
+    yield collected
+    detach_outbox(collected)

@@ -1,9 +1,10 @@
-"""The shared page shell: header with navigation by role, sign-in state, content, footer."""
+"""The shared page shell: header with navigation by role, sign-in state, notices about the account, content, footer."""
 
 from __future__ import annotations
 
 import reflex as rx
 
+from portal.services.identity import SESSION_ENDED
 from portal.state.session import SessionState
 
 
@@ -66,6 +67,50 @@ def _account_menu() -> rx.Component:
     )
 
 
+def _verification_banner() -> rx.Component:
+    """Asks a user whose email address is not verified yet to open the link we mailed."""
+    return rx.cond(
+        SessionState.needs_verification,
+        rx.callout.root(
+            rx.callout.icon(rx.icon("mail-warning")),
+            rx.callout.text(
+                "Please verify your email address: open the link we sent to ",
+                rx.text.strong(SessionState.user_email),
+                ". ",
+            ),
+            rx.button(
+                "Send a new link",
+                on_click=SessionState.resend_verification,
+                size="1",
+                variant="soft",
+                color_scheme="amber",
+                id="resend-verification",
+            ),
+            color_scheme="amber",
+            id="verify-banner",
+            max_width="1200px",
+            margin_x="auto",
+            margin_top="16px",
+        ),
+    )
+
+
+def _session_ended_notice() -> rx.Component:
+    """Shown when a handler needed the user and the session had expired or was signed out elsewhere."""
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Signed out"),
+            rx.alert_dialog.description(SESSION_ENDED, id="session-ended"),
+            rx.flex(
+                rx.link(rx.button("Sign in", id="sign-in-again"), href=SessionState.sign_in_again_url),
+                justify="end",
+                margin_top="16px",
+            ),
+        ),
+        open=SessionState.ended,
+    )
+
+
 def _hydration_marker() -> rx.Component:
     """An invisible element present once the page is hydrated and events reach the server (tests wait for it)."""
     return rx.cond(
@@ -96,6 +141,7 @@ def shell(*content: rx.Component) -> rx.Component:
             top="0",
             z_index="10",
         ),
+        _verification_banner(),
         rx.box(*content, max_width="1200px", margin_x="auto", padding_x="24px", padding_y="40px", min_height="75vh"),
         rx.box(
             rx.text(
@@ -107,6 +153,7 @@ def shell(*content: rx.Component) -> rx.Component:
             margin_x="auto",
             padding="24px",
         ),
+        _session_ended_notice(),
         _hydration_marker(),
     )
 

@@ -57,9 +57,13 @@ class IngestAlias(SQLModel, table=True):
 
 
 class User(SQLModel, table=True):
-    """A person who signs in: staff, or an admin or member of one customer."""
+    """A person who signs in: staff, or an admin or member of one customer.
+
+    A user signs in with a password, through an OpenID Connect provider (matched by issuer and subject), or both.
+    """
 
     __tablename__ = "app_user"
+    __table_args__ = (UniqueConstraint("oidc_issuer", "oidc_subject", name="uq_app_user_oidc_identity"),)
 
     id: str = _id("usr")
     email: str = Field(unique=True, max_length=320)
@@ -68,6 +72,10 @@ class User(SQLModel, table=True):
     is_staff: bool = Field(default=False)
     customer_id: str | None = Field(default=None, foreign_key="customer.id", index=True, max_length=40)
     role: str | None = Field(default=None, max_length=20, description="admin or member of the customer")
+    company_name: str = Field(default="", max_length=200, description="the company named at sign-up, before a purchase")
+    email_verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    oidc_issuer: str | None = Field(default=None, max_length=300)
+    oidc_subject: str | None = Field(default=None, max_length=255)
     created_at: datetime = _created()
 
 
@@ -81,6 +89,30 @@ class UserSession(SQLModel, table=True):
     created_at: datetime = _created()
     activated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class AccountToken(SQLModel, table=True):
+    """A one-time link sent by email (verify the address, reset the password); the table holds only its hash."""
+
+    __tablename__ = "account_token"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    user_id: str = Field(foreign_key="app_user.id", index=True, max_length=40)
+    purpose: str = Field(max_length=20, description="verify_email, reset_password or accept_invitation")
+    created_at: datetime = _created()
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class SignInFailure(SQLModel, table=True):
+    """A failed sign-in, kept while it counts towards the limits per account (email typed) and per client address."""
+
+    __tablename__ = "sign_in_failure"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320, index=True)
+    client_address: str = Field(default="", max_length=64, index=True)
+    at: datetime = Field(sa_type=UTCDateTime, index=True)
 
 
 class UsageEvent(SQLModel, table=True):

@@ -10,11 +10,12 @@ import reflex as rx
 
 from portal.components.access import LOADING, guarded
 from portal.components.layout import notice, page_header, shell
+from portal.db.models import utcnow
 from portal.services import api_keys
 from portal.services.accounts import customer_choices
 from portal.services.errors import ServiceError
 from portal.state.access import load_guarded
-from portal.state.session import identity_of
+from portal.state.session import backend_url, identity_of, session_ended
 
 STAFF_OWNER = "__staff__"
 
@@ -35,6 +36,17 @@ def _row(key: api_keys.ApiKeyView) -> dict[str, str]:
     }
 
 
+def _ingest_example(url: str, customer_id: str) -> str:
+    """A request that sends one usage event for ``customer_id``, dated now (the key goes where it says)."""
+    now = f"{utcnow():%Y-%m-%dT%H:%M:%SZ}"
+    return (
+        f"curl -X POST {url} \\\n"
+        '  -H "Authorization: Bearer $PORTAL_API_KEY" -H "Content-Type: application/json" \\\n'
+        f'  -d \'[{{"transaction_id": "req-0001", "customer_id": "{customer_id}", "event_type": "ai_usage",\n'
+        f'        "timestamp": "{now}", "properties": {{"tokens": 1200, "user_id": "ann@example.com"}}}}]\''
+    )
+
+
 class ApiKeysState(rx.State):
     """Keys the caller may manage, the create form's outcome and the revoke confirmation."""
 
@@ -48,6 +60,8 @@ class ApiKeysState(rx.State):
     new_token: str = ""
     revoke_id: str = ""
     revoke_name: str = ""
+    customer_id: str = ""
+    ingest_example: str = ""
 
     @rx.event
     def load(self) -> None:
@@ -58,6 +72,8 @@ class ApiKeysState(rx.State):
         identity = identity_of(self)
         self.keys = [_row(k) for k in keys]
         self.is_staff_view = bool(identity and identity.is_staff)
+        self.customer_id = identity.customer_id or "" if identity else ""
+        self.ingest_example = _ingest_example(backend_url(self, "/api/v1/ingest"), self.customer_id)
         if identity and identity.is_staff:
             choices = [{"id": c.customer_id, "name": c.name} for c in customer_choices(identity)]
             self.owners = [{"id": STAFF_OWNER, "name": "Staff key (any customer)"}, *choices]
@@ -75,12 +91,12 @@ class ApiKeysState(rx.State):
             self.new_token = ""
 
     @rx.event
-    def create(self, form: dict[str, str | bool]) -> None:
+    def create(self, form: dict[str, str | bool]) -> rx.event.EventSpec | None:
         """Create a key from the form; on success show it once."""
         identity = identity_of(self)
         if identity is None:
-            self.create_error = "Your session has ended: sign in again."
-            return
+            self.create_open = False
+            return session_ended()
         owner = str(form.get("owner", ""))
         scopes = [scope for scope in api_keys.CUSTOMER_SCOPES if form.get(f"scope_{scope}") in (True, "on", "true")]
         customer_id: str | None = None
@@ -114,7 +130,10 @@ class ApiKeysState(rx.State):
     def revoke(self) -> rx.event.EventSpec | None:
         """Revoke the key the confirmation was for."""
         identity = identity_of(self)
-        if identity is None or not self.revoke_id:
+        if identity is None:
+            self.revoke_id = ""
+            return session_ended()
+        if not self.revoke_id:
             return None
         try:
             revoked = api_keys.revoke_api_key(identity, self.revoke_id)
@@ -280,6 +299,27 @@ def _keys_table() -> rx.Component:
     )
 
 
+def _sending_usage() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading("Sending usage", size="4"),
+            rx.text(
+                "Name your account with ",
+                rx.code(ApiKeysState.customer_id, id="own-customer-id"),
+                " in each event's customer_id, and the person who used it in user_id, so their seat is charged. "
+                "Every transaction_id counts once, so retries are safe.",
+                size="2",
+            ),
+            rx.code_block(ApiKeysState.ingest_example, language="bash", width="100%", id="ingest-example"),
+            spacing="3",
+            width="100%",
+        ),
+        size="3",
+        width="100%",
+        id="sending-usage",
+    )
+
+
 def api_keys_page() -> rx.Component:
     """The keys list with create and revoke."""
     return shell(
@@ -299,6 +339,7 @@ def api_keys_page() -> rx.Component:
                     notice("key-round", "No API keys yet", "Create a key to start sending usage events."),
                     _keys_table(),
                 ),
+                rx.cond(ApiKeysState.customer_id != "", _sending_usage()),
                 _revoke_dialog(),
                 width="100%",
                 align="start",

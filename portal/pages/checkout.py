@@ -28,6 +28,7 @@ class CheckoutState(rx.State):
     error: str = ""
     signed_in: bool = False
     has_account: bool = False
+    company: str = ""
     busy: bool = False
 
     def _quote(self, seats: int | None) -> None:
@@ -50,6 +51,7 @@ class CheckoutState(rx.State):
         identity = identity_of(self)
         self.signed_in = identity is not None
         self.has_account = bool(identity and identity.customer_id)
+        self.company = identity.company_name if identity else ""
         self._quote(int(seats) if seats.isdigit() else None)
 
     @rx.event
@@ -132,7 +134,15 @@ def _buy_form() -> rx.Component:
     return rx.form(
         rx.vstack(
             rx.text("Company name", as_="label", html_for="company", weight="medium", size="2"),
-            rx.input(id="company", name="company", placeholder="e.g. Initech", width="100%", size="3"),
+            rx.input(
+                id="company",
+                name="company",
+                default_value=CheckoutState.company,
+                key=CheckoutState.company,  # filled in once the state has loaded
+                placeholder="e.g. Initech",
+                width="100%",
+                size="3",
+            ),
             rx.button("Buy now", type="submit", size="3", width="100%", id="buy", loading=CheckoutState.busy),
             rx.text("You become the admin of the new account and hold its first seat.", size="1", color_scheme="gray"),
             spacing="2",

@@ -12,7 +12,7 @@ from portal.services.catalog import TierCard, published_tiers
 from portal.services.errors import Forbidden, ServiceError
 from portal.services.identity import Identity
 from portal.state.access import load_guarded
-from portal.state.session import identity_of
+from portal.state.session import identity_of, session_ended
 
 
 def _plan(identity: Identity) -> tuple[billing.ContractView, list[TierCard]]:
@@ -66,20 +66,20 @@ class PlanState(rx.State):
         self.target, self.error = "", ""
 
     @rx.event
-    def ask_switch(self, key: str, name: str, move: str) -> None:
+    def ask_switch(self, key: str, name: str, move: str) -> EventSpec | None:
         """Preview a switch to ``key`` before confirming it."""
         identity = identity_of(self)
         if identity is None:
-            self.error = "Your session has ended: sign in again."
-            return
+            return session_ended()
         try:
             result = billing.preview_switch(identity, identity.customer_id or "", key)
         except ServiceError as exc:
             self.error = str(exc)
-            return
+            return None
         self.target, self.target_name, self.error = key, name, ""
         self.due_now, self.next_period = result.due_now, result.next_period
         self.when = "at once" if move == "upgrade" else "at the start of the next period"
+        return None
 
     @rx.event
     def cancel(self) -> None:
@@ -92,8 +92,7 @@ class PlanState(rx.State):
         identity, target = identity_of(self), self.target
         self.target = ""
         if identity is None:
-            self.error = "Your session has ended: sign in again."
-            return None
+            return session_ended()
         try:
             contract, invoice = purchase.switch_tier(identity, identity.customer_id or "", target)
         except ServiceError as exc:

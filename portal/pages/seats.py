@@ -1,4 +1,5 @@
-"""Seats and members: who holds the account's seats, changing the seat count with a preview, removing members."""
+"""Seats and members: who holds the account's seats, changing the seat count with a preview, inviting and removing
+members."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from portal.services import billing, members
 from portal.services.errors import ServiceError
 from portal.services.identity import Identity
 from portal.state.access import load_guarded
-from portal.state.session import identity_of
+from portal.state.session import identity_of, session_ended
 
 
 def _overview(identity: Identity) -> tuple[billing.ContractView, list[members.MemberView]]:
@@ -34,6 +35,9 @@ class SeatsState(rx.State):
     preview_ready: bool = False
     error: str = ""
     remove_email: str = ""
+    invite_email: str = ""
+    invite_name: str = ""
+    invite_error: str = ""
 
     def _refresh(self, identity: Identity) -> None:
         contract, people = _overview(identity)
@@ -52,7 +56,7 @@ class SeatsState(rx.State):
             identity = identity_of(self)
             if identity is not None:
                 self._refresh(identity)
-        self.preview_ready, self.error = False, ""
+        self.preview_ready, self.error, self.invite_error = False, "", ""
 
     @rx.event
     def set_new_count(self, value: str) -> None:
@@ -66,27 +70,28 @@ class SeatsState(rx.State):
         return int(self.new_count)
 
     @rx.event
-    def preview(self) -> None:
+    def preview(self) -> EventSpec | None:
         """Show what the new seat count costs now and from the next period, before confirming."""
         identity, count = identity_of(self), self._count()
         if identity is None:
-            self.error = "Your session has ended: sign in again."
-            return
+            return session_ended()
         if count is None:
-            return
+            return None
         try:
             result = billing.preview_seats(identity, identity.customer_id or "", quantity=count)
         except ServiceError as exc:
             self.error = str(exc)
-            return
+            return None
         self.preview_now, self.preview_next, self.preview_ready = result.due_now, result.next_period, True
+        return None
 
     @rx.event
     def confirm(self) -> EventSpec | None:
         """Change the seat count; an increase is charged at once, a decrease takes effect at period end."""
         identity, count = identity_of(self), self._count()
-        if identity is None or count is None:
-            self.error = self.error or "Your session has ended: sign in again."
+        if identity is None:
+            return session_ended()
+        if count is None:
             return None
         try:
             _, invoice = billing.change_seats(identity, identity.customer_id or "", quantity=count)
@@ -114,8 +119,7 @@ class SeatsState(rx.State):
         identity, email = identity_of(self), self.remove_email
         self.remove_email = ""
         if identity is None:
-            self.error = "Your session has ended: sign in again."
-            return None
+            return session_ended()
         try:
             members.remove_member(identity, identity.customer_id or "", email)
         except ServiceError as exc:
@@ -123,6 +127,31 @@ class SeatsState(rx.State):
             return None
         self._refresh(identity)
         return rx.toast.success(f"{email} was removed; their seat is free.")
+
+    @rx.event
+    def set_invite_email(self, value: str) -> None:
+        """Remember the address typed for an invitation."""
+        self.invite_email, self.invite_error = value, ""
+
+    @rx.event
+    def set_invite_name(self, value: str) -> None:
+        """Remember the name typed for an invitation."""
+        self.invite_name = value
+
+    @rx.event
+    def invite(self) -> EventSpec | None:
+        """Give the person typed a free seat and mail them a link to join."""
+        identity = identity_of(self)
+        if identity is None:
+            return session_ended()
+        try:
+            member = members.invite_member(identity, identity.customer_id or "", self.invite_email, self.invite_name)
+        except ServiceError as exc:
+            self.invite_error = str(exc)
+            return None
+        self.invite_email, self.invite_name, self.invite_error = "", "", ""
+        self._refresh(identity)
+        return rx.toast.success(f"{member.email} holds a seat now; we mailed them a link to join.")
 
 
 def _person(person: rx.Var) -> rx.Component:
@@ -191,6 +220,56 @@ def _count_card() -> rx.Component:
     )
 
 
+def _invite_card() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading("Invite a member", size="4"),
+            rx.text(
+                "They get one of the free seats and an email with a link to choose their password.",
+                size="2",
+                color_scheme="gray",
+            ),
+            rx.cond(
+                SeatsState.invite_error != "",
+                rx.callout(SeatsState.invite_error, icon="triangle-alert", color_scheme="red", id="invite-error"),
+            ),
+            rx.form(
+                rx.hstack(
+                    rx.input(
+                        placeholder="Email address",
+                        type="email",
+                        value=SeatsState.invite_email,
+                        on_change=SeatsState.set_invite_email,
+                        id="invite-email",
+                        width="260px",
+                    ),
+                    rx.input(
+                        placeholder="Name (optional)",
+                        value=SeatsState.invite_name,
+                        on_change=SeatsState.set_invite_name,
+                        id="invite-name",
+                        width="200px",
+                    ),
+                    rx.button("Invite", type="submit", id="invite-submit"),
+                    spacing="2",
+                    wrap="wrap",
+                ),
+                on_submit=lambda _: SeatsState.invite(),
+                reset_on_submit=False,
+            ),
+            rx.text(
+                f"{SeatsState.seats - SeatsState.assigned} free seats.",
+                size="1",
+                color_scheme="gray",
+                id="free-seats",
+            ),
+            spacing="3",
+        ),
+        size="3",
+        width="100%",
+    )
+
+
 def _remove_dialog() -> rx.Component:
     return rx.alert_dialog.root(
         rx.alert_dialog.content(
@@ -227,6 +306,7 @@ def seats_page() -> rx.Component:
                     rx.callout(SeatsState.error, icon="triangle-alert", color_scheme="red", id="seats-error"),
                 ),
                 _count_card(),
+                _invite_card(),
                 rx.table.root(
                     rx.table.header(
                         rx.table.row(

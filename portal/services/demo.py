@@ -97,6 +97,7 @@ def _ensure_users(session: Session, customers: dict[str, Customer]) -> None:
                 is_staff=staff,
                 customer_id=customers[customer].id if customer else None,
                 role=role,
+                email_verified_at=utcnow(),
             )
         )
 

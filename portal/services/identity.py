@@ -12,7 +12,10 @@ How the signed-in identity reaches the UI:
    that came with the websocket connection (:func:`resolve_session`), so a
    forged, expired or signed-out token yields nobody.
 
-Only the SHA-256 of a token is stored.
+Only the SHA-256 of a token is stored. Password sign-ins are rate-limited per
+account and per client address (:mod:`portal.services.sign_in_limits`); sign-up,
+email verification and password reset live in :mod:`portal.services.local_accounts`,
+sign-in through an OpenID Connect provider in :mod:`portal.services.oidc_accounts`.
 """
 
 from __future__ import annotations
@@ -22,16 +25,18 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, delete, select
 
 from portal.auth.passwords import verify_password
 from portal.config import get_settings
 from portal.db.models import Customer, User, UserSession, utcnow
 from portal.db.uow import UnitOfWork
+from portal.services import sign_in_limits
 from portal.services.errors import InvalidInput, NotSignedIn
 
 SESSION_COOKIE = "portal_session"
 ACTIVATION_WINDOW = timedelta(minutes=1)
+SESSION_ENDED = "Your session has ended: sign in again."
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +51,23 @@ class Identity:
     customer_name: str
     role: str | None
     is_enterprise_admin: bool
+    email_verified: bool
+    company_name: str
+    """The company named at sign-up (a purchase can start from it); empty when none was given."""
 
     @property
     def is_customer_admin(self) -> bool:
         """True for an admin of a customer."""
         return self.customer_id is not None and self.role == "admin"
+
+    @property
+    def home_path(self) -> str:
+        """Where the user lands after signing in: their own area."""
+        if self.is_staff:
+            return "/staff"
+        if self.is_enterprise_admin:
+            return "/enterprise"
+        return "/customer" if self.customer_id else "/"
 
 
 def operator_identity() -> Identity:
@@ -64,7 +81,14 @@ def operator_identity() -> Identity:
         customer_name="",
         role=None,
         is_enterprise_admin=False,
+        email_verified=True,
+        company_name="",
     )
+
+
+def normalize_email(email: str) -> str:
+    """An email address as accounts store it: without surrounding space, in lower case."""
+    return email.strip().lower()
 
 
 def _digest(token: str) -> str:
@@ -94,34 +118,52 @@ def _identity(session: Session, user: User) -> Identity:
         customer_name=customer.name if customer else "",
         role=user.role,
         is_enterprise_admin=has_children and user.role == "admin",
+        email_verified=user.email_verified_at is not None,
+        company_name=user.company_name,
     )
 
 
-def sign_in(email: str, password: str, now: datetime | None = None) -> PendingSignIn:
+def open_pending_session(session: Session, user: User, now: datetime) -> PendingSignIn:
+    """Add a pending session for ``user`` to ``session``; the caller's transaction commits it."""
+    token = secrets.token_urlsafe(32)
+    session.add(
+        UserSession(
+            token_hash=_digest(token),
+            user_id=user.id,
+            created_at=now,
+            expires_at=now + timedelta(days=get_settings().session_days),
+        )
+    )
+    return PendingSignIn(token, _identity(session, user))
+
+
+def end_sessions(session: Session, user_id: str) -> None:
+    """End every session of ``user_id`` (after a password reset), pending or active."""
+    session.exec(delete(UserSession).where(col(UserSession.user_id) == user_id))
+
+
+def sign_in(email: str, password: str, now: datetime | None = None, client_address: str = "") -> PendingSignIn:
     """Check ``email`` and ``password`` and open a pending session with a one-time token.
 
     Raises :class:`InvalidInput` with the same message whether the account is
-    unknown or the password wrong, so the form does not reveal which accounts exist.
+    unknown or the password wrong, so the form does not reveal which accounts
+    exist, and :class:`~portal.services.sign_in_limits.TooManyFailures` while the
+    account or ``client_address`` (the browser's address, when known) is locked
+    after too many failures.
     """
     now = now or utcnow()
-    email = email.strip().lower()
+    email = normalize_email(email)
     if not email or not password:
         raise InvalidInput("Enter your email address and password.")
     with UnitOfWork() as uow:
+        sign_in_limits.check_not_locked(uow.session, email, client_address, now)
         user = uow.session.exec(select(User).where(User.email == email)).first()
         password_ok = verify_password(password, user.password_hash if user else None)
-        if user is None or not password_ok:
-            raise InvalidInput("That email address and password do not match an account.")
-        token = secrets.token_urlsafe(32)
-        uow.session.add(
-            UserSession(
-                token_hash=_digest(token),
-                user_id=user.id,
-                created_at=now,
-                expires_at=now + timedelta(days=get_settings().session_days),
-            )
-        )
-        return PendingSignIn(token, _identity(uow.session, user))
+        if user is not None and password_ok:
+            sign_in_limits.clear_account(uow.session, email)
+            return open_pending_session(uow.session, user, now)
+        sign_in_limits.record_failure(uow.session, email, client_address, now)
+    raise InvalidInput("That email address and password do not match an account.")
 
 
 def activate_session(token: str, now: datetime | None = None) -> None:
@@ -162,5 +204,5 @@ def require_identity(token: str | None) -> Identity:
     """The identity behind ``token``; raises :class:`NotSignedIn` when there is none."""
     identity = resolve_session(token)
     if identity is None:
-        raise NotSignedIn("Your session has ended: sign in again.")
+        raise NotSignedIn(SESSION_ENDED)
     return identity

@@ -4,6 +4,13 @@ The session cookie is HTTP-only; the browser's scripts never see it. It
 reaches the backend with the websocket connection, and :func:`identity_of`
 resolves it against the database on every page load and in every handler
 that needs a user, so a forged, expired or signed-out session yields nobody.
+
+A page on another site can open our websocket too, and the browser would send
+the cookie along (cross-site websocket hijacking): the cookie only counts when
+the connection's ``Origin`` names the host it was sent to.
+
+A handler that needs a user and finds none returns :func:`session_ended`,
+which tells the person "Your session has ended: sign in again".
 """
 
 from __future__ import annotations
@@ -15,18 +22,21 @@ from urllib.parse import quote
 import reflex as rx
 from reflex.event import EventSpec
 
+from portal.auth.origin import is_local_path, origin_matches_host
 from portal.services import identity as identity_service
+from portal.services import local_accounts
+from portal.services.errors import InvalidInput
 from portal.services.identity import SESSION_COOKIE, Identity
 
 
 def session_token(state: rx.State) -> str | None:
-    """The session token from the cookie header of this browser tab's connection."""
-    header = state.router.headers.cookie
-    if not header:
+    """The session token from the cookie header of this browser tab's connection (None from another site)."""
+    headers = state.router.headers
+    if not headers.cookie or not origin_matches_host(headers.origin, headers.host):
         return None
     cookies: SimpleCookie = SimpleCookie()
     try:
-        cookies.load(header)
+        cookies.load(headers.cookie)
     except CookieError:
         return None
     morsel = cookies.get(SESSION_COOKIE)
@@ -36,6 +46,11 @@ def session_token(state: rx.State) -> str | None:
 def identity_of(state: rx.State) -> Identity | None:
     """The signed-in identity of the tab ``state`` belongs to, or None."""
     return identity_service.resolve_session(session_token(state))
+
+
+def client_address(state: rx.State) -> str:
+    """The network address of the browser this tab runs in (for sign-in limits)."""
+    return state.router.session.client_ip
 
 
 def backend_url(state: rx.State, path: str) -> str:
@@ -50,6 +65,32 @@ def frontend_url(state: rx.State, path: str) -> str:
     return f"{state.router.headers.origin}{path}"
 
 
+def requested_page(state: rx.State) -> str:
+    """The local page named by this page's ``next`` parameter (where to go after signing in), or empty."""
+    next_path = state.router.url.query_parameters.get("next", "")
+    return next_path if is_local_path(next_path) else ""
+
+
+def next_query(state: rx.State) -> str:
+    """``?next=…`` passing this page's ``next`` parameter on to another account page, or empty."""
+    page = requested_page(state)
+    return f"?next={quote(page, safe='')}" if page else ""
+
+
+def start_session(state: rx.State, pending: identity_service.PendingSignIn) -> EventSpec:
+    """Hand a pending sign-in's one-time token to the API, which sets the cookie and goes on to the next page.
+
+    That page is the one the ``next`` parameter asked for, else the user's own area.
+    """
+    landing = quote(frontend_url(state, requested_page(state) or pending.identity.home_path), safe="")
+    return navigate_to(backend_url(state, f"/api/auth/session?ticket={pending.token}&next={landing}"))
+
+
+def session_ended() -> EventSpec:
+    """What a handler that needs a user returns when there is none: the "sign in again" notice."""
+    return SessionState.end_session()
+
+
 class SessionState(rx.State):
     """The signed-in user, as small view fields (no ids the browser does not need)."""
 
@@ -60,6 +101,9 @@ class SessionState(rx.State):
     is_customer_user: bool = False
     is_enterprise_admin: bool = False
     can_manage_keys: bool = False
+    needs_verification: bool = False
+    ended: bool = False
+    sign_in_again_url: str = "/sign-in"
     checked: bool = False
 
     @rx.var
@@ -67,10 +111,7 @@ class SessionState(rx.State):
         """True when someone is signed in."""
         return self.user_email != ""
 
-    @rx.event
-    def load(self) -> None:
-        """Resolve the session cookie into the view fields (every page runs this on load)."""
-        identity = identity_of(self)
+    def _show(self, identity: Identity | None) -> None:
         self.user_name = identity.name if identity else ""
         self.user_email = identity.email if identity else ""
         self.customer_name = identity.customer_name if identity else ""
@@ -78,7 +119,35 @@ class SessionState(rx.State):
         self.is_customer_user = bool(identity and identity.customer_id)
         self.is_enterprise_admin = bool(identity and identity.is_enterprise_admin)
         self.can_manage_keys = bool(identity and (identity.is_staff or identity.is_customer_admin))
+        self.needs_verification = bool(identity and not identity.email_verified)
+
+    @rx.event
+    def load(self) -> None:
+        """Resolve the session cookie into the view fields (every page runs this on load)."""
+        self._show(identity_of(self))
+        self.ended = False
         self.checked = True
+
+    @rx.event
+    def end_session(self) -> None:
+        """Show that the session has ended (expired, or signed out elsewhere), and nobody is signed in here."""
+        self._show(None)
+        url = self.router.url
+        here = f"{url.path}?{url.query}" if url.query else url.path
+        self.sign_in_again_url = f"/sign-in?next={quote(here, safe='')}"
+        self.ended = True
+
+    @rx.event
+    def resend_verification(self) -> EventSpec:
+        """Mail a new verification link to the signed-in user."""
+        identity = identity_of(self)
+        if identity is None:
+            return session_ended()
+        try:
+            local_accounts.resend_verification(identity)
+        except InvalidInput as exc:
+            return rx.toast.info(str(exc))
+        return rx.toast.success(f"We sent a new link to {identity.email}.")
 
     @rx.event
     def sign_out(self) -> EventSpec:

@@ -18,6 +18,7 @@ from portal.config import PROJECT_ROOT
 from tests.support.browser import open_page
 from tests.support.database import new_sqlite_url
 from tests.support.postgres import free_port
+from tests.support.processes import stop
 
 pytestmark = pytest.mark.slow
 STARTUP_TIMEOUT_S = 600
@@ -60,12 +61,7 @@ def production_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             time.sleep(1)
         yield base
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop(process, signal.SIGTERM, 30, group=True)
         log.close()
     output = (work / "server.log").read_text(errors="replace")
     assert "staff@portal.test" in output, "portal run prints the demo sign-in accounts"

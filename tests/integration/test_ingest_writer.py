@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from datetime import timedelta
 from pathlib import Path
 
@@ -49,6 +50,8 @@ def test_a_server_on_another_database_never_takes_this_databases_events(database
                     here = writer()
         return there, here
 
-    there, here = asyncio.run(while_a_server_runs_elsewhere())
+    # In a thread of its own: the browser tests leave an event loop running in this one.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        there, here = pool.submit(asyncio.run, while_a_server_runs_elsewhere()).result()
     assert isinstance(there, ProcessWriter)
     assert isinstance(here, ThreadWriter)

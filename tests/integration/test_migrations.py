@@ -78,3 +78,21 @@ def test_upgrading_keeps_existing_rows_and_gives_them_the_new_defaults(empty_dat
             text("SELECT seat_price, seat_increases, overrides, pool_per_seat FROM package_version WHERE id = 'v'")
         ).one()
     assert tuple(str(v) for v in row) == ("40", "prorate_immediately", "[]", "0")
+
+
+def test_users_from_before_self_service_sign_up_count_as_verified(empty_database_url: str) -> None:
+    config = alembic_config(empty_database_url)
+    command.upgrade(config, "621944864d05")
+    with engine_for(empty_database_url).begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO app_user (id, email, name, is_staff, created_at) "
+                "VALUES ('u', 'ann@acme.test', 'Ann', false, '2026-01-02 03:04:05+00:00')"
+            )
+        )
+    upgrade(empty_database_url)
+    with engine_for(empty_database_url).connect() as connection:
+        row = connection.execute(
+            text("SELECT email_verified_at IS NOT NULL, company_name, oidc_subject FROM app_user WHERE id = 'u'")
+        ).one()
+    assert tuple(row) == (True, "", None)

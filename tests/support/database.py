@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-from portal.config import get_settings
 from portal.db.migrations import upgrade
 from portal.db.session import engine_for
 from portal.services.ingest import directory
 from portal.services.ingest_writer import writer
 from tests.support.postgres import PostgresServer
+from tests.support.settings import settings_env
 
 
 def _forget_cached_data() -> None:
@@ -25,18 +24,11 @@ def _forget_cached_data() -> None:
 @contextlib.contextmanager
 def use_database(url: str) -> Iterator[str]:
     """Point the portal's settings (``REFLEX_DB_URL``) at ``url`` for the duration."""
-    previous = os.environ.get("REFLEX_DB_URL")
-    os.environ["REFLEX_DB_URL"] = url
-    get_settings.cache_clear()
-    _forget_cached_data()
     try:
-        yield url
+        with settings_env({"REFLEX_DB_URL": url}):
+            _forget_cached_data()
+            yield url
     finally:
-        if previous is None:
-            os.environ.pop("REFLEX_DB_URL", None)
-        else:
-            os.environ["REFLEX_DB_URL"] = previous
-        get_settings.cache_clear()
         _forget_cached_data()
 
 

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import psycopg
 
+from tests.support.processes import stop
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
@@ -121,12 +123,6 @@ def running_postgres() -> Iterator[PostgresServer]:
                 time.sleep(0.2)
         yield server
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait()
+        stop(process, signal.SIGINT, 30)
         log.close()
         shutil.rmtree(workdir, ignore_errors=True)
