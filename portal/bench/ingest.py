@@ -228,6 +228,10 @@ class Load:
                 ids.append((f"probe-{self.run_id}-{self.sequence}", self.probe))
             started = time.perf_counter()
             response = await self._post(http, ("[" + ",".join(self._event(t, c, stamp) for t, c in ids) + "]").encode())
+            if response.status_code != 200:  # refused (the server is shedding load): counted, then tried again
+                self.tally.errors += 1
+                await asyncio.sleep(0.05)
+                continue
             body = json.loads(response.content)
             self._count(ids, body, sent)
             expected -= CREDITS_PER_EVENT * body["accepted"]
