@@ -12,8 +12,10 @@ from portal.db.models import User, utcnow
 from portal.db.uow import UnitOfWork
 from portal.domain.money import Money, currency
 from portal.domain.periods import Period, prorate
+from portal.payments.gateway import CollectionRequest, CollectionResult, PaymentStatus
 from portal.payments.offline import NOT_CONFIGURED
 from portal.services import billing
+from portal.services.dashboard import dashboard
 from portal.services.demo import DEMO_PASSWORD, seed_demo
 from portal.services.errors import Forbidden, InvalidInput, NotSignedIn
 from portal.services.identity import Identity, sign_in
@@ -92,3 +94,27 @@ def test_a_switch_the_seats_do_not_fit_is_refused(buyer: Identity) -> None:
         switch_tier(admin, bought.customer_id, "business")
     with pytest.raises(InvalidInput, match="already on Team"):
         switch_tier(admin, bought.customer_id, "team")
+
+
+class _DecliningGateway:
+    """A payment provider that declines every card (the protocol's failure answer)."""
+
+    name = "declining"
+
+    def collect(self, request: CollectionRequest) -> CollectionResult:
+        return CollectionResult(PaymentStatus.FAILED, self.name, "The card was declined.", f"ch_{request.invoice_id}")
+
+
+def test_a_declined_payment_keeps_the_purchase_and_is_shown_to_the_admin(
+    buyer: Identity, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(billing, "configured_gateway", _DecliningGateway)
+    bought = purchase(buyer, "team", 3, "Initech")
+    assert bought.invoice is not None
+    assert (bought.invoice.status, bought.invoice.payment_note) == ("payment_failed", "The card was declined.")
+    admin = sign_in("new@initech.test", "pw-123456").identity
+    assert billing.contract_view(admin, bought.customer_id).seats == 3  # what was bought stays
+    view = dashboard(admin)
+    assert view.failed_payments == (
+        f"The payment of $120.00 for {bought.invoice.period} failed: The card was declined.",
+    )
