@@ -52,7 +52,7 @@ $(BUN):
 $(DEV_IDP): tests/support/dev_idp/package-lock.json
 	npm ci --silent --no-audit --no-fund --prefix tests/support/dev_idp
 
-# Debian's Chromium for Playwright (never `playwright install`) and PostgreSQL for the database tests.
+# Debian's Chromium for Playwright (never a browser download) and PostgreSQL for the database tests.
 system-test-deps:
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \

@@ -82,17 +82,18 @@ class Committer:
     def __init__(self, database_url: str | None = None) -> None:
         self._database_url = database_url
         self._metrics: list[BillableMetric] = []
-        self._metrics_read_at = float("-inf")
+        self._metrics_read_at: float | None = None  # monotonic time of the last read; None: read at next commit
 
     def _engine(self) -> Engine:
         return engine_for(self._database_url or get_settings().database_url)
 
     def refresh_metrics(self) -> None:
         """Read the metrics again at the next commit (after a metric is created or archived)."""
-        self._metrics_read_at = float("-inf")
+        self._metrics_read_at = None
 
     def _current_metrics(self, engine: Engine) -> list[BillableMetric]:
-        if time.monotonic() - self._metrics_read_at > METRICS_REFRESH_SECONDS:
+        read_at = self._metrics_read_at
+        if read_at is None or time.monotonic() - read_at > METRICS_REFRESH_SECONDS:
             with Session(engine) as session:
                 self._metrics = active_metrics(session)
             self._metrics_read_at = time.monotonic()

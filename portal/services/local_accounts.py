@@ -21,7 +21,7 @@ import re
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from portal.auth.mail import Message, mailer
 from portal.auth.passwords import hash_password, password_problem
@@ -162,20 +162,23 @@ def request_password_reset(email: str, now: datetime | None = None) -> str:
     return RESET_REQUESTED
 
 
-def send_invitation(user: User, customer_name: str, inviter: str, now: datetime | None = None) -> None:
-    """Mail ``user``, just added to ``customer_name`` by ``inviter``, a link to choose a password and join.
-
-    Someone who already has a password is told to sign in instead.
-    """
-    now = now or utcnow()
+def issue_invitation(session: Session, user: User, now: datetime) -> str | None:
+    """The token of ``user``'s invitation link, in the caller's transaction; None when they already have a
+    password (they sign in instead)."""
     if user.password_hash is not None:
+        return None
+    return account_tokens.issue(session, user.id, ACCEPT_INVITATION, now, INVITATION_LIFETIME)
+
+
+def send_invitation(user: User, customer_name: str, inviter: str, token: str | None) -> None:
+    """Mail ``user``, just added to ``customer_name`` by ``inviter``, the link with ``token`` to choose a
+    password and join (see :func:`issue_invitation`), or, without a token, a note to sign in."""
+    if token is None:
         link = f"{get_settings().public_url.rstrip('/')}/sign-in"
         greeting = f"Hello {user.name or user.email},"
         body = f"{greeting}\n\n{inviter} added you to {customer_name}. Sign in to see it:\n\n{link}\n"
         mailer().send(Message(to=user.email, subject=f"You have joined {customer_name} on Portal", body=body))
         return
-    with UnitOfWork() as uow:
-        token = account_tokens.issue(uow.session, user.id, ACCEPT_INVITATION, now, INVITATION_LIFETIME)
     _send_link(
         user,
         f"{inviter} invited you to {customer_name} on Portal",

@@ -112,8 +112,9 @@ def invite_member(
         session.add(user)
         session.add(SeatChangeRow(subscription_id=subscription.id, at=at, kind="add_seat_ids", seat_ids=[email]))
         session.flush()
+        token = local_accounts.issue_invitation(session, user, at)
         customer = session.get(Customer, customer_id)
         customer_name = customer.name if customer else customer_id
         session.expunge(user)
-    local_accounts.send_invitation(user, customer_name, inviter.name or inviter.email, at)
+    local_accounts.send_invitation(user, customer_name, inviter.name or inviter.email, token)
     return MemberView(user.email, user.name or user.email, "member", True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 from datetime import timedelta
 from pathlib import Path
 
@@ -50,8 +49,6 @@ def test_a_server_on_another_database_never_takes_this_databases_events(database
                     here = writer()
         return there, here
 
-    # In a thread of its own: the browser tests leave an event loop running in this one.
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        there, here = pool.submit(asyncio.run, while_a_server_runs_elsewhere()).result()
+    there, here = asyncio.run(while_a_server_runs_elsewhere())
     assert isinstance(there, ProcessWriter)
     assert isinstance(here, ThreadWriter)
