@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -132,6 +132,15 @@ class Contract:
     seat_key: str | None = None
     changes: tuple[TermsChange, ...] = ()
     _starts: tuple[datetime, ...] = field(init=False, repr=False, compare=False)
+    _hash: int | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __hash__(self) -> int:
+        """The hash of the compared fields, worked out once: drafts key their cached parts by the contract."""
+        cached = self._hash
+        if cached is None:
+            cached = hash(tuple(getattr(self, name) for name in _COMPARED))
+            object.__setattr__(self, "_hash", cached)
+        return cached
 
     def __post_init__(self) -> None:
         for name in ("products", "metrics", "grants", "changes"):
@@ -319,3 +328,7 @@ class Contract:
     def with_grants(self, grants: Iterable[Grant]) -> Contract:
         """The same contract with more grants."""
         return replace(self, grants=(*self.grants, *grants))
+
+
+_COMPARED = tuple(f.name for f in fields(Contract) if f.compare)
+"""The fields two contracts are compared (and hashed) by."""

@@ -593,8 +593,10 @@ def _expiries(
             contract_id=g.contract_id,
             seat_id=g.seat_id,
         )
-        for g in sorted(grants, key=lambda g: (g.ending_before or _NEVER, g.id))
-        if g.ending_before is not None and g.ending_before <= as_of and g.id not in expired
+        for g in sorted(
+            (g for g in grants if g.ending_before is not None and g.ending_before <= as_of and g.id not in expired),
+            key=lambda g: (g.ending_before or _NEVER, g.id),
+        )
     )
 
 
