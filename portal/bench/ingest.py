@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -62,10 +63,25 @@ class Tally:
     duplicates: int = 0
     rejected: int = 0
     errors: int = 0
+    error_reasons: Counter[str] = field(default_factory=Counter)
     latencies: list[float] = field(default_factory=list)
     visible_after: list[float] = field(default_factory=list)
     stale_reads: int = 0
     tokens_by_customer: dict[str, int] = field(default_factory=dict)
+
+    def refused(self, reason: str) -> None:
+        """Count a request that failed or was refused, and why."""
+        self.errors += 1
+        self.error_reasons[reason] += 1
+
+
+def _refusal(response: httpx.Response) -> str:
+    """A refused request's status and the start of its reason."""
+    try:
+        detail = str(response.json().get("detail", ""))
+    except ValueError:
+        detail = response.text
+    return f"{response.status_code} {detail[:160]}"
 
 
 def _free_port() -> int:
@@ -202,12 +218,12 @@ class Load:
             started = time.perf_counter()
             try:
                 response = await self._post(http, body)
-            except httpx.HTTPError:
-                self.tally.errors += 1
+            except httpx.HTTPError as exc:
+                self.tally.refused(type(exc).__name__)
                 continue
             self.tally.latencies.append(time.perf_counter() - started)
             if response.status_code != 200:
-                self.tally.errors += 1
+                self.tally.refused(_refusal(response))
                 continue
             self._count(ids, json.loads(response.content), sent)
 
@@ -229,7 +245,7 @@ class Load:
             started = time.perf_counter()
             response = await self._post(http, ("[" + ",".join(self._event(t, c, stamp) for t, c in ids) + "]").encode())
             if response.status_code != 200:  # refused (the server is shedding load): counted, then tried again
-                self.tally.errors += 1
+                self.tally.refused(_refusal(response))
                 await asyncio.sleep(0.05)
                 continue
             body = json.loads(response.content)
@@ -301,6 +317,8 @@ def _report(load: Load, elapsed: float, url: str, key: str) -> int:
         if (stored := _stored_tokens(url, key, customer)) != tokens
     ]
     print(f"duration                {elapsed:8.1f} s, {tally.requests} requests, {tally.errors} errors")
+    for reason, count in tally.error_reasons.most_common(5):
+        print(f"  {count:>6} × {reason}")
     print(f"events sent             {tally.sent:8d}  ({tally.sent / elapsed:,.0f} events/s)")
     print(f"events accepted         {tally.accepted:8d}  ({tally.accepted / elapsed:,.0f} events/s)")
     print(f"duplicates acknowledged {tally.duplicates:8d}  rejected {tally.rejected}")
