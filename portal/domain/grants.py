@@ -583,20 +583,22 @@ def _expiries(
     grants: Iterable[Grant], left: Mapping[str, Decimal], expired: Collection[str], as_of: datetime
 ) -> tuple[LedgerEntry, ...]:
     """:func:`expiry_entries` given what is ``left`` of each grant and which grants already ``expired``."""
+    due = sorted(
+        (g.ending_before, g.id, g)  # grant ids are unique: the grants themselves are never compared
+        for g in grants
+        if g.ending_before is not None and g.ending_before <= as_of and g.id not in expired
+    )
     return tuple(
         LedgerEntry(
             grant_id=g.id,
-            at=g.ending_before,
+            at=ending,
             kind=EntryKind.EXPIRY,
             amount=-left.get(g.id, ZERO),
-            reference=f"expired {_when(g.ending_before)}",
+            reference=f"expired {_when(ending)}",
             contract_id=g.contract_id,
             seat_id=g.seat_id,
         )
-        for g in sorted(
-            (g for g in grants if g.ending_before is not None and g.ending_before <= as_of and g.id not in expired),
-            key=lambda g: (g.ending_before or _NEVER, g.id),
-        )
+        for ending, _, g in due
     )
 
 
