@@ -184,6 +184,10 @@ class Catalog:
             base = dc.Terms(name=card.name, rate_card=card)
         else:
             raise ContractDataError(f"Terms {row.id} of contract {row.contract_id} name no package or rate card.")
+        return self.with_contract_overrides(base, contract_overrides)
+
+    def with_contract_overrides(self, base: dc.Terms, contract_overrides: Sequence[Mapping[str, Any]]) -> dc.Terms:
+        """``base`` with a contract's own overrides on top of its package's."""
         extra = tuple(override_from_doc(o, self.credit_types) for o in contract_overrides)
         return replace(base, overrides=(*base.overrides, *extra)) if extra else base
 

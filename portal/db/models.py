@@ -183,6 +183,9 @@ class PackageVersion(SQLModel, table=True):
     seat_decreases: str = Field(default="at_period_end", max_length=30)
     credit_proration: str = Field(default="prorated", max_length=20)
     entitlements: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    cloned_from_id: str | None = Field(
+        default=None, foreign_key="package_version.id", max_length=40, description="the version this draft copied"
+    )
     created_at: datetime = _created()
 
 
@@ -416,3 +419,40 @@ class ApiKey(SQLModel, table=True):
     created_at: datetime = _created()
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AuditEntry(SQLModel, table=True):
+    """One staff change: who, when, what, and the object before and after (append-only)."""
+
+    __tablename__ = "audit_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    actor: str = Field(max_length=320, index=True, description="a staff email, an API key or the command line")
+    action: str = Field(max_length=60, index=True)
+    subject_type: str = Field(max_length=40)
+    subject_id: str = Field(max_length=200, index=True)
+    summary: str = Field(default="", max_length=500)
+    before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+class SimulationRow(SQLModel, table=True):
+    """A simulation of a proposed price change over closed periods, its progress and its result."""
+
+    __tablename__ = "simulation"
+
+    id: str = _id("sim")
+    package_version_id: str = Field(foreign_key="package_version.id", index=True, max_length=40)
+    fingerprint: str = Field(max_length=64, description="SHA-256 of the simulated draft's billing terms")
+    periods: int
+    status: str = Field(default="running", max_length=10, description="running, done or failed")
+    done: int = Field(default=0)
+    total: int = Field(default=0)
+    result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    error: str = Field(default="", max_length=1000)
+    created_by: str = Field(max_length=320)
+    created_at: datetime = _created()
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    acknowledged_by: str | None = Field(default=None, max_length=320)
+    acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

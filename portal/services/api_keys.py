@@ -73,6 +73,11 @@ class ApiPrincipal:
         return STAFF in self.scopes
 
     @property
+    def audit_name(self) -> str:
+        """How the audit log names a change made with this key."""
+        return f"API key {self.key_id}"
+
+    @property
     def is_customer_admin(self) -> bool:
         """Keys act as their scopes allow, never as a customer admin (seat and tier changes need staff)."""
         return False

@@ -217,7 +217,7 @@ def _units(credit_type: CreditType, units: Decimal) -> str:
     return credit_type.format(units)
 
 
-def _plain(number: Decimal) -> str:
+def plain_number(number: Decimal) -> str:
     """A decimal without exponent or trailing zeros: ``3``, ``0.0025``, ``1250``."""
     return f"{number.normalize():f}"
 
@@ -227,8 +227,8 @@ def _unit_price(line: InvoiceLine) -> str:
     if line.unit_price is None:
         return ""
     if line.credit_type.is_fiat:
-        return f"{line.currency.symbol or line.currency.code + ' '}{_plain(line.unit_price)}"
-    return f"{_plain(line.unit_price)} {line.credit_type.name}"
+        return f"{line.currency.symbol or line.currency.code + ' '}{plain_number(line.unit_price)}"
+    return f"{plain_number(line.unit_price)} {line.credit_type.name}"
 
 
 def line_view(line: InvoiceLine, departments: dict[str, str]) -> LineView:
@@ -245,7 +245,7 @@ def line_view(line: InvoiceLine, departments: dict[str, str]) -> LineView:
         department=departments.get(line.contract_id, ""),
         description=line.description,
         period=line.period.label(),
-        quantity=_plain(line.quantity),
+        quantity=plain_number(line.quantity),
         unit_price=_unit_price(line),
         units=_units(line.credit_type, line.units),
         amount=fmt(line.amount_minor),
@@ -382,7 +382,7 @@ def balances(actor: Actor, customer_id: str, at: datetime | None = None) -> Bala
         contract_id=rated.contract_id,
         as_of=at,
         period=rated.period.label(),
-        pooled=tuple(PoolView(ct.name, ct.format(units), _plain(units)) for ct, units in result.pooled),
+        pooled=tuple(PoolView(ct.name, ct.format(units), plain_number(units)) for ct, units in result.pooled),
         grants=tuple(
             GrantView(
                 id=s.grant.id,
@@ -393,7 +393,7 @@ def balances(actor: Actor, customer_id: str, at: datetime | None = None) -> Bala
                 credit_type=s.grant.credit_type.name,
                 granted=s.grant.credit_type.format(s.grant.amount),
                 remaining=s.grant.credit_type.format(s.remaining),
-                remaining_units=_plain(s.remaining),
+                remaining_units=plain_number(s.remaining),
                 starts=s.grant.starting_at,
                 expires=s.grant.ending_before,
             )

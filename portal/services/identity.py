@@ -61,6 +61,11 @@ class Identity:
         return self.customer_id is not None and self.role == "admin"
 
     @property
+    def audit_name(self) -> str:
+        """How the audit log names this user: their email (the command line has none)."""
+        return self.email or "command line"
+
+    @property
     def home_path(self) -> str:
         """Where the user lands after signing in: their own area."""
         if self.is_staff:

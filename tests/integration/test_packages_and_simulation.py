@@ -1,0 +1,186 @@
+"""Staff clone a tier, edit the draft, simulate it over real usage, and publish it: on SQLite and PostgreSQL.
+
+Figures are hand-computed from the demo catalog: Team is $40 a seat a month with 2,000 AI credits a seat,
+pooled; AI tokens cost 10 credits per 1,000 tokens; an AI credit is worth $0.01.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import pytest
+
+from portal.db.models import PackageVersion, utcnow
+from portal.db.uow import UnitOfWork
+from portal.domain.metrics import UsageEvent
+from portal.services import packages, simulation
+from portal.services.audit import audit_actions, audit_log
+from portal.services.billing import provision
+from portal.services.catalog import published_tiers
+from portal.services.customers import create_customer
+from portal.services.demo_catalog import TOKENS_EVENT, ensure_catalog, ensure_tiers
+from portal.services.errors import Forbidden, InvalidInput
+from portal.services.identity import operator_identity
+from portal.services.ingest_writer import writer
+
+STAFF = replace(operator_identity(), email="staff@portal.test", user_id="usr_staff")
+CUSTOMER_USER = replace(STAFF, is_staff=False, customer_id="cus_x", role="admin", email="admin@x.test")
+
+
+def _two_months_ago() -> datetime:
+    """The first of the month before last, 00:00 UTC: the contract has two closed monthly periods."""
+    now = utcnow()
+    last_month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    return (last_month.replace(day=1) - timedelta(days=1)).replace(day=1)
+
+
+@pytest.fixture
+def initech(database: str) -> str:
+    """The demo tiers; Initech on Team with 3 seats from two months ago, who used 7,000 credits the first month."""
+    with UnitOfWork() as uow:
+        ensure_catalog(uow.session)
+        ensure_tiers(uow.session)
+    customer = create_customer(STAFF, "Initech")
+    start = _two_months_ago()
+    provision(STAFF, customer.id, "team", 3, ("ann", "bob"), at=start)
+    used = [("ann", 500_000), ("bob", 200_000)]  # 5,000 + 2,000 credits
+    events = [
+        UsageEvent(f"t-{u}", customer.id, TOKENS_EVENT, start + timedelta(days=5), {"tokens": str(n), "user_id": u})
+        for u, n in used
+    ]
+    writer().refresh_metrics()
+    writer().submit(events).result()
+    return customer.id
+
+
+def _team_version() -> str:
+    (team,) = [v for v in packages.list_versions(STAFF) if v.key == "team" and v.status == "published"]
+    return team.id
+
+
+def test_clone_edit_simulate_acknowledge_publish(initech: str) -> None:
+    draft = packages.clone_version(STAFF, _team_version(), key="team-plus", name="Team Plus", rank=4)
+    assert (draft.status, draft.version, draft.new_package) == ("draft", 1, True)
+    assert draft.terms["credits_per_seat"] == "2000"
+    draft = packages.update_draft(STAFF, draft.id, {"credits_per_seat": "2500", "tagline": "More credits per seat."})
+    assert draft.publish_blocker == "Simulate this draft before publishing it."
+    with pytest.raises(InvalidInput, match="Simulate this draft"):
+        packages.publish(STAFF, draft.id)
+
+    run = simulation.start(STAFF, draft.id, periods=3, background=False)
+    assert (run.status, run.percent, run.current) == ("done", 100, True)
+    (row,) = [r for r in run.rows if r["customer_id"] == initech]
+    # Current: month 1: 3 seats × $40 = $120, 7,000 credits against a 6,000 pool: 1,000 × $0.01 = $10 overage;
+    # month 2: $120. Proposed (2,500 a seat): a 7,500 pool covers month 1; $120 + $120.
+    assert (row["periods"], row["current_minor"], row["proposed_minor"], row["difference_minor"]) == (
+        2,
+        25000,
+        24000,
+        -1000,
+    )
+    assert (row["difference"], row["burn_current"], row["burn_proposed"], row["burn_change"]) == (
+        "-$10.00",
+        "6000",
+        "7000",
+        "1000",
+    )
+    assert (row["ran_out_current"], row["ran_out_proposed"], row["newly_runs_out"]) == (True, False, False)
+    (total,) = run.totals
+    assert (total["customers"], total["difference"], total["paying_less"]) == (len(run.rows), "-$10.00", 1)
+    csv_text = simulation.as_csv(run)
+    assert csv_text.splitlines()[0].startswith("Customer,Customer id,Contract id")
+    assert f"Initech,{initech}," in csv_text
+    assert "-$10.00" in csv_text
+
+    with pytest.raises(InvalidInput, match="acknowledge"):
+        packages.publish(STAFF, draft.id)
+    simulation.acknowledge(STAFF, run.id)
+    published = packages.publish(STAFF, draft.id)
+    assert (published.status, published.publish_blocker) == ("published", "")
+    assert "team-plus" in [t.key for t in published_tiers()]
+    with pytest.raises(InvalidInput, match="never changes"):
+        packages.update_draft(STAFF, draft.id, {"seat_price": "1"})
+
+    entries = audit_log(STAFF, search="Team Plus")
+    assert [e.action for e in entries] == [
+        "package.publish",
+        "simulation.acknowledge",
+        "package.edit",
+        "package.clone",
+    ]
+    edit = entries[2]
+    assert (edit.actor, edit.before, edit.after) == (
+        "staff@portal.test",
+        {"credits_per_seat": "2000", "tagline": "For teams that build with AI every day."},
+        {"credits_per_seat": "2500", "tagline": "More credits per seat."},
+    )
+    assert "package.publish" in audit_actions(STAFF)
+    assert [e.action for e in audit_log(STAFF, action="package.clone")] == ["package.clone"]
+
+
+def test_an_edit_after_the_simulation_needs_a_new_one(initech: str) -> None:
+    draft = packages.clone_version(STAFF, _team_version())
+    assert (draft.key, draft.version, draft.new_package) == ("team", 2, False)
+    run = simulation.start(STAFF, draft.id, background=False)
+    simulation.acknowledge(STAFF, run.id)
+    packages.update_draft(STAFF, draft.id, {"seat_price": "45"})
+    assert simulation.view(STAFF, run.id).current is False
+    with pytest.raises(InvalidInput, match="changed since its last simulation"):
+        packages.publish(STAFF, draft.id)
+    with pytest.raises(InvalidInput, match="changed after this simulation"):
+        simulation.acknowledge(STAFF, run.id)
+    rerun = simulation.start(STAFF, draft.id, background=False)
+    (row,) = [r for r in rerun.rows if r["customer_id"] == initech]
+    # $5 more a seat: 3 seats × $5 × 2 months.
+    assert row["difference_minor"] == 3000
+    simulation.acknowledge(STAFF, rerun.id)
+    assert packages.publish(STAFF, draft.id).status == "published"
+    # The alias moved: new customers get version 2; Initech stays on version 1 until migrated.
+    assert [t.version for t in published_tiers() if t.key == "team"] == [2]
+
+
+def test_one_draft_per_package_and_bad_fields_are_named(initech: str) -> None:
+    draft = packages.clone_version(STAFF, _team_version())
+    with pytest.raises(InvalidInput, match="already has a draft"):
+        packages.clone_version(STAFF, _team_version())
+    for changes, message in [
+        ({"seat_price": "-1"}, "seat price must be zero or more"),
+        ({"seat_price": "ten"}, "seat price 'ten' is not a number"),
+        ({"min_seats": "0"}, "min seats must be 1 or more"),
+        ({"max_seats": "2"}, r"maximum seats \(2\) is below the minimum \(3\)"),
+        ({"credit_allocation": "SHARED"}, "credit allocation must be one of POOLED, INDIVIDUAL, HYBRID"),
+        ({"rate_card_id": "rcd_nope"}, "no rate card 'rcd_nope'"),
+        ({"trial_days": "400"}, "trial days must be between 0 and 365"),
+        ({"colour": "red"}, "Unknown fields colour"),
+        ({"name": "Squad"}, "name of Team cannot change"),
+    ]:
+        with pytest.raises(InvalidInput, match=message):
+            packages.update_draft(STAFF, draft.id, changes)
+    with UnitOfWork() as uow:
+        row = uow.session.get(PackageVersion, draft.id)
+        assert row is not None
+        assert (row.seat_price, row.min_seats, row.max_seats) == (40, 3, 50)
+    with pytest.raises(InvalidInput, match="already exists"):
+        packages.clone_version(STAFF, draft.id, key="team", name="Team again")
+    with pytest.raises(InvalidInput, match="key 'Team Plus!' is not usable"):
+        packages.clone_version(STAFF, draft.id, key="Team Plus!", name="x")
+    packages.discard_draft(STAFF, draft.id)
+    assert [v.status for v in packages.list_versions(STAFF) if v.key == "team"] == ["published"]
+
+
+def test_customers_get_nothing_from_staff_services(initech: str) -> None:
+    version = _team_version()
+    for call in (
+        lambda: packages.list_versions(CUSTOMER_USER),
+        lambda: packages.version_detail(CUSTOMER_USER, version),
+        lambda: packages.clone_version(CUSTOMER_USER, version),
+        lambda: packages.update_draft(CUSTOMER_USER, version, {"seat_price": "1"}),
+        lambda: packages.publish(CUSTOMER_USER, version),
+        lambda: packages.discard_draft(CUSTOMER_USER, version),
+        lambda: simulation.start(CUSTOMER_USER, version, background=False),
+        lambda: simulation.latest(CUSTOMER_USER, version),
+        lambda: audit_log(CUSTOMER_USER),
+    ):
+        with pytest.raises(Forbidden, match="staff only"):
+            call()
