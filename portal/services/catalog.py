@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from portal.db.models import CreditTypeRow, Package, PackageVersion
 from portal.db.uow import UnitOfWork
 from portal.domain.money import CreditType, Money, currency, fiat
+from portal.services.audit import require_staff
+from portal.services.customers import Actor
+from portal.services.errors import NotFound
 
 _PER_PERIOD = {"MONTHLY": "month", "QUARTERLY": "quarter", "ANNUAL": "year"}
 _ALLOCATION = {
@@ -78,19 +81,40 @@ def _card(package: Package, version: PackageVersion, credit_row: CreditTypeRow |
     )
 
 
+def _lineup(session: Session, draft: PackageVersion | None = None) -> list[TierCard]:
+    """The newest published version of every package, in good-better-best order; ``draft`` in its package's place."""
+    rows = session.exec(
+        select(Package, PackageVersion)
+        .join(PackageVersion, col(PackageVersion.package_id) == Package.id)
+        .where(PackageVersion.status == "published")
+        .order_by(col(Package.rank), col(Package.key), col(PackageVersion.version).desc())
+    ).all()
+    credit_rows = {row.id: row for row in session.exec(select(CreditTypeRow)).all()}
+    newest: dict[str, tuple[Package, PackageVersion]] = {}
+    for package, version in rows:
+        newest.setdefault(package.id, (package, version))
+    if draft is not None:
+        own = session.get(Package, draft.package_id)
+        if own is not None:
+            newest[own.id] = (own, draft)
+    ordered = sorted(newest.values(), key=lambda pair: (pair[0].rank, pair[0].key))
+    return [
+        _card(package, version, credit_rows.get(version.credit_type_id) if version.credit_type_id else None)
+        for package, version in ordered
+    ]
+
+
 def published_tiers() -> list[TierCard]:
     """The newest published version of every package, in good-better-best order."""
     with UnitOfWork() as uow:
-        rows = uow.session.exec(
-            select(Package, PackageVersion)
-            .join(PackageVersion, col(PackageVersion.package_id) == Package.id)
-            .where(PackageVersion.status == "published")
-            .order_by(col(Package.rank), col(Package.key), col(PackageVersion.version).desc())
-        ).all()
-        credit_rows = {row.id: row for row in uow.session.exec(select(CreditTypeRow)).all()}
-    newest: dict[str, TierCard] = {}
-    for package, version in rows:
-        if package.key not in newest:
-            credit_row = credit_rows.get(version.credit_type_id) if version.credit_type_id else None
-            newest[package.key] = _card(package, version, credit_row)
-    return list(newest.values())
+        return _lineup(uow.session)
+
+
+def lineup_preview(actor: Actor, version_id: str) -> list[TierCard]:
+    """The pricing page's tiers as customers would see them with this version published (staff only)."""
+    require_staff(actor)
+    with UnitOfWork() as uow:
+        version = uow.session.get(PackageVersion, version_id)
+        if version is None:
+            raise NotFound(f"There is no package version {version_id}.")
+        return _lineup(uow.session, version)

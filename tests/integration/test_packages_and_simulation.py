@@ -17,7 +17,7 @@ from portal.domain.metrics import UsageEvent
 from portal.services import packages, simulation
 from portal.services.audit import audit_actions, audit_log
 from portal.services.billing import provision
-from portal.services.catalog import published_tiers
+from portal.services.catalog import lineup_preview, published_tiers
 from portal.services.customers import create_customer
 from portal.services.demo_catalog import TOKENS_EVENT, ensure_catalog, ensure_tiers
 from portal.services.errors import Forbidden, InvalidInput
@@ -184,3 +184,21 @@ def test_customers_get_nothing_from_staff_services(initech: str) -> None:
     ):
         with pytest.raises(Forbidden, match="staff only"):
             call()
+
+
+def test_the_preview_shows_the_line_up_with_the_draft_in_place(initech: str) -> None:
+    draft = packages.clone_version(STAFF, _team_version(), key="team-plus", name="Team Plus", rank=2)
+    packages.update_draft(STAFF, draft.id, {"credits_per_seat": "2500", "seat_price": "45"})
+    lineup = lineup_preview(STAFF, draft.id)
+    assert [(t.key, t.seat_price, t.credits) for t in lineup] == [
+        ("starter", "$20.00", "500 AI credits per seat / month"),
+        ("team", "$40.00", "2,000 AI credits per seat / month"),
+        ("team-plus", "$45.00", "2,500 AI credits per seat / month"),
+        ("business", "$75.00", "4,000 AI credits per seat / month"),
+    ]
+    assert "team-plus" not in [t.key for t in published_tiers()]
+    new_team = packages.clone_version(STAFF, _team_version())
+    packages.update_draft(STAFF, new_team.id, {"seat_price": "42"})
+    assert [t.seat_price for t in lineup_preview(STAFF, new_team.id) if t.key == "team"] == ["$42.00"]
+    with pytest.raises(Forbidden):
+        lineup_preview(CUSTOMER_USER, draft.id)
