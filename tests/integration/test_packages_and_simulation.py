@@ -6,15 +6,20 @@ pooled; AI tokens cost 10 credits per 1,000 tokens; an AI credit is worth $0.01.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
+from fastapi.testclient import TestClient
 
+from portal.api.app import create_api
 from portal.db.models import PackageVersion, utcnow
 from portal.db.uow import UnitOfWork
 from portal.domain.metrics import UsageEvent
 from portal.services import packages, simulation
+from portal.services.api_keys import create_api_key
 from portal.services.audit import audit_actions, audit_log
 from portal.services.billing import provision
 from portal.services.catalog import lineup_preview, published_tiers
@@ -202,3 +207,86 @@ def test_the_preview_shows_the_line_up_with_the_draft_in_place(initech: str) -> 
     assert [t.seat_price for t in lineup_preview(STAFF, new_team.id) if t.key == "team"] == ["$42.00"]
     with pytest.raises(Forbidden):
         lineup_preview(CUSTOMER_USER, draft.id)
+
+
+@pytest.fixture
+def staff_api(initech: str) -> Iterator[tuple[TestClient, dict[str, str], dict[str, str]]]:
+    """The API, with the headers of a staff key and of a customer's key that has every customer scope."""
+    operator = operator_identity()
+    staff_key = create_api_key(operator, "staff", ["staff"]).token
+    customer_key = create_api_key(operator, "initech", ["ingest", "read"], initech).token
+    with TestClient(create_api()) as client:
+        yield client, {"Authorization": f"Bearer {staff_key}"}, {"Authorization": f"Bearer {customer_key}"}
+
+
+def test_the_staff_api_does_all_the_pages_do(staff_api: tuple[TestClient, dict[str, str], dict[str, str]]) -> None:
+    client, staff, _ = staff_api
+    team = _team_version()
+    cloned = client.post(f"/api/v1/staff/packages/{team}/clone", json={"key": "team-x", "name": "Team X", "rank": 5})
+    assert cloned.status_code == 401
+    cloned = client.post(
+        f"/api/v1/staff/packages/{team}/clone", json={"key": "team-x", "name": "Team X", "rank": 5}, headers=staff
+    )
+    assert cloned.status_code == 201, cloned.text
+    draft = cloned.json()["id"]
+    bad = client.patch(f"/api/v1/staff/packages/{draft}", json={"seat_price": "-5"}, headers=staff)
+    assert (bad.status_code, bad.json()["detail"]) == (422, "The seat price must be zero or more, not -5.")
+    edited = client.patch(f"/api/v1/staff/packages/{draft}", json={"credits_per_seat": "2500"}, headers=staff)
+    assert edited.json()["terms"]["credits_per_seat"] == "2500"
+    refused = client.post(f"/api/v1/staff/packages/{draft}/publish", headers=staff)
+    assert (refused.status_code, refused.json()["detail"]) == (
+        422,
+        "Not published. Simulate this draft before publishing it.",
+    )
+    preview = client.get(f"/api/v1/staff/packages/{draft}/preview", headers=staff).json()
+    assert [t["key"] for t in preview] == ["starter", "team", "business", "team-x"]
+    started = client.post(f"/api/v1/staff/packages/{draft}/simulations", json={"periods": 2}, headers=staff)
+    assert started.status_code == 202
+    simulation_id = started.json()["id"]
+    deadline = time.monotonic() + 30
+    while (run := client.get(f"/api/v1/staff/simulations/{simulation_id}", headers=staff).json())[
+        "status"
+    ] == "running":
+        assert time.monotonic() < deadline, "the simulation did not finish in 30 s"
+        time.sleep(0.1)
+    assert run["status"] == "done"
+    assert [r["difference"] for r in run["rows"] if r["customer"] == "Initech"] == ["-$10.00"]
+    csv_response = client.get(f"/api/v1/staff/simulations/{simulation_id}/csv", headers=staff)
+    assert csv_response.headers["content-type"].startswith("text/csv")
+    assert "Initech" in csv_response.text
+    assert client.post(f"/api/v1/staff/simulations/{simulation_id}/acknowledge", headers=staff).status_code == 200
+    published = client.post(f"/api/v1/staff/packages/{draft}/publish", headers=staff)
+    assert published.json()["status"] == "published"
+    audit = client.get("/api/v1/staff/audit", params={"search": "Team X"}, headers=staff).json()
+    assert [e["action"] for e in audit] == [
+        "package.publish",
+        "simulation.acknowledge",
+        "package.edit",
+        "package.clone",
+    ]
+    assert all(e["actor"].startswith("API key key_") for e in audit)
+
+
+def test_a_customer_key_gets_nothing_from_the_staff_api(
+    staff_api: tuple[TestClient, dict[str, str], dict[str, str]],
+) -> None:
+    client, _, customer = staff_api
+    team = _team_version()
+    for method, path, body in [
+        ("GET", "/api/v1/staff/packages", None),
+        ("GET", f"/api/v1/staff/packages/{team}", None),
+        ("POST", f"/api/v1/staff/packages/{team}/clone", {}),
+        ("PATCH", f"/api/v1/staff/packages/{team}", {"seat_price": "1"}),
+        ("DELETE", f"/api/v1/staff/packages/{team}", None),
+        ("POST", f"/api/v1/staff/packages/{team}/publish", None),
+        ("GET", f"/api/v1/staff/packages/{team}/preview", None),
+        ("POST", f"/api/v1/staff/packages/{team}/simulations", {}),
+        ("GET", "/api/v1/staff/simulations/sim_x", None),
+        ("GET", "/api/v1/staff/simulations/sim_x/csv", None),
+        ("POST", "/api/v1/staff/simulations/sim_x/acknowledge", None),
+        ("GET", "/api/v1/staff/audit", None),
+    ]:
+        response = client.request(method, path, json=body, headers=customer)
+        assert response.status_code == 403, (method, path, response.text)
+        assert "staff" in response.json()["detail"]
+    assert [v.status for v in packages.list_versions(STAFF)].count("draft") == 0

@@ -1,0 +1,124 @@
+"""The staff API: package versions, simulations and the audit log (staff keys only): ``/api/v1/staff``.
+
+Everything the staff pages do is possible here too. Every route needs a staff
+key; a customer's key gets 403 whatever it asks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from portal.api.deps import ERRORS, Principal
+from portal.services import packages, simulation
+from portal.services.api_keys import STAFF
+from portal.services.audit import AuditView, audit_log
+from portal.services.catalog import TierCard, lineup_preview
+
+router = APIRouter(prefix="/api/v1/staff", tags=["staff"], responses=ERRORS)
+
+
+class CloneIn(BaseModel):
+    """What to clone a version into: the next version of its package, or (with ``key``) a new tier."""
+
+    key: str = Field(
+        default="", description="a new package key (lower-case letters, digits, dashes); empty: next version"
+    )
+    name: str = Field(default="", max_length=100, description="the new tier's name (with key)")
+    rank: int | None = Field(default=None, ge=0, le=1000, description="the new tier's place in the line-up (with key)")
+
+
+class SimulateIn(BaseModel):
+    """How many closed periods to replay."""
+
+    periods: int = Field(default=simulation.DEFAULT_PERIODS, ge=1, le=simulation.MAX_PERIODS)
+
+
+@router.get("/packages", response_model=list[packages.VersionView])
+def list_versions(principal: Principal) -> list[packages.VersionView]:
+    """Every version of every package, in good-better-best order."""
+    principal.require(STAFF)
+    return packages.list_versions(principal)
+
+
+@router.get("/packages/{version_id}", response_model=packages.VersionView)
+def get_version(version_id: str, principal: Principal) -> packages.VersionView:
+    """One version, with why it cannot be published yet (``publish_blocker``)."""
+    principal.require(STAFF)
+    return packages.version_detail(principal, version_id)
+
+
+@router.post("/packages/{version_id}/clone", response_model=packages.VersionView, status_code=201)
+def clone(version_id: str, body: CloneIn, principal: Principal) -> packages.VersionView:
+    """Clone a version into a new draft."""
+    principal.require(STAFF)
+    return packages.clone_version(principal, version_id, key=body.key, name=body.name, rank=body.rank)
+
+
+@router.patch("/packages/{version_id}", response_model=packages.VersionView)
+def edit(version_id: str, changes: dict[str, Any], principal: Principal) -> packages.VersionView:
+    """Change fields of a draft; amounts as decimal strings. Nothing is saved unless every field is right."""
+    principal.require(STAFF)
+    return packages.update_draft(principal, version_id, changes)
+
+
+@router.delete("/packages/{version_id}", status_code=204)
+def discard(version_id: str, principal: Principal) -> Response:
+    """Discard a draft (and its simulations)."""
+    principal.require(STAFF)
+    packages.discard_draft(principal, version_id)
+    return Response(status_code=204)
+
+
+@router.post("/packages/{version_id}/publish", response_model=packages.VersionView)
+def publish(version_id: str, principal: Principal) -> packages.VersionView:
+    """Publish a draft whose simulation was acknowledged; 422 with the reason otherwise."""
+    principal.require(STAFF)
+    return packages.publish(principal, version_id)
+
+
+@router.get("/packages/{version_id}/preview", response_model=list[TierCard])
+def preview(version_id: str, principal: Principal) -> list[TierCard]:
+    """The pricing page's line-up as customers would see it with this version in its package's place."""
+    principal.require(STAFF)
+    return lineup_preview(principal, version_id)
+
+
+@router.post("/packages/{version_id}/simulations", response_model=simulation.SimulationView, status_code=202)
+async def simulate(version_id: str, body: SimulateIn, principal: Principal) -> simulation.SimulationView:
+    """Start simulating a draft in the background; poll the simulation until its status is not ``running``."""
+    principal.require(STAFF)
+    return await run_in_threadpool(simulation.start, principal, version_id, body.periods)
+
+
+@router.get("/simulations/{simulation_id}", response_model=simulation.SimulationView)
+def get_simulation(simulation_id: str, principal: Principal) -> simulation.SimulationView:
+    """A simulation: its progress, then its per-customer rows and totals."""
+    principal.require(STAFF)
+    return simulation.view(principal, simulation_id)
+
+
+@router.get("/simulations/{simulation_id}/csv", response_class=Response)
+def simulation_csv(simulation_id: str, principal: Principal) -> Response:
+    """The per-customer rows as CSV."""
+    principal.require(STAFF)
+    body = simulation.as_csv(simulation.view(principal, simulation_id))
+    headers = {"Content-Disposition": f'attachment; filename="{simulation_id}.csv"'}
+    return Response(body, media_type="text/csv", headers=headers)
+
+
+@router.post("/simulations/{simulation_id}/acknowledge", response_model=simulation.SimulationView)
+def acknowledge(simulation_id: str, principal: Principal) -> simulation.SimulationView:
+    """Acknowledge a finished simulation of the draft as it still is (publishing needs it)."""
+    principal.require(STAFF)
+    return simulation.acknowledge(principal, simulation_id)
+
+
+@router.get("/audit", response_model=list[AuditView])
+def audit(principal: Principal, search: str = "", action: str = "") -> list[AuditView]:
+    """The audit log, newest first, filtered by action and by text in the actor, subject or summary."""
+    principal.require(STAFF)
+    return audit_log(principal, search=search, action=action)
