@@ -120,6 +120,33 @@ def _placeholders(connection: Connection) -> tuple[str, Callable[[datetime], Any
     return "%s", _as_is
 
 
+_MATCH_CHUNK = 200
+"""Keys read per query: one equality test each, OR-ed (SQLite refuses expressions deeper than 1,000 terms)."""
+
+
+def _stored_states(
+    connection: Connection, keys: Sequence[RollupKey], mark: str, instant: Callable[[datetime], Any], lock: str
+) -> dict[RollupKey, AggregationState]:
+    """The stored states of ``keys`` (those that exist), read :data:`_MATCH_CHUNK` keys at a time."""
+    # One equality test per key (SQLite plans a row-value IN over VALUES as a full scan).
+    match = f"(customer_id = {mark} AND metric_id = {mark} AND group_values = {mark} AND bucket_start = {mark})"
+    current: dict[RollupKey, AggregationState] = {}
+    for start in range(0, len(keys), _MATCH_CHUNK):
+        by_text = {
+            (k.customer_id, k.metric_id, k.group_values, instant(k.bucket_start)): k
+            for k in keys[start : start + _MATCH_CHUNK]
+        }
+        params = tuple(value for text_key in by_text for value in text_key)
+        for customer_id, metric_id, group_values, bucket_start, state in connection.exec_driver_sql(
+            "SELECT customer_id, metric_id, group_values, bucket_start, state FROM usage_rollup "
+            f"WHERE {' OR '.join([match] * len(by_text))}{lock}",
+            params,
+        ):
+            key = by_text[(customer_id, metric_id, group_values, bucket_start)]
+            current[key] = state_from_doc(json.loads(state) if isinstance(state, str) else state)
+    return current
+
+
 def merge_rollups(connection: Connection, deltas: Mapping[RollupKey, AggregationState]) -> None:
     """Merge ``deltas`` into the stored rollups, creating rows that do not exist yet.
 
@@ -131,18 +158,7 @@ def merge_rollups(connection: Connection, deltas: Mapping[RollupKey, Aggregation
     keys = list(deltas)
     for start in range(0, len(keys), _INSERT_CHUNK):
         chunk = keys[start : start + _INSERT_CHUNK]
-        by_text = {(k.customer_id, k.metric_id, k.group_values, instant(k.bucket_start)): k for k in chunk}
-        # One equality test per key (SQLite plans a row-value IN over VALUES as a full scan).
-        match = f"(customer_id = {mark} AND metric_id = {mark} AND group_values = {mark} AND bucket_start = {mark})"
-        params = tuple(value for text_key in by_text for value in text_key)
-        current: dict[RollupKey, AggregationState] = {}
-        for customer_id, metric_id, group_values, bucket_start, state in connection.exec_driver_sql(
-            "SELECT customer_id, metric_id, group_values, bucket_start, state FROM usage_rollup "
-            f"WHERE {' OR '.join([match] * len(chunk))}{lock}",
-            params,
-        ):
-            key = by_text[(customer_id, metric_id, group_values, bucket_start)]
-            current[key] = state_from_doc(json.loads(state) if isinstance(state, str) else state)
+        current = _stored_states(connection, chunk, mark, instant, lock)
         values: list[Any] = []
         for key in chunk:
             previous = current.get(key)

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from portal.db.models import utcnow
-from portal.domain.metrics import UsageEvent
-from portal.services.ingest_writer import ProcessWriter, ThreadWriter, WriterStopped, process_writer, writer
+from portal.db.uow import UnitOfWork
+from portal.db.usage_store import load_rollups
+from portal.domain.metrics import UsageEvent, quantity
+from portal.services.ingest_writer import Committer, ProcessWriter, ThreadWriter, WriterStopped, process_writer, writer
 from tests.support.database import use_database
 from tests.support.usage import UsageSetup, usage_setup
 
@@ -52,3 +54,26 @@ def test_a_server_on_another_database_never_takes_this_databases_events(database
     there, here = asyncio.run(while_a_server_runs_elsewhere())
     assert isinstance(there, ProcessWriter)
     assert isinstance(here, ThreadWriter)
+
+
+def test_one_commit_touching_thousands_of_rollups_stores_them_all(database: str, setup: UsageSetup) -> None:
+    """A group commit can touch more rollups than SQLite allows terms in one expression (about 1,000)."""
+    start = (utcnow() - timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
+    events = [
+        UsageEvent(f"many-{n}", setup.customer_id, "ai_usage", start + timedelta(hours=n // 50), properties)
+        for n in range(3000)
+        for properties in [{"tokens": "2", "user_id": f"u{n % 50}"}]
+    ]
+    committer = Committer()
+    (stored,) = committer.commit([events])
+    assert sum(outcome.new for outcome in stored.values()) == 3000
+    again = [
+        UsageEvent(f"x-{e.transaction_id}", e.customer_id, e.event_type, e.timestamp, e.properties) for e in events
+    ]
+    committer.commit([again])
+    with UnitOfWork() as uow:
+        rollups = load_rollups(uow.session.connection(), [setup.customer_id], start, start + timedelta(hours=60))
+    tokens = [state for key, state in rollups if key.metric_id == setup.tokens_metric_id]
+    # 60 hours × 50 users: 3,000 rollups of the token sum, each merged twice (2 + 2 tokens).
+    assert len(tokens) == 3000
+    assert {quantity(state) for state in tokens} == {4}
