@@ -58,6 +58,15 @@ TARGETS: dict[str, Target] = {
             Option("key", None, "a staff API key of the portal given with --url", str),
         ),
     ),
+    "simulate": Target(
+        "portal.bench.simulate",
+        "simulate a package change over real usage of many customers (the gate before publishing): seconds",
+        (
+            Option("customers", 1_000, "customers on the changed package (default 1,000)"),
+            Option("periods", 3, "closed periods replayed for each (default 3)"),
+            Option("seed", 2026, "seed of the generator"),
+        ),
+    ),
 }
 """Benchmark targets by name."""
 
