@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlmodel import Session, col, select
 
 from portal.db.codecs import invoice_from_row, lookup_credit_type, override_from_doc, price_from_doc
@@ -35,14 +36,14 @@ from portal.db.models import (
     SeatSubscriptionRow,
 )
 from portal.db.repositories import metric_from_row
-from portal.db.usage_store import load_rollups
+from portal.db.usage_store import load_rollups, window_states
 from portal.domain import contracts as dc
 from portal.domain.errors import DomainError
 from portal.domain.grants import ChildAccess, Grant, GrantKind, GrantScope, GrantSource
 from portal.domain.hierarchy import BudgetCap, CapBehaviour, ChildContract, Hierarchy, Payer, StatementMode
 from portal.domain.invoicing import Invoice
 from portal.domain.ledger import EntryKind, LedgerEntry
-from portal.domain.metrics import AggregationState, BillableMetric, BucketedUsage, GroupValues
+from portal.domain.metrics import AggregationState, BillableMetric, BucketedUsage, GroupValues, WindowedAggregation
 from portal.domain.money import CreditType, currency
 from portal.domain.periods import Frequency, Period
 from portal.domain.pricing import (
@@ -380,3 +381,30 @@ def bucketed_usage(session: Session, contracts: Sequence[dc.Contract], period: P
         group = tuple(json.loads(key.group_values))
         by_customer.setdefault(key.customer_id, {}).setdefault(key.metric_id, {})[(key.bucket_start, group)] = state
     return {c.id: BucketedUsage(by_customer.get(c.customer_id, {})) for c in contracts}
+
+
+class StoredUsage:
+    """One customer's usage as stored (hourly rollups), aggregated by the database over the windows asked for.
+
+    Each (metrics, windows) is read once and kept: drafting a period under two sets of terms with the same
+    windows, as a simulation does, reads the rollups once.
+    """
+
+    def __init__(self, connection: Connection, customer_id: str) -> None:
+        self._connection = connection
+        self._customer_id = customer_id
+        self._kept: dict[tuple[tuple[str, ...], tuple[Period, ...]], dict[str, WindowedAggregation]] = {}
+
+    def aggregate(self, metrics: Sequence[BillableMetric], windows: Sequence[Period]) -> dict[str, WindowedAggregation]:
+        """Each metric's aggregation over ``windows``, keyed by metric id."""
+        key = (tuple(m.id for m in metrics), tuple(windows))
+        found = self._kept.get(key)
+        if found is None:
+            found = self._kept[key] = window_states(self._connection, self._customer_id, metrics, windows)
+        return found
+
+
+def stored_usage(session: Session, contracts: Sequence[dc.Contract]) -> dict[str, StoredUsage]:
+    """Each contract's usage, read from the database when rating asks for it (see :class:`StoredUsage`)."""
+    connection = session.connection()
+    return {c.id: StoredUsage(connection, c.customer_id) for c in contracts}

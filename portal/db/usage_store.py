@@ -18,15 +18,25 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from portal.db.codecs import state_from_doc, state_to_doc
+from portal.db.codecs import merged_state, state_from_doc, state_to_doc
 from portal.db.models import UsageEvent as UsageEventRow
 from portal.db.models import UsageRollup
-from portal.domain.metrics import AggregationState, UsageEvent, merge
+from portal.domain.metrics import (
+    AggregationState,
+    BillableMetric,
+    GroupValues,
+    UsageEvent,
+    WindowedAggregation,
+    check_windows,
+    merge,
+)
+from portal.domain.periods import Period
 
 EVENTS = UsageEventRow.__table__  # type: ignore[attr-defined]
 ROLLUPS = UsageRollup.__table__  # type: ignore[attr-defined]
@@ -193,3 +203,41 @@ def load_rollups(
         (RollupKey(r.customer_id, r.metric_id, r.group_values, r.bucket_start), state_from_doc(r.state))
         for r in connection.execute(query)
     ]
+
+
+def window_states(
+    connection: Connection, customer_id: str, metrics: Sequence[BillableMetric], windows: Sequence[Period]
+) -> dict[str, WindowedAggregation]:
+    """One customer's usage per metric, window and group, from its hourly rollups: what
+    :func:`~portal.domain.metrics.aggregate_buckets` gives, with the grouping done by the database.
+
+    The database gathers the states of each (metric, group, window) into one text; they are merged here,
+    exactly (sums of decimals, counts, maxima, latest values and sets).
+    """
+    spans = check_windows(windows)
+    mark, instant = _placeholders(connection)
+    gather = "group_concat(state, ',')" if connection.dialect.name == "sqlite" else "string_agg(state::text, ',')"
+    window = " ".join(f"WHEN bucket_start < {mark} THEN {n}" for n in range(len(spans) - 1))
+    window = f"CASE {window} ELSE {len(spans) - 1} END" if window else "0"
+    ids = [m.id for m in metrics]
+    rows = connection.exec_driver_sql(
+        f"SELECT metric_id, group_values, {window} AS w, {gather} FROM usage_rollup "
+        f"WHERE customer_id = {mark} AND metric_id IN ({', '.join([mark] * len(ids))}) "
+        f"AND bucket_start >= {mark} AND bucket_start < {mark} GROUP BY metric_id, group_values, w",
+        (
+            *(instant(p.end) for p in spans[:-1]),
+            customer_id,
+            *ids,
+            instant(spans[0].start),
+            instant(spans[-1].end),
+        ),
+    )
+    states: dict[str, dict[tuple[int, GroupValues], AggregationState]] = {m.id: {} for m in metrics}
+    kinds = {m.id: m.aggregation for m in metrics}
+    for metric_id, group_values, w, gathered in rows:
+        group = tuple(json.loads(group_values))
+        states[metric_id][(int(w), group)] = merged_state(kinds[metric_id], json.loads(f"[{gathered}]"))
+    return {
+        m.id: WindowedAggregation(m.id, m.aggregation, m.group_keys, spans, MappingProxyType(states[m.id]))
+        for m in metrics
+    }

@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from portal.db.loaders import Catalog, Family, bucketed_usage, load_family
+from portal.db.loaders import Catalog, Family, load_family, stored_usage
 from portal.db.models import Contract, ContractTerms, Customer, Package, PackageVersion, SimulationRow, utcnow
 from portal.db.uow import UnitOfWork
 from portal.domain import contracts as dc
@@ -147,12 +147,12 @@ def _family_comparisons(
     proposed = tuple(
         _proposed(catalog, session, c, draft, closed[0].start) if c.id in changed else c for c in family.contracts
     )
-    usage: list[dict[str, UsageSource]] = [dict(bucketed_usage(session, family.contracts, p)) for p in closed]
+    usage: dict[str, UsageSource] = dict(stored_usage(session, family.contracts))
     return compare_family(
         family.contracts,
         proposed,
         closed,
-        usage,
+        [usage] * len(closed),
         changed=changed,
         hierarchy=family.hierarchy,
         opening=family.ledger,

@@ -1,0 +1,86 @@
+"""Usage aggregated by the database over a draft's windows equals usage aggregated from the loaded rollups."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import datetime, timedelta
+from itertools import pairwise
+
+import pytest
+
+from portal.db.loaders import StoredUsage
+from portal.db.models import BillableMetricRow, Customer, utcnow
+from portal.db.repositories import metric_from_row
+from portal.db.uow import UnitOfWork
+from portal.db.usage_store import load_rollups
+from portal.domain.metrics import AggregationState, BucketedUsage, GroupValues, UsageEvent
+from portal.domain.periods import Period
+from portal.services.ingest_writer import Committer
+
+KINDS = [
+    ("sum", "tokens", ["user_id", "model"]),
+    ("count", None, ["user_id"]),
+    ("max", "tokens", []),
+    ("unique", "user_id", ["model"]),
+    ("latest", "tokens", ["user_id"]),
+]
+
+
+@pytest.fixture
+def stored(database: str) -> tuple[str, list[BillableMetricRow], Period]:
+    """A customer with 2,000 events over 72 hours measured by one metric of each aggregation."""
+    with UnitOfWork() as uow:
+        customer = Customer(name="Hooli")
+        rows = [
+            BillableMetricRow(name=kind, event_type="call", aggregation=kind, aggregation_key=key, group_keys=groups)
+            for kind, key, groups in KINDS
+        ]
+        uow.session.add_all([customer, *rows])
+        uow.session.flush()
+        customer_id = customer.id
+        for row in rows:
+            uow.session.refresh(row)
+        uow.session.expunge_all()
+    start = (utcnow() - timedelta(days=4)).replace(minute=0, second=0, microsecond=0)
+    rnd = random.Random(7)
+    events = [
+        UsageEvent(
+            f"e{n}",
+            customer_id,
+            "call",
+            start + timedelta(minutes=rnd.randrange(72 * 60), seconds=n % 60),
+            {
+                "tokens": f"{rnd.randint(1, 5000)}.{rnd.randint(0, 99)}",
+                "user_id": f"u{rnd.randrange(7)}",
+                "model": rnd.choice(["a", "b"]),
+            },
+        )
+        for n in range(2000)
+    ]
+    Committer().commit([events])
+    return customer_id, rows, Period(start, start + timedelta(hours=72))
+
+
+@pytest.mark.parametrize("cuts", [[], [5], [1, 24, 47, 71]])
+def test_the_database_groups_what_the_rollups_add_up_to(
+    stored: tuple[str, list[BillableMetricRow], Period], cuts: list[int]
+) -> None:
+    customer_id, rows, span = stored
+    metrics = [metric_from_row(row) for row in rows]
+    bounds = [span.start, *(span.start + timedelta(hours=h) for h in cuts), span.end]
+    windows = [Period(a, b) for a, b in pairwise(bounds)]
+    with UnitOfWork() as uow:
+        connection = uow.session.connection()
+        by_metric: dict[str, dict[tuple[datetime, GroupValues], AggregationState]] = {}
+        for key, state in load_rollups(connection, [customer_id], span.start, span.end):
+            group = tuple(json.loads(key.group_values))
+            by_metric.setdefault(key.metric_id, {})[(key.bucket_start, group)] = state
+        expected = BucketedUsage(by_metric).aggregate(metrics, windows)
+        usage = StoredUsage(connection, customer_id)
+        found = usage.aggregate(metrics, windows)
+        assert usage.aggregate(metrics, windows) is found  # read once, kept
+    for metric in metrics:
+        assert dict(found[metric.id].states) == dict(expected[metric.id].states), metric.aggregation
+        assert found[metric.id].windows == expected[metric.id].windows
+    assert sum(len(found[m.id].states) for m in metrics) > 20
