@@ -8,16 +8,14 @@ field, so a document typed by staff or sent to the API is refused clearly.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from functools import reduce
 from typing import Any
 
 from portal.domain.errors import DomainError
 from portal.domain.invoicing import GrantApplied, Invoice, InvoiceLine, InvoiceStatus, LineGroup, LineKind, Timing
 from portal.domain.metrics import (
-    Aggregation,
     AggregationState,
     CountState,
     FilterOp,
@@ -26,7 +24,6 @@ from portal.domain.metrics import (
     PropertyFilter,
     SumState,
     UniqueState,
-    merge,
 )
 from portal.domain.money import CreditType, currency, fiat, to_decimal
 from portal.domain.periods import Period, ensure_utc
@@ -162,15 +159,6 @@ def state_from_doc(doc: Mapping[str, Any]) -> AggregationState:
     if "unique" in doc:
         return UniqueState(frozenset(str(v) for v in doc["unique"]))
     raise InvalidDocument(f"Unknown aggregation state {sorted(doc)}.")
-
-
-def merged_state(aggregation: Aggregation, docs: Sequence[Mapping[str, Any]]) -> AggregationState:
-    """The merge of several rollup documents of one metric (sums and counts added directly, exactly)."""
-    if aggregation is Aggregation.SUM:
-        return SumState(sum((Decimal(doc["sum"]) for doc in docs), Decimal(0)))
-    if aggregation is Aggregation.COUNT:
-        return CountState(sum(int(doc["count"]) for doc in docs))
-    return reduce(merge, map(state_from_doc, docs))
 
 
 # --- overrides -------------------------------------------------------------------------------------

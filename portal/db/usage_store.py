@@ -18,19 +18,24 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
+from functools import reduce
 from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from portal.db.codecs import merged_state, state_from_doc, state_to_doc
+from portal.db.codecs import state_from_doc, state_to_doc
 from portal.db.models import UsageEvent as UsageEventRow
 from portal.db.models import UsageRollup
 from portal.domain.metrics import (
+    Aggregation,
     AggregationState,
     BillableMetric,
+    CountState,
     GroupValues,
+    SumState,
     UsageEvent,
     WindowedAggregation,
     check_windows,
@@ -205,38 +210,60 @@ def load_rollups(
     ]
 
 
+def _gathered(dialect: str, aggregation: Aggregation) -> str:
+    """What the database gathers of a (metric, group, window)'s states: the sum's texts, the count, or the states."""
+    if aggregation is Aggregation.SUM:
+        return (
+            "group_concat(json_extract(state, '$.sum'), ',')"
+            if dialect == "sqlite"
+            else "string_agg(state->>'sum', ',')"
+        )
+    if aggregation is Aggregation.COUNT:  # whole numbers: the database adds them exactly
+        return "sum(json_extract(state, '$.count'))" if dialect == "sqlite" else "sum((state->>'count')::bigint)"
+    return "group_concat(state, ',')" if dialect == "sqlite" else "string_agg(state::text, ',')"
+
+
+def _state(aggregation: Aggregation, gathered: Any) -> AggregationState:
+    """The merged state of what :func:`_gathered` returned (exactly: decimals are added here)."""
+    if aggregation is Aggregation.SUM:
+        return SumState(sum(map(Decimal, gathered.split(",")), Decimal(0)))
+    if aggregation is Aggregation.COUNT:
+        return CountState(int(gathered))
+    return reduce(merge, map(state_from_doc, json.loads(f"[{gathered}]")))
+
+
 def window_states(
     connection: Connection, customer_id: str, metrics: Sequence[BillableMetric], windows: Sequence[Period]
 ) -> dict[str, WindowedAggregation]:
     """One customer's usage per metric, window and group, from its hourly rollups: what
     :func:`~portal.domain.metrics.aggregate_buckets` gives, with the grouping done by the database.
 
-    The database gathers the states of each (metric, group, window) into one text; they are merged here,
-    exactly (sums of decimals, counts, maxima, latest values and sets).
+    The database gathers each (metric, group, window): it adds counts, and lists the sums' decimal texts
+    (added here, exactly) or the other states (merged here); one query per kind of aggregation.
     """
     spans = check_windows(windows)
     mark, instant = _placeholders(connection)
-    gather = "group_concat(state, ',')" if connection.dialect.name == "sqlite" else "string_agg(state::text, ',')"
     window = " ".join(f"WHEN bucket_start < {mark} THEN {n}" for n in range(len(spans) - 1))
     window = f"CASE {window} ELSE {len(spans) - 1} END" if window else "0"
-    ids = [m.id for m in metrics]
-    rows = connection.exec_driver_sql(
-        f"SELECT metric_id, group_values, {window} AS w, {gather} FROM usage_rollup "
-        f"WHERE customer_id = {mark} AND metric_id IN ({', '.join([mark] * len(ids))}) "
-        f"AND bucket_start >= {mark} AND bucket_start < {mark} GROUP BY metric_id, group_values, w",
-        (
-            *(instant(p.end) for p in spans[:-1]),
-            customer_id,
-            *ids,
-            instant(spans[0].start),
-            instant(spans[-1].end),
-        ),
-    )
     states: dict[str, dict[tuple[int, GroupValues], AggregationState]] = {m.id: {} for m in metrics}
-    kinds = {m.id: m.aggregation for m in metrics}
-    for metric_id, group_values, w, gathered in rows:
-        group = tuple(json.loads(group_values))
-        states[metric_id][(int(w), group)] = merged_state(kinds[metric_id], json.loads(f"[{gathered}]"))
+    by_kind: dict[Aggregation, list[str]] = {}
+    for metric in metrics:
+        by_kind.setdefault(metric.aggregation, []).append(metric.id)
+    for kind, ids in by_kind.items():
+        rows = connection.exec_driver_sql(
+            f"SELECT metric_id, group_values, {window} AS w, {_gathered(connection.dialect.name, kind)} "
+            f"FROM usage_rollup WHERE customer_id = {mark} AND metric_id IN ({', '.join([mark] * len(ids))}) "
+            f"AND bucket_start >= {mark} AND bucket_start < {mark} GROUP BY metric_id, group_values, w",
+            (
+                *(instant(p.end) for p in spans[:-1]),
+                customer_id,
+                *ids,
+                instant(spans[0].start),
+                instant(spans[-1].end),
+            ),
+        )
+        for metric_id, group_values, w, gathered in rows:
+            states[metric_id][(int(w), tuple(json.loads(group_values)))] = _state(kind, gathered)
     return {
         m.id: WindowedAggregation(m.id, m.aggregation, m.group_keys, spans, MappingProxyType(states[m.id]))
         for m in metrics
