@@ -9,13 +9,13 @@ contracts is assembled with a handful of queries.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from portal.db.codecs import invoice_from_row, lookup_credit_type, override_from_doc, price_from_doc
 from portal.db.models import (
@@ -213,17 +213,13 @@ class Catalog:
         return None
 
 
-def _seats(session: Session, contract_id: str, product_id: str | None) -> SeatSubscription | None:
-    row = session.exec(select(SeatSubscriptionRow).where(SeatSubscriptionRow.contract_id == contract_id)).first()
+def _seats(
+    contract_id: str, product_id: str | None, row: SeatSubscriptionRow | None, changes: Sequence[SeatChangeRow]
+) -> SeatSubscription | None:
     if row is None:
         return None
     if product_id is None:
         raise ContractDataError(f"Contract {contract_id} has seats but its package has no seat product.")
-    changes = session.exec(
-        select(SeatChangeRow)
-        .where(SeatChangeRow.subscription_id == row.id)
-        .order_by(col(SeatChangeRow.at), col(SeatChangeRow.id))
-    ).all()
     return SeatSubscription(
         id=row.id,
         contract_id=contract_id,
@@ -258,34 +254,84 @@ def grant_from_row(row: GrantRow, catalog: Catalog) -> Grant:
     )
 
 
-def load_contract(session: Session, row: Contract, catalog: Catalog) -> dc.Contract:
-    """The domain contract of a row: its terms history, catalog, seats and grants."""
-    history = session.exec(
-        select(ContractTerms).where(ContractTerms.contract_id == row.id).order_by(col(ContractTerms.starting_at))
-    ).all()
-    if not history:
-        raise ContractDataError(f"Contract {row.id} has no terms.")
-    terms = [catalog.terms(t, row.overrides) for t in history]
-    seat_product = catalog.seat_product_id(history)
-    products, metrics = catalog.billed_by(terms, seat_product)
-    return dc.Contract(
-        id=row.id,
-        customer_id=row.customer_id,
-        currency=currency(row.currency),
-        starting_at=row.starting_at,
-        terms=terms[0],
-        products=products,
-        metrics=metrics,
-        ending_before=row.ending_before,
-        frequency=Frequency[row.billing_frequency],
-        seats=_seats(session, row.id, seat_product),
-        grants=tuple(
-            grant_from_row(g, catalog)
-            for g in session.exec(select(GrantRow).where(GrantRow.contract_id == row.id)).all()
-        ),
-        seat_key=row.seat_key or None,
-        changes=tuple(dc.TermsChange(t.starting_at, terms[i + 1]) for i, t in enumerate(history[1:])),
-    )
+M = TypeVar("M", bound=SQLModel)
+
+_IN_CHUNK = 500
+"""Ids per ``IN (...)`` list when reading many contracts' rows at once."""
+
+
+def _rows_in(session: Session, model: type[M], column: Any, ids: Iterable[str], *order: Any) -> list[M]:
+    """The rows of ``model`` whose ``column`` is one of ``ids``, read :data:`_IN_CHUNK` ids at a time."""
+    wanted = sorted(set(ids))
+    rows: list[M] = []
+    for start in range(0, len(wanted), _IN_CHUNK):
+        chunk = wanted[start : start + _IN_CHUNK]
+        rows += session.exec(select(model).where(col(column).in_(chunk)).order_by(*order)).all()
+    return rows
+
+
+def _by(rows: Iterable[M], key: Callable[[M], str]) -> dict[str, list[M]]:
+    grouped: dict[str, list[M]] = {}
+    for row in rows:
+        grouped.setdefault(key(row), []).append(row)
+    return grouped
+
+
+@dataclass(frozen=True)
+class _ContractRows:
+    """The rows behind many contracts, read with one query per table (chunked)."""
+
+    terms: dict[str, list[ContractTerms]]
+    seats: dict[str, SeatSubscriptionRow]
+    seat_changes: dict[str, list[SeatChangeRow]]
+    grants: dict[str, list[GrantRow]]
+
+    @classmethod
+    def read(cls, session: Session, contract_ids: Sequence[str]) -> _ContractRows:
+        terms = _rows_in(
+            session, ContractTerms, ContractTerms.contract_id, contract_ids, col(ContractTerms.starting_at)
+        )
+        seats = _rows_in(session, SeatSubscriptionRow, SeatSubscriptionRow.contract_id, contract_ids)
+        changes = _rows_in(
+            session,
+            SeatChangeRow,
+            SeatChangeRow.subscription_id,
+            [s.id for s in seats],
+            col(SeatChangeRow.at),
+            col(SeatChangeRow.id),
+        )
+        grants = _rows_in(session, GrantRow, GrantRow.contract_id, contract_ids, col(GrantRow.created_at))
+        return cls(
+            terms=_by(terms, lambda t: t.contract_id),
+            seats={s.contract_id: s for s in seats},
+            seat_changes=_by(changes, lambda c: c.subscription_id),
+            grants=_by(grants, lambda g: g.contract_id),
+        )
+
+    def contract(self, row: Contract, catalog: Catalog) -> dc.Contract:
+        """The domain contract of a row: its terms history, catalog, seats and grants."""
+        history = self.terms.get(row.id, [])
+        if not history:
+            raise ContractDataError(f"Contract {row.id} has no terms.")
+        terms = [catalog.terms(t, row.overrides) for t in history]
+        seat_product = catalog.seat_product_id(history)
+        products, metrics = catalog.billed_by(terms, seat_product)
+        seats = self.seats.get(row.id)
+        return dc.Contract(
+            id=row.id,
+            customer_id=row.customer_id,
+            currency=currency(row.currency),
+            starting_at=row.starting_at,
+            terms=terms[0],
+            products=products,
+            metrics=metrics,
+            ending_before=row.ending_before,
+            frequency=Frequency[row.billing_frequency],
+            seats=_seats(row.id, seat_product, seats, self.seat_changes.get(seats.id, []) if seats else []),
+            grants=tuple(grant_from_row(g, catalog) for g in self.grants.get(row.id, [])),
+            seat_key=row.seat_key or None,
+            changes=tuple(dc.TermsChange(t.starting_at, terms[i + 1]) for i, t in enumerate(history[1:])),
+        )
 
 
 @dataclass(frozen=True)
@@ -303,46 +349,69 @@ class Family:
 
 def load_family(session: Session, contract_id: str, catalog: Catalog) -> Family:
     """The family ``contract_id`` belongs to: its parent (if any) and all the parent's children."""
-    row = session.get(Contract, contract_id)
-    if row is None:
-        raise ContractDataError(f"Contract {contract_id} does not exist.")
-    root_id = row.parent_contract_id or row.id
-    root = session.get(Contract, root_id)
-    assert root is not None
-    children = session.exec(select(Contract).where(Contract.parent_contract_id == root_id)).all()
-    rows = [root, *children]
-    contracts = tuple(load_contract(session, r, catalog) for r in rows)
-    caps = session.exec(
-        select(BudgetCapRow).where(col(BudgetCapRow.child_contract_id).in_([c.id for c in children]))
-    ).all()
-    anchors = {r.id: (r.starting_at, Frequency[r.billing_frequency]) for r in rows}
-    hierarchy = Hierarchy(
-        children=tuple(ChildContract(c.id, root_id, Payer(c.payer), StatementMode(c.statement)) for c in children),
-        caps=tuple(
-            BudgetCap(
-                cap.child_contract_id,
-                catalog.credit_type(cap.credit_type_id),
-                cap.amount,
-                anchors[cap.child_contract_id][0],
-                anchors[cap.child_contract_id][1],
-                CapBehaviour(cap.behaviour),
+    return load_families(session, [contract_id], catalog)[contract_id]
+
+
+def load_families(session: Session, contract_ids: Sequence[str], catalog: Catalog) -> dict[str, Family]:
+    """For each of ``contract_ids``, its family (:func:`load_family`), all read with a few queries."""
+    given = {r.id: r for r in _rows_in(session, Contract, Contract.id, contract_ids)}
+    missing = [c for c in contract_ids if c not in given]
+    if missing:
+        raise ContractDataError(f"Contract {missing[0]} does not exist.")
+    roots = {c: given[c].parent_contract_id or c for c in contract_ids}
+    root_rows = {r.id: r for r in _rows_in(session, Contract, Contract.id, roots.values())}
+    children = _by(
+        _rows_in(session, Contract, Contract.parent_contract_id, roots.values(), col(Contract.created_at)),
+        lambda r: r.parent_contract_id or "",
+    )
+    members = {root: [root_rows[root], *children.get(root, [])] for root in set(roots.values())}
+    rows = _ContractRows.read(session, [r.id for family in members.values() for r in family])
+    contracts = {root: tuple(rows.contract(r, catalog) for r in family) for root, family in members.items()}
+    caps = _by(
+        _rows_in(session, BudgetCapRow, BudgetCapRow.child_contract_id, [c.id for f in children.values() for c in f]),
+        lambda cap: cap.child_contract_id,
+    )
+    grant_ids = {g.id for family in contracts.values() for c in family for g in c.grants}
+    entries = _by(
+        (
+            e
+            for e in _rows_in(
+                session,
+                LedgerEntryRow,
+                LedgerEntryRow.grant_contract_id,
+                [c.id for family in contracts.values() for c in family if c.grants],
+                col(LedgerEntryRow.id),
             )
-            for cap in caps
+            if e.grant_id in grant_ids
         ),
+        lambda e: e.grant_contract_id,
     )
-    grant_ids = [g.id for c in contracts for g in c.grants]
-    entries = (
-        session.exec(
-            select(LedgerEntryRow).where(col(LedgerEntryRow.grant_id).in_(grant_ids)).order_by(col(LedgerEntryRow.id))
-        ).all()
-        if grant_ids
-        else []
-    )
-    ledger = tuple(
-        LedgerEntry(e.grant_id, e.at, EntryKind(e.kind), e.amount, e.reference, e.contract_id, e.seat_id)
-        for e in entries
-    )
-    return Family(contracts, hierarchy, ledger)
+    families: dict[str, Family] = {}
+    for root, family_rows in members.items():
+        kids = family_rows[1:]
+        anchors = {r.id: (r.starting_at, Frequency[r.billing_frequency]) for r in family_rows}
+        hierarchy = Hierarchy(
+            children=tuple(ChildContract(c.id, root, Payer(c.payer), StatementMode(c.statement)) for c in kids),
+            caps=tuple(
+                BudgetCap(
+                    cap.child_contract_id,
+                    catalog.credit_type(cap.credit_type_id),
+                    cap.amount,
+                    anchors[cap.child_contract_id][0],
+                    anchors[cap.child_contract_id][1],
+                    CapBehaviour(cap.behaviour),
+                )
+                for child in kids
+                for cap in caps.get(child.id, [])
+            ),
+        )
+        recorded = sorted((e for r in family_rows for e in entries.get(r.id, [])), key=lambda e: e.id or 0)
+        ledger = tuple(
+            LedgerEntry(e.grant_id, e.at, EntryKind(e.kind), e.amount, e.reference, e.contract_id, e.seat_id)
+            for e in recorded
+        )
+        families[root] = Family(contracts[root], hierarchy, ledger)
+    return {c: families[roots[c]] for c in contract_ids}
 
 
 def finalized_invoices(

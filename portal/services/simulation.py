@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from portal.db.loaders import Catalog, Family, load_family, stored_usage
+from portal.db.loaders import Catalog, Family, load_families, stored_usage
 from portal.db.models import Contract, ContractTerms, Customer, Package, PackageVersion, SimulationRow, utcnow
 from portal.db.uow import UnitOfWork
 from portal.domain import contracts as dc
@@ -159,16 +159,6 @@ def _family_comparisons(
     )
 
 
-def _families(session: Session, contract_ids: Sequence[str]) -> dict[str, list[str]]:
-    """The affected contracts grouped by the root of their family (parent, or the contract itself)."""
-    grouped: dict[str, list[str]] = {}
-    for contract_id in contract_ids:
-        row = session.get(Contract, contract_id)
-        assert row is not None
-        grouped.setdefault(row.parent_contract_id or row.id, []).append(contract_id)
-    return grouped
-
-
 def compare_draft(
     session: Session, draft: PackageVersion, at: datetime, periods: int, progress: Callable[[int, int], None]
 ) -> Iterator[tuple[Comparison, dc.Contract]]:
@@ -176,10 +166,14 @@ def compare_draft(
 
     ``progress(done, total)`` is called after each family.
     """
-    families = _families(session, affected_contracts(session, draft, at))
     catalog = Catalog(session)
-    for number, (root, changed) in enumerate(families.items(), start=1):
-        family = load_family(session, root, catalog)
+    affected = affected_contracts(session, draft, at)
+    loaded = load_families(session, affected, catalog)
+    families: dict[str, tuple[Family, list[str]]] = {}
+    for contract_id in affected:
+        family = loaded[contract_id]
+        families.setdefault(family.contracts[0].id, (family, []))[1].append(contract_id)
+    for number, (family, changed) in enumerate(families.values(), start=1):
         by_id = {c.id: c for c in family.contracts}
         for comparison in _family_comparisons(session, catalog, family, changed, draft, at, periods):
             yield comparison, by_id[comparison.contract_id]
