@@ -12,6 +12,8 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from itertools import pairwise
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection
@@ -114,6 +116,7 @@ class Catalog:
         self.metrics = {r.id: metric_from_row(r) for r in session.exec(select(BillableMetricRow)).all()}
         self._rate_cards: dict[str, RateCard] = {}
         self._terms: dict[tuple[str | None, str | None], dc.Terms] = {}
+        self._versions: dict[str, PackageVersion] = {}
 
     def credit_type(self, credit_type_id: str) -> CreditType:
         """A credit type by id (an ISO code or a custom unit)."""
@@ -139,6 +142,16 @@ class Catalog:
             )
             self._rate_cards[rate_card_id] = RateCard(card.id, card.name, rates)
         return self._rate_cards[rate_card_id]
+
+    def version(self, version_id: str) -> PackageVersion:
+        """A package version row, read once per catalog."""
+        found = self._versions.get(version_id)
+        if found is None:
+            found = self.session.get(PackageVersion, version_id)
+            if found is None:
+                raise ContractDataError(f"Package version {version_id} does not exist.")
+            self._versions[version_id] = found
+        return found
 
     def version_terms(self, version: PackageVersion) -> dc.Terms:
         """The terms a package version bills by."""
@@ -176,10 +189,7 @@ class Catalog:
     def terms(self, row: ContractTerms, contract_overrides: Sequence[Mapping[str, Any]]) -> dc.Terms:
         """The terms of one entry of a contract's terms history (contract overrides on top)."""
         if row.package_version_id is not None:
-            version = self.session.get(PackageVersion, row.package_version_id)
-            if version is None:
-                raise ContractDataError(f"Package version {row.package_version_id} does not exist.")
-            base = self.version_terms(version)
+            base = self.version_terms(self.version(row.package_version_id))
         elif row.rate_card_id is not None:
             card = self.rate_card(row.rate_card_id)
             base = dc.Terms(name=card.name, rate_card=card)
@@ -207,8 +217,8 @@ class Catalog:
         """The seat product of the package versions in a terms history (they share one)."""
         for row in history:
             if row.package_version_id is not None:
-                version = self.session.get(PackageVersion, row.package_version_id)
-                if version is not None and version.seat_product_id is not None:
+                version = self.version(row.package_version_id)
+                if version.seat_product_id is not None:
                     return version.seat_product_id
         return None
 
@@ -352,6 +362,11 @@ def load_family(session: Session, contract_id: str, catalog: Catalog) -> Family:
     return load_families(session, [contract_id], catalog)[contract_id]
 
 
+def contract_overrides(session: Session, contract_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    """Each contract's own price overrides (on top of its package's)."""
+    return {r.id: r.overrides for r in _rows_in(session, Contract, Contract.id, contract_ids)}
+
+
 def load_families(session: Session, contract_ids: Sequence[str], catalog: Catalog) -> dict[str, Family]:
     """For each of ``contract_ids``, its family (:func:`load_family`), all read with a few queries."""
     given = {r.id: r for r in _rows_in(session, Contract, Contract.id, contract_ids)}
@@ -471,6 +486,35 @@ class StoredUsage:
         if found is None:
             found = self._kept[key] = window_states(self._connection, self._customer_id, metrics, windows)
         return found
+
+    def prefetch(self, plans: Sequence[tuple[Sequence[BillableMetric], Sequence[Period]]]) -> None:
+        """Read the usage of several drafts that follow each other in time (``(metrics, windows)`` each, as
+        :func:`~portal.domain.invoicing.usage_plans` gives them) with one query, and keep each."""
+        spans = [tuple(windows) for _, windows in plans]
+        if len(plans) < 2 or any(later[0].start != earlier[-1].end for earlier, later in pairwise(spans)):
+            return
+        metrics = list({m.id: m for chosen, _ in plans for m in chosen}.values())
+        together = window_states(self._connection, self._customer_id, metrics, [w for span in spans for w in span])
+        offset = 0
+        for (chosen, _), span in zip(plans, spans, strict=True):
+            last = offset + len(span)
+            self._kept[(tuple(m.id for m in chosen), span)] = {
+                m.id: WindowedAggregation(
+                    m.id,
+                    m.aggregation,
+                    m.group_keys,
+                    span,
+                    MappingProxyType(
+                        {
+                            (w - offset, g): state
+                            for (w, g), state in together[m.id].states.items()
+                            if offset <= w < last
+                        }
+                    ),
+                )
+                for m in chosen
+            }
+            offset = last
 
 
 def stored_usage(session: Session, contracts: Sequence[dc.Contract]) -> dict[str, StoredUsage]:

@@ -262,7 +262,7 @@ def window_states(
                 instant(spans[-1].end),
             ),
         )
-        for metric_id, group_values, w, gathered in rows:
+        for metric_id, group_values, w, gathered in rows.fetchall():
             states[metric_id][(int(w), tuple(json.loads(group_values)))] = _state(kind, gathered)
     return {
         m.id: WindowedAggregation(m.id, m.aggregation, m.group_keys, spans, MappingProxyType(states[m.id]))

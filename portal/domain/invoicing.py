@@ -673,6 +673,21 @@ def _shared_grants(contracts: Iterable[Contract], hierarchy: Hierarchy, period: 
     return shared
 
 
+def usage_plans(
+    contracts: Sequence[Contract], period: Period, *, hierarchy: Hierarchy = NO_HIERARCHY
+) -> dict[str, tuple[tuple[BillableMetric, ...], tuple[Period, ...]]]:
+    """For each contract's draft of ``period``, the metrics its usage is rated by and the windows it is
+    aggregated over (contracts without usage products, or not active, are left out)."""
+    active = [c for c in contracts if c.active_in(period)]
+    shared = _shared_grants(active, hierarchy, period)
+    plans: dict[str, tuple[tuple[BillableMetric, ...], tuple[Period, ...]]] = {}
+    for contract in active:
+        plan = _standing(contract, period, tuple(shared[contract.id])).plan
+        if plan is not None:
+            plans[contract.id] = (plan.metrics, plan.windows)
+    return plans
+
+
 def aggregated_usage(
     contracts: Sequence[Contract],
     period: Period,
@@ -687,15 +702,10 @@ def aggregated_usage(
     of raw events or rollups skips aggregating usage and gives the same
     invoices. Contracts without usage products, or not active, are left out.
     """
-    active = [c for c in contracts if c.active_in(period)]
-    shared = _shared_grants(active, hierarchy, period)
-    result: dict[str, AggregatedUsage] = {}
-    for contract in active:
-        plan = _standing(contract, period, tuple(shared[contract.id])).plan
-        if plan is not None:
-            source = usage.get(contract.id, _NO_USAGE)
-            result[contract.id] = AggregatedUsage.of(source, plan.metrics, plan.windows)
-    return result
+    return {
+        contract_id: AggregatedUsage.of(usage.get(contract_id, _NO_USAGE), metrics, windows)
+        for contract_id, (metrics, windows) in usage_plans(contracts, period, hierarchy=hierarchy).items()
+    }
 
 
 def _in_play(grants: Iterable[Grant], period: Period) -> list[Grant]:

@@ -28,10 +28,11 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from portal.db.loaders import Catalog, Family, load_families, stored_usage
+from portal.db.loaders import Catalog, Family, contract_overrides, load_families, stored_usage
 from portal.db.models import Contract, ContractTerms, Customer, Package, PackageVersion, SimulationRow, utcnow
 from portal.db.uow import UnitOfWork
 from portal.domain import contracts as dc
+from portal.domain.invoicing import usage_plans
 from portal.domain.metrics import UsageSource
 from portal.domain.money import CreditType, Money
 from portal.domain.periods import Period, period_index
@@ -121,42 +122,50 @@ def _closed_periods(contract: dc.Contract, at: datetime, count: int) -> list[Per
 
 
 def _proposed(
-    catalog: Catalog, session: Session, contract: dc.Contract, draft: PackageVersion, at: datetime
+    catalog: Catalog, contract: dc.Contract, overrides: list[dict[str, Any]], draft: PackageVersion, at: datetime
 ) -> dc.Contract:
-    """The contract on the draft's terms from ``at`` (its own overrides kept on top)."""
-    row = session.get(Contract, contract.id)
-    assert row is not None
-    terms = catalog.with_contract_overrides(catalog.version_terms(draft), row.overrides)
+    """The contract on the draft's terms from ``at`` (its own ``overrides`` kept on top)."""
+    terms = catalog.with_contract_overrides(catalog.version_terms(draft), overrides)
     moved = contract.with_terms_from(at, terms)
     seat_product = contract.seats.product_id if contract.seats else draft.seat_product_id
     products, metrics = catalog.billed_by(moved.all_terms(), seat_product)
     return replace(moved, products=products, metrics=metrics)
 
 
-def _family_comparisons(
-    session: Session, catalog: Catalog, family: Family, changed: Sequence[str], draft: PackageVersion, at: datetime,
-    periods: int,
-) -> tuple[Comparison, ...]:  # fmt: skip
-    """Compare one family with its ``changed`` contracts on the draft's terms."""
-    anchor = family.contracts[0]
-    closed = _closed_periods(anchor, at, periods)
-    if not closed:
-        return tuple(
-            compare_family(family.contracts, family.contracts, [], [], changed=changed, hierarchy=family.hierarchy)
+@dataclass(frozen=True)
+class _Replay:
+    """What comparing each family needs: the draft, the time, how many closed periods, the contracts' overrides."""
+
+    session: Session
+    catalog: Catalog
+    draft: PackageVersion
+    at: datetime
+    periods: int
+    overrides: dict[str, list[dict[str, Any]]]
+
+    def compare(self, family: Family, changed: Sequence[str]) -> tuple[Comparison, ...]:
+        """Compare one family with its ``changed`` contracts on the draft's terms."""
+        closed = _closed_periods(family.contracts[0], self.at, self.periods)
+        if not closed:
+            return compare_family(family.contracts, family.contracts, [], [], changed=changed)
+        proposed = tuple(
+            _proposed(self.catalog, c, self.overrides[c.id], self.draft, closed[0].start) if c.id in changed else c
+            for c in family.contracts
         )
-    proposed = tuple(
-        _proposed(catalog, session, c, draft, closed[0].start) if c.id in changed else c for c in family.contracts
-    )
-    usage: dict[str, UsageSource] = dict(stored_usage(session, family.contracts))
-    return compare_family(
-        family.contracts,
-        proposed,
-        closed,
-        [usage] * len(closed),
-        changed=changed,
-        hierarchy=family.hierarchy,
-        opening=family.ledger,
-    )
+        stored = stored_usage(self.session, family.contracts)
+        plans = [usage_plans(family.contracts, p, hierarchy=family.hierarchy) for p in closed]
+        for contract_id, source in stored.items():
+            source.prefetch([plan[contract_id] for plan in plans if contract_id in plan])
+        usage: dict[str, UsageSource] = dict(stored)
+        return compare_family(
+            family.contracts,
+            proposed,
+            closed,
+            [usage] * len(closed),
+            changed=changed,
+            hierarchy=family.hierarchy,
+            opening=family.ledger,
+        )
 
 
 def compare_draft(
@@ -173,9 +182,10 @@ def compare_draft(
     for contract_id in affected:
         family = loaded[contract_id]
         families.setdefault(family.contracts[0].id, (family, []))[1].append(contract_id)
+    replay = _Replay(session, catalog, draft, at, periods, contract_overrides(session, affected))
     for number, (family, changed) in enumerate(families.values(), start=1):
         by_id = {c.id: c for c in family.contracts}
-        for comparison in _family_comparisons(session, catalog, family, changed, draft, at, periods):
+        for comparison in replay.compare(family, changed):
             yield comparison, by_id[comparison.contract_id]
         progress(number, len(families))
 

@@ -6,8 +6,10 @@ import json
 import random
 from datetime import datetime, timedelta
 from itertools import pairwise
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from portal.db.loaders import StoredUsage
 from portal.db.models import BillableMetricRow, Customer, utcnow
@@ -84,3 +86,35 @@ def test_the_database_groups_what_the_rollups_add_up_to(
         assert dict(found[metric.id].states) == dict(expected[metric.id].states), metric.aggregation
         assert found[metric.id].windows == expected[metric.id].windows
     assert sum(len(found[m.id].states) for m in metrics) > 20
+
+
+def test_consecutive_drafts_are_read_together_and_give_the_same_usage(
+    stored: tuple[str, list[BillableMetricRow], Period],
+) -> None:
+    customer_id, rows, span = stored
+    metrics = [metric_from_row(row) for row in rows]
+    day = timedelta(hours=24)
+    plans = [
+        (metrics, [Period(span.start, span.start + day)]),
+        (metrics[:2], [Period(span.start + day, span.start + day * 1.5), Period(span.start + day * 1.5, span.end)]),
+    ]
+    with UnitOfWork() as uow:
+        connection = uow.session.connection()
+        together = StoredUsage(connection, customer_id)
+        together.prefetch(plans)
+        queries: list[str] = []
+
+        def record(*args: Any) -> None:
+            queries.append(args[2])
+
+        event.listen(connection, "before_cursor_execute", record)
+        kept_by_plan = [together.aggregate(chosen, windows) for chosen, windows in plans]
+        event.remove(connection, "before_cursor_execute", record)
+        assert queries == []  # both drafts' usage came from the one prefetching query
+        for (chosen, windows), kept in zip(plans, kept_by_plan, strict=True):
+            alone = StoredUsage(connection, customer_id).aggregate(chosen, windows)
+            assert kept.keys() == alone.keys()
+            for metric_id, aggregation in kept.items():
+                assert aggregation == alone[metric_id]
+                assert dict(aggregation.states) == dict(alone[metric_id].states)
+                assert aggregation.states
