@@ -6,10 +6,16 @@ import reflex as rx
 
 from portal.api.app import create_api
 from portal.pages.api_keys import ApiKeysState, api_keys_page
+from portal.pages.audit import ROUTE as AUDIT_ROUTE
+from portal.pages.audit import AuditState, audit_page
 from portal.pages.checkout import CheckoutState, checkout_page
 from portal.pages.customer import CustomerState, customer_page
 from portal.pages.enterprise import EnterpriseState, enterprise_page
 from portal.pages.not_found import not_found_page
+from portal.pages.package_editor import package_editor_page
+from portal.pages.package_editor_state import ROUTE as EDITOR_ROUTE
+from portal.pages.package_editor_state import EditorState
+from portal.pages.package_simulation_state import SimulationState
 from portal.pages.password_reset import (
     JOIN_ROUTE,
     ForgotPasswordState,
@@ -24,6 +30,8 @@ from portal.pages.seats import SeatsState, seats_page
 from portal.pages.sign_in import SignInState, sign_in_page
 from portal.pages.sign_up import SignUpState, VerifyEmailState, sign_up_page, verify_email_page
 from portal.pages.staff import StaffState, staff_page
+from portal.pages.staff_packages import ROUTE as PACKAGES_ROUTE
+from portal.pages.staff_packages import PackagesState, staff_packages_page
 from portal.services.ingest_writer import process_writer
 from portal.state.session import SessionState
 
@@ -66,6 +74,19 @@ app.add_page(
     enterprise_page, route="/enterprise", title="Enterprise | Portal", on_load=[SessionState.load, EnterpriseState.load]
 )
 app.add_page(staff_page, route="/staff", title="Staff | Portal", on_load=[SessionState.load, StaffState.load])
+app.add_page(
+    staff_packages_page,
+    route=PACKAGES_ROUTE,
+    title="Packages | Portal",
+    on_load=[SessionState.load, PackagesState.load],
+)
+app.add_page(
+    package_editor_page,
+    route=EDITOR_ROUTE,
+    title="Package | Portal",
+    on_load=[SessionState.load, EditorState.load, SimulationState.load],
+)
+app.add_page(audit_page, route=AUDIT_ROUTE, title="Audit log | Portal", on_load=[SessionState.load, AuditState.load])
 app.add_page(seats_page, route="/customer/seats", title="Seats | Portal", on_load=[SessionState.load, SeatsState.load])
 app.add_page(plan_page, route="/customer/plan", title="Plan | Portal", on_load=[SessionState.load, PlanState.load])
 app.add_page(

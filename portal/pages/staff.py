@@ -6,8 +6,9 @@ import dataclasses
 
 import reflex as rx
 
-from portal.components.access import LOADING, guarded
-from portal.components.layout import page_header, shell
+from portal.components.access import LOADING
+from portal.components.layout import page_header
+from portal.components.staff_nav import staff_area
 from portal.components.tables import data_table
 from portal.services.accounts import staff_overview
 from portal.state.access import load_guarded
@@ -33,26 +34,32 @@ class StaffState(rx.State):
 
 def staff_page() -> rx.Component:
     """Catalog and customers."""
-    return shell(
-        guarded(
-            StaffState.access,
-            StaffState.denied_reason,
-            rx.vstack(
-                page_header("Staff workspace", "Packages and customers."),
-                rx.heading("Packages", size="4"),
-                data_table(
-                    ["Tier", "Alias", "Rank", "Version", "Status", "Seat price"],
-                    StaffState.packages,
-                    ["package", "key", "rank", "version", "status", "seat_price"],
-                    "packages",
-                ),
-                rx.heading("Customers", size="4", margin_top="4"),
-                data_table(
-                    ["Customer", "Parent", "Users"], StaffState.customers, ["name", "parent", "users"], "customers"
-                ),
-                width="100%",
-                align="start",
-                spacing="3",
+    return staff_area(
+        StaffState,
+        "/staff",
+        page_header("Staff workspace", "Packages and customers."),
+        rx.hstack(
+            rx.heading("Packages", size="4"),
+            rx.spacer(),
+            rx.link(
+                rx.button(rx.icon("package", size=14), "Manage packages", variant="soft", size="2"),
+                href="/staff/packages",
+                id="manage-packages",
             ),
-        )
+            rx.link(
+                rx.button(rx.icon("scroll-text", size=14), "Audit log", variant="soft", size="2"),
+                href="/staff/audit",
+                id="open-audit",
+            ),
+            width="100%",
+            align="center",
+        ),
+        data_table(
+            ["Tier", "Alias", "Rank", "Version", "Status", "Seat price"],
+            StaffState.packages,
+            ["package", "key", "rank", "version", "status", "seat_price"],
+            "packages",
+        ),
+        rx.heading("Customers", size="4", margin_top="4"),
+        data_table(["Customer", "Parent", "Users"], StaffState.customers, ["name", "parent", "users"], "customers"),
     )

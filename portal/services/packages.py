@@ -38,7 +38,7 @@ from portal.db.models import (
 )
 from portal.db.uow import UnitOfWork
 from portal.domain.errors import DomainError, InvalidAmount
-from portal.domain.money import to_decimal
+from portal.domain.money import Money, currency, to_decimal
 from portal.domain.periods import Frequency
 from portal.domain.seats import CreditAllocation, CreditProration, DecreasePolicy, IncreasePolicy
 from portal.services.audit import StaffActor, record, require_staff
@@ -183,6 +183,8 @@ class VersionView:
     version: int
     status: str
     terms: dict[str, Any]
+    seat_price: str
+    """The seat price formatted in the version's currency, e.g. ``$40.00``."""
     fingerprint: str
     cloned_from_id: str | None
     publish_blocker: str
@@ -258,6 +260,7 @@ def _view(session: Session, version: PackageVersion) -> VersionView:
         version=version.version,
         status=version.status,
         terms=_terms(version),
+        seat_price=Money(version.seat_price, currency(version.currency)).format(),
         fingerprint=print_,
         cloned_from_id=version.cloned_from_id,
         publish_blocker=publish_blocker(session, version, print_),
@@ -307,6 +310,13 @@ def list_versions(actor: Actor) -> list[VersionView]:
             .order_by(col(Package.rank), col(Package.key), col(PackageVersion.version).desc())
         ).all()
         return [_view(uow.session, v) for v in rows]
+
+
+def credit_type_ids(actor: Actor) -> list[str]:
+    """The custom credit types a tier's credits may be in (staff only)."""
+    require_staff(actor)
+    with UnitOfWork() as uow:
+        return sorted(uow.session.exec(select(CreditTypeRow.id)).all())
 
 
 def version_detail(actor: Actor, version_id: str) -> VersionView:

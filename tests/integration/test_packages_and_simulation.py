@@ -66,7 +66,8 @@ def _team_version() -> str:
 
 def test_clone_edit_simulate_acknowledge_publish(initech: str) -> None:
     draft = packages.clone_version(STAFF, _team_version(), key="team-plus", name="Team Plus", rank=4)
-    assert (draft.status, draft.version, draft.new_package) == ("draft", 1, True)
+    assert (draft.status, draft.version, draft.new_package, draft.seat_price) == ("draft", 1, True, "$40.00")
+    assert packages.credit_type_ids(STAFF) == ["ai-credits"]
     assert draft.terms["credits_per_seat"] == "2000"
     draft = packages.update_draft(STAFF, draft.id, {"credits_per_seat": "2500", "tagline": "More credits per seat."})
     assert draft.publish_blocker == "Simulate this draft before publishing it."
@@ -178,6 +179,7 @@ def test_customers_get_nothing_from_staff_services(initech: str) -> None:
     version = _team_version()
     for call in (
         lambda: packages.list_versions(CUSTOMER_USER),
+        lambda: packages.credit_type_ids(CUSTOMER_USER),
         lambda: packages.version_detail(CUSTOMER_USER, version),
         lambda: packages.clone_version(CUSTOMER_USER, version),
         lambda: packages.update_draft(CUSTOMER_USER, version, {"seat_price": "1"}),
