@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from portal.api.deps import ERRORS, Principal
-from portal.services import packages, simulation
+from portal.services import package_migrations, packages, simulation
 from portal.services.api_keys import STAFF
 from portal.services.audit import AuditView, audit_log
 from portal.services.catalog import TierCard, lineup_preview
@@ -78,6 +78,29 @@ def publish(version_id: str, principal: Principal) -> packages.VersionView:
     """Publish a draft whose simulation was acknowledged; 422 with the reason otherwise."""
     principal.require(STAFF)
     return packages.publish(principal, version_id)
+
+
+class MigrationPending(BaseModel):
+    """How many contracts are on older versions of the package, and why they cannot move yet ('' if they can)."""
+
+    pending: int
+    blocker: str
+
+
+@router.get("/packages/{version_id}/migration", response_model=MigrationPending)
+def migration_pending(version_id: str, principal: Principal) -> MigrationPending:
+    """Who a migration to this published version would move."""
+    principal.require(STAFF)
+    pending, blocker = package_migrations.pending_count(principal, version_id)
+    return MigrationPending(pending=pending, blocker=blocker)
+
+
+@router.post("/packages/{version_id}/migration", response_model=package_migrations.MigrationView)
+def migrate(version_id: str, principal: Principal) -> package_migrations.MigrationView:
+    """Move every contract on an older version to this one from its next billing period (after an acknowledged
+    simulation of this version)."""
+    principal.require(STAFF)
+    return package_migrations.schedule(principal, version_id)
 
 
 @router.get("/packages/{version_id}/preview", response_model=list[TierCard])

@@ -16,7 +16,7 @@ from reflex.event import EventSpec
 from portal.components.access import LOADING
 from portal.components.tier_card import TierRow, tier_rows
 from portal.pages.staff_packages import ROUTE as PACKAGES_ROUTE
-from portal.services import packages
+from portal.services import package_migrations, packages
 from portal.services.catalog import TierCard, lineup_preview
 from portal.services.errors import ServiceError
 from portal.services.identity import Identity
@@ -74,10 +74,12 @@ def changes_from(form: dict[str, Any], new_package: bool) -> dict[str, Any]:
     return changes
 
 
-def _read(identity: Identity, version_id: str) -> tuple[VersionView, list[TierCard], list[str]]:
-    """The version, the line-up with it in place, and the credit types a tier's credits may be in (staff only)."""
+def _read(identity: Identity, version_id: str) -> tuple[VersionView, list[TierCard], list[str], tuple[int, str]]:
+    """The version, the line-up with it in place, the credit types a tier's credits may be in, and (for a
+    published version) how many contracts are on older versions and why they cannot move yet (staff only)."""
     view = packages.version_detail(identity, version_id)
-    return view, lineup_preview(identity, version_id), packages.credit_type_ids(identity)
+    pending = package_migrations.pending_count(identity, version_id) if view.status == packages.PUBLISHED else (0, "")
+    return view, lineup_preview(identity, version_id), packages.credit_type_ids(identity), pending
 
 
 class EditorState(rx.State):
@@ -99,6 +101,9 @@ class EditorState(rx.State):
     credit_types: list[str] = []
     lineup: list[TierRow] = []
     discard_open: bool = False
+    migration_pending: int = 0
+    migration_blocker: str = ""
+    migration_open: bool = False
     _revision: int = 0
 
     @rx.event
@@ -108,8 +113,8 @@ class EditorState(rx.State):
         read = load_guarded(self, lambda identity: _read(identity, version_id))
         if read is None:
             return
-        view, lineup, credit_types = read
-        self.save_error, self.discard_open = "", False
+        view, lineup, credit_types, (self.migration_pending, self.migration_blocker) = read
+        self.save_error, self.discard_open, self.migration_open = "", False, False
         self._show(view, lineup)
         self.credit_types = credit_types
 
@@ -138,6 +143,29 @@ class EditorState(rx.State):
         self.save_error = ""
         self._show(view, lineup)
         return rx.toast.success(f"Saved {view.name} v{view.version}.")
+
+    @rx.event
+    def set_migration_open(self, is_open: bool) -> None:
+        """Ask for (or drop) the confirmation before migrating customers."""
+        self.migration_open = is_open
+
+    @rx.event
+    def schedule_migration(self) -> EventSpec | None:
+        """Move the contracts on older versions to this one from their next period; say how many moved."""
+        identity = identity_of(self)
+        self.migration_open = False
+        if identity is None:
+            return session_ended()
+        try:
+            migration = package_migrations.schedule(identity, self.version_id)
+            self.migration_pending, self.migration_blocker = package_migrations.pending_count(identity, self.version_id)
+        except ServiceError as exc:
+            return rx.toast.error(str(exc))
+        left = f"; {len(migration.skipped)} already had a change scheduled" if migration.skipped else ""
+        return rx.toast.success(
+            f"{len(migration.scheduled)} contracts move to {self.tier_name} {self.version_label} from their next "
+            f"period{left}."
+        )
 
     @rx.event
     def set_discard_open(self, is_open: bool) -> None:

@@ -78,7 +78,7 @@ class SimulationView:
         return int(100 * self.done / self.total) if self.total else 0
 
 
-def _current_versions(session: Session, at: datetime) -> dict[str, str]:
+def current_versions(session: Session, at: datetime) -> dict[str, str]:
     """For each contract active at ``at``, the package version its terms are on at ``at``."""
     active = select(Contract.id).where((col(Contract.ending_before).is_(None)) | (col(Contract.ending_before) > at))
     rows = session.exec(
@@ -112,7 +112,7 @@ def affected_contracts(session: Session, draft: PackageVersion, at: datetime) ->
             packages.add(source.package_id)
     versions = set(session.exec(select(PackageVersion.id).where(col(PackageVersion.package_id).in_(packages))).all())
     versions.discard(draft.id)
-    return sorted(c for c, v in _current_versions(session, at).items() if v in versions)
+    return sorted(c for c, v in current_versions(session, at).items() if v in versions)
 
 
 def _closed_periods(contract: dc.Contract, at: datetime, count: int) -> list[Period]:

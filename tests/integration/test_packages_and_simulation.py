@@ -15,10 +15,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from portal.api.app import create_api
+from portal.db.loaders import Catalog, load_family
 from portal.db.models import PackageVersion, utcnow
 from portal.db.uow import UnitOfWork
 from portal.domain.metrics import UsageEvent
-from portal.services import packages, simulation
+from portal.services import package_migrations, packages, simulation
 from portal.services.api_keys import create_api_key
 from portal.services.audit import audit_actions, audit_log
 from portal.services.billing import provision
@@ -107,6 +108,8 @@ def test_clone_edit_simulate_acknowledge_publish(initech: str) -> None:
     assert "team-plus" in [t.key for t in published_tiers()]
     with pytest.raises(InvalidInput, match="never changes"):
         packages.update_draft(STAFF, draft.id, {"seat_price": "1"})
+    with pytest.raises(InvalidInput, match="nobody to migrate"):  # a new tier has no customers on older versions
+        package_migrations.schedule(STAFF, draft.id)
 
     entries = audit_log(STAFF, search="Team Plus")
     assert [e.action for e in entries] == [
@@ -144,6 +147,20 @@ def test_an_edit_after_the_simulation_needs_a_new_one(initech: str) -> None:
     assert packages.publish(STAFF, draft.id).status == "published"
     # The alias moved: new customers get version 2; Initech stays on version 1 until migrated.
     assert [t.version for t in published_tiers() if t.key == "team"] == [2]
+    assert package_migrations.pending_count(STAFF, draft.id) == (1, "")
+    migration = package_migrations.schedule(STAFF, draft.id)
+    next_period = (utcnow().replace(day=1) + timedelta(days=32)).replace(
+        day=1, hour=0, minute=0, second=0, microsecond=0
+    )
+    ((contract_id, moves_on),) = migration.scheduled
+    assert (moves_on, migration.skipped) == (next_period.date().isoformat(), ())
+    with UnitOfWork() as uow:
+        contract = load_family(uow.session, contract_id, Catalog(uow.session)).contract(contract_id)
+    assert (contract.terms_at(utcnow()).name, contract.terms_at(next_period).name) == ("Team v1", "Team v2")
+    again = package_migrations.schedule(STAFF, draft.id)
+    assert again.scheduled == ()
+    assert again.skipped == ((contract_id, f"a change of terms is already scheduled for {next_period:%Y-%m-%d}"),)
+    assert [e.action for e in audit_log(STAFF, action="package.migrate")] == ["package.migrate"] * 2
 
 
 def test_one_draft_per_package_and_bad_fields_are_named(initech: str) -> None:
@@ -188,6 +205,8 @@ def test_customers_get_nothing_from_staff_services(initech: str) -> None:
         lambda: simulation.start(CUSTOMER_USER, version, background=False),
         lambda: simulation.latest(CUSTOMER_USER, version),
         lambda: audit_log(CUSTOMER_USER),
+        lambda: package_migrations.schedule(CUSTOMER_USER, version),
+        lambda: package_migrations.pending_count(CUSTOMER_USER, version),
     ):
         with pytest.raises(Forbidden, match="staff only"):
             call()
@@ -259,6 +278,13 @@ def test_the_staff_api_does_all_the_pages_do(staff_api: tuple[TestClient, dict[s
     assert client.post(f"/api/v1/staff/simulations/{simulation_id}/acknowledge", headers=staff).status_code == 200
     published = client.post(f"/api/v1/staff/packages/{draft}/publish", headers=staff)
     assert published.json()["status"] == "published"
+    pending = client.get(f"/api/v1/staff/packages/{draft}/migration", headers=staff).json()
+    assert pending == {"pending": 0, "blocker": ""}
+    nobody = client.post(f"/api/v1/staff/packages/{draft}/migration", headers=staff)
+    assert (nobody.status_code, nobody.json()["detail"]) == (
+        422,
+        "No customer is on an older version of this package: there is nobody to migrate.",
+    )
     audit = client.get("/api/v1/staff/audit", params={"search": "Team X"}, headers=staff).json()
     assert [e["action"] for e in audit] == [
         "package.publish",
@@ -282,6 +308,8 @@ def test_a_customer_key_gets_nothing_from_the_staff_api(
         ("DELETE", f"/api/v1/staff/packages/{team}", None),
         ("POST", f"/api/v1/staff/packages/{team}/publish", None),
         ("GET", f"/api/v1/staff/packages/{team}/preview", None),
+        ("GET", f"/api/v1/staff/packages/{team}/migration", None),
+        ("POST", f"/api/v1/staff/packages/{team}/migration", None),
         ("POST", f"/api/v1/staff/packages/{team}/simulations", {}),
         ("GET", "/api/v1/staff/simulations/sim_x", None),
         ("GET", "/api/v1/staff/simulations/sim_x/csv", None),
