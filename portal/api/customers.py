@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from portal.api.deps import ERRORS, Principal
-from portal.services import customers
+from portal.services import customers, entitlements
 from portal.services.api_keys import READ, STAFF
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
@@ -58,3 +58,20 @@ def usage(
     """A metric's usage per hour or day in ``[start, end)``, optionally per value of one group key."""
     principal.require(READ)
     return customers.usage_series(principal, customer_id, metric_id, start, end, granularity, group_by)
+
+
+@router.get("/{customer_id}/entitlements", response_model=entitlements.Entitlements)
+def get_entitlements(customer_id: str, principal: Principal) -> entitlements.Entitlements:
+    """What the customer's tier grants right now: features, limits and remaining pooled credits.
+
+    Safe to call on every request of your product: answers are kept in memory for up to a second.
+    """
+    principal.require(READ)
+    return entitlements.entitlements(principal, customer_id)
+
+
+@router.get("/{customer_id}/entitlements/{feature}", response_model=entitlements.FeatureCheck)
+def check_feature(customer_id: str, feature: str, principal: Principal) -> entitlements.FeatureCheck:
+    """Whether the customer's tier grants one feature now, and its limit; 404 names the features it has."""
+    principal.require(READ)
+    return entitlements.check(principal, customer_id, feature)

@@ -48,6 +48,7 @@ class _Tier:
     trial_days: int
     token_discount: str | None
     features: tuple[str, ...]
+    entitlements: tuple[tuple[str, bool | int], ...]
 
 
 TIERS = (
@@ -65,6 +66,7 @@ TIERS = (
         14,
         None,
         ("Pooled AI credits", "Usage dashboard", "Email support"),
+        (("usage_dashboard", True), ("api_access", False), ("spend_alerts", False), ("projects", 3)),
     ),
     _Tier(
         "team",
@@ -80,6 +82,7 @@ TIERS = (
         14,
         None,
         ("Pooled AI credits", "Per-seat usage breakdown", "API keys for usage", "Priority support"),
+        (("usage_dashboard", True), ("api_access", True), ("spend_alerts", False), ("projects", 25)),
     ),
     _Tier(
         "business",
@@ -100,6 +103,7 @@ TIERS = (
             "Spend alerts",
             "Dedicated success manager",
         ),
+        (("usage_dashboard", True), ("api_access", True), ("spend_alerts", True), ("projects", 100)),
     ),
 )
 
@@ -204,6 +208,7 @@ def ensure_tiers(session: Session) -> None:
                 max_seats=tier.max_seats,
                 trial_days=tier.trial_days,
                 features=list(tier.features),
+                entitlements=dict(tier.entitlements),
                 rate_card_id=RATE_CARD,
                 seat_product_id=SEATS_PRODUCT,
                 overrides=overrides,
