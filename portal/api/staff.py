@@ -6,6 +6,7 @@ key; a customer's key gets 403 whatever it asks.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -13,7 +14,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from portal.api.deps import ERRORS, Principal
-from portal.services import package_migrations, packages, simulation
+from portal.services import package_migrations, packages, rate_changes, simulation
 from portal.services.api_keys import STAFF
 from portal.services.audit import AuditView, audit_log
 from portal.services.catalog import TierCard, lineup_preview
@@ -138,6 +139,74 @@ def acknowledge(simulation_id: str, principal: Principal) -> simulation.Simulati
     """Acknowledge a finished simulation of the draft as it still is (publishing needs it)."""
     principal.require(STAFF)
     return simulation.acknowledge(principal, simulation_id)
+
+
+class RateCardRef(BaseModel):
+    """A rate card's id and name."""
+
+    id: str
+    name: str
+
+
+class PriceChangeIn(BaseModel):
+    """A new price for one product of the card from a future whole hour (UTC)."""
+
+    product_id: str
+    starting_at: datetime
+    price: dict[str, Any] = Field(description='a price model, e.g. {"model": "flat", "unit_price": "12"}')
+    credit_type_id: str = Field(description="the unit the price is in: an ISO currency code or a credit type id")
+
+
+@router.get("/rate-cards", response_model=list[RateCardRef])
+def list_rate_cards(principal: Principal) -> list[RateCardRef]:
+    """Every rate card."""
+    principal.require(STAFF)
+    return [RateCardRef(id=i, name=n) for i, n in rate_changes.list_rate_cards(principal)]
+
+
+@router.get("/rate-cards/{rate_card_id}", response_model=rate_changes.RateCardView)
+def get_rate_card(rate_card_id: str, principal: Principal) -> rate_changes.RateCardView:
+    """A rate card's rates over time and its price changes."""
+    principal.require(STAFF)
+    return rate_changes.rate_card(principal, rate_card_id)
+
+
+@router.post("/rate-cards/{rate_card_id}/changes", response_model=rate_changes.RateChangeView, status_code=201)
+def propose_change(rate_card_id: str, body: PriceChangeIn, principal: Principal) -> rate_changes.RateChangeView:
+    """Propose a price change (a draft: simulate it, acknowledge the simulation, then schedule it)."""
+    principal.require(STAFF)
+    return rate_changes.propose(
+        principal, rate_card_id, body.product_id, body.starting_at, body.price, body.credit_type_id
+    )
+
+
+@router.get("/rate-changes/{change_id}", response_model=rate_changes.RateChangeView)
+def get_change(change_id: str, principal: Principal) -> rate_changes.RateChangeView:
+    """One price change, with why it cannot be scheduled yet (``schedule_blocker``)."""
+    principal.require(STAFF)
+    return rate_changes.change_detail(principal, change_id)
+
+
+@router.delete("/rate-changes/{change_id}", status_code=204)
+def discard_change(change_id: str, principal: Principal) -> Response:
+    """Discard a draft price change."""
+    principal.require(STAFF)
+    rate_changes.discard(principal, change_id)
+    return Response(status_code=204)
+
+
+@router.post("/rate-changes/{change_id}/simulations", response_model=simulation.SimulationView, status_code=202)
+async def simulate_change(change_id: str, body: SimulateIn, principal: Principal) -> simulation.SimulationView:
+    """Start simulating a price change over the card's customers' last closed periods."""
+    principal.require(STAFF)
+    return await run_in_threadpool(simulation.start_price_change, principal, change_id, body.periods)
+
+
+@router.post("/rate-changes/{change_id}/schedule", response_model=rate_changes.RateChangeView)
+def schedule_change(change_id: str, principal: Principal) -> rate_changes.RateChangeView:
+    """Schedule a simulated, acknowledged change: every customer on the card gets it at its time."""
+    principal.require(STAFF)
+    return rate_changes.schedule(principal, change_id)
 
 
 @router.get("/audit", response_model=list[AuditView])

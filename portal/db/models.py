@@ -437,13 +437,35 @@ class AuditEntry(SQLModel, table=True):
     after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
+class RateChangeRow(SQLModel, table=True):
+    """A proposed price for one product of a rate card from a future instant: a draft until it is scheduled."""
+
+    __tablename__ = "rate_change"
+
+    id: str = _id("rch")
+    rate_card_id: str = Field(foreign_key="rate_card.id", index=True, max_length=40)
+    product_id: str = Field(foreign_key="product.id", max_length=40)
+    starting_at: datetime = Field(sa_type=UTCDateTime)
+    price: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    credit_type_id: str = Field(max_length=40, description="an ISO currency code or a custom credit type id")
+    status: str = Field(default="draft", max_length=20, description="draft or scheduled")
+    created_by: str = Field(max_length=320)
+    created_at: datetime = _created()
+    scheduled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
 class SimulationRow(SQLModel, table=True):
     """A simulation of a proposed price change over closed periods, its progress and its result."""
 
     __tablename__ = "simulation"
 
     id: str = _id("sim")
-    package_version_id: str = Field(foreign_key="package_version.id", index=True, max_length=40)
+    package_version_id: str | None = Field(
+        default=None, foreign_key="package_version.id", index=True, max_length=40, description="a draft version, or"
+    )
+    rate_change_id: str | None = Field(
+        default=None, foreign_key="rate_change.id", index=True, max_length=40, description="a proposed price change"
+    )
     fingerprint: str = Field(max_length=64, description="SHA-256 of the simulated draft's billing terms")
     periods: int
     status: str = Field(default="running", max_length=10, description="running, done or failed")

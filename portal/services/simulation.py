@@ -1,9 +1,11 @@
-"""The simulator that gates publishing: replay real usage of affected customers under a draft's terms.
+"""The simulator that gates publishing: replay real usage of affected customers under proposed terms.
 
+A proposal is a package version draft or a price change on a rate card.
 Affected customers of a draft are the customers whose contract is, right now,
 on a version of the draft's package; for a new tier (a package never
 published), the customers of the tier it was cloned from (what they would pay
-if they moved to it). For each, the last ``periods`` closed billing periods
+if they moved to it). Affected customers of a price change are those billed by
+its rate card, replayed as if the new price had been in force. For each, the last ``periods`` closed billing periods
 of its real usage (the stored hourly rollups) are drafted under its current
 terms and under the draft's (:func:`portal.domain.simulation.compare_family`).
 
@@ -24,12 +26,21 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from sqlmodel import Session, col, select
 
 from portal.db.loaders import Catalog, Family, contract_overrides, load_families, stored_usage
-from portal.db.models import Contract, ContractTerms, Customer, Package, PackageVersion, SimulationRow, utcnow
+from portal.db.models import (
+    Contract,
+    ContractTerms,
+    Customer,
+    Package,
+    PackageVersion,
+    RateChangeRow,
+    SimulationRow,
+    utcnow,
+)
 from portal.db.uow import UnitOfWork
 from portal.domain import contracts as dc
 from portal.domain.invoicing import usage_plans
@@ -37,6 +48,7 @@ from portal.domain.metrics import UsageSource
 from portal.domain.money import CreditType, Money
 from portal.domain.periods import Period, period_index
 from portal.domain.simulation import Comparison, compare_family, totals
+from portal.services import rate_changes
 from portal.services.audit import StaffActor, record, require_staff
 from portal.services.billing import plain_number
 from portal.services.customers import Actor
@@ -56,7 +68,8 @@ class SimulationView:
     """A simulation as the staff page shows it: progress, then per-customer rows and totals."""
 
     id: str
-    package_version_id: str
+    package_version_id: str | None
+    rate_change_id: str | None
     periods: int
     status: str
     done: int
@@ -68,7 +81,7 @@ class SimulationView:
     created_at: datetime
     acknowledged_by: str
     current: bool
-    """True when the draft has not changed since this simulation (its fingerprint still matches)."""
+    """True when the proposal has not changed since this simulation (its fingerprint still matches)."""
 
     @property
     def percent(self) -> int:
@@ -78,35 +91,29 @@ class SimulationView:
         return int(100 * self.done / self.total) if self.total else 0
 
 
-def current_versions(session: Session, at: datetime) -> dict[str, str]:
-    """For each contract active at ``at``, the package version its terms are on at ``at``."""
+def current_terms(session: Session, at: datetime) -> dict[str, ContractTerms]:
+    """For each contract active at ``at``, the entry of its terms history in force at ``at``."""
     active = select(Contract.id).where((col(Contract.ending_before).is_(None)) | (col(Contract.ending_before) > at))
     rows = session.exec(
         select(ContractTerms)
         .where(col(ContractTerms.contract_id).in_(active), ContractTerms.starting_at <= at)
         .order_by(col(ContractTerms.contract_id), col(ContractTerms.starting_at), col(ContractTerms.id))
     ).all()
-    current: dict[str, str] = {}
-    for row in rows:
-        if row.package_version_id is not None:
-            current[row.contract_id] = row.package_version_id
-        else:
-            current.pop(row.contract_id, None)
-    return current
+    return {row.contract_id: row for row in rows}  # the last entry of each contract wins
+
+
+def current_versions(session: Session, at: datetime) -> dict[str, str]:
+    """For each contract active at ``at`` and on a package, the package version its terms are on at ``at``."""
+    return {c: t.package_version_id for c, t in current_terms(session, at).items() if t.package_version_id}
 
 
 def affected_contracts(session: Session, draft: PackageVersion, at: datetime) -> list[str]:
     """The contracts a draft's simulation covers (see the module rules), sorted."""
     packages = {draft.package_id}
-    never_published = (
-        session.exec(
-            select(PackageVersion.id).where(
-                PackageVersion.package_id == draft.package_id, PackageVersion.status != DRAFT
-            )
-        ).first()
-        is None
+    published = select(PackageVersion.id).where(
+        PackageVersion.package_id == draft.package_id, PackageVersion.status != DRAFT
     )
-    if never_published and draft.cloned_from_id is not None:
+    if session.exec(published).first() is None and draft.cloned_from_id is not None:
         source = session.get(PackageVersion, draft.cloned_from_id)
         if source is not None:
             packages.add(source.package_id)
@@ -115,41 +122,120 @@ def affected_contracts(session: Session, draft: PackageVersion, at: datetime) ->
     return sorted(c for c, v in current_versions(session, at).items() if v in versions)
 
 
+class Proposal(Protocol):
+    """What a simulation weighs against the current terms: a package draft or a price change."""
+
+    def affected(self, session: Session, at: datetime) -> list[str]:
+        """The contracts it would change, sorted."""
+        ...
+
+    def proposed(
+        self, catalog: Catalog, contract: dc.Contract, overrides: list[dict[str, Any]], start: datetime
+    ) -> dc.Contract:
+        """The contract under the proposal from ``start`` (the first replayed period's start)."""
+        ...
+
+    def fingerprint(self, session: Session) -> str:
+        """What the proposal is, as a digest: a simulation stands for the proposal only while this is unchanged."""
+        ...
+
+    def label(self, session: Session) -> str:
+        """The proposal in a few words, for the audit log."""
+        ...
+
+
+@dataclass(frozen=True)
+class DraftVersion:
+    """A package version draft: its package's customers (or, for a new tier, those of the tier it copied)."""
+
+    draft: PackageVersion
+
+    def affected(self, session: Session, at: datetime) -> list[str]:
+        """See :func:`affected_contracts`."""
+        return affected_contracts(session, self.draft, at)
+
+    def proposed(
+        self, catalog: Catalog, contract: dc.Contract, overrides: list[dict[str, Any]], start: datetime
+    ) -> dc.Contract:
+        """The contract on the draft's terms from ``start`` (its own ``overrides`` kept on top)."""
+        terms = catalog.with_contract_overrides(catalog.version_terms(self.draft), overrides)
+        moved = contract.with_terms_from(start, terms)
+        seat_product = contract.seats.product_id if contract.seats else self.draft.seat_product_id
+        products, metrics = catalog.billed_by(moved.all_terms(), seat_product)
+        return replace(moved, products=products, metrics=metrics)
+
+    def fingerprint(self, session: Session) -> str:
+        """See :func:`portal.services.packages.fingerprint`."""
+        return fingerprint(session, self.draft)
+
+    def label(self, session: Session) -> str:
+        """The tier and version."""
+        package = session.get(Package, self.draft.package_id)
+        return f"{package.name if package else self.draft.package_id} v{self.draft.version}"
+
+
+@dataclass(frozen=True)
+class PriceChange:
+    """A proposed price for one product of a rate card: every contract billed by the card."""
+
+    change: RateChangeRow
+
+    def affected(self, session: Session, at: datetime) -> list[str]:
+        """The card's subscribers."""
+        return rate_changes.subscribers(session, self.change.rate_card_id, current_terms(session, at))
+
+    def proposed(
+        self, catalog: Catalog, contract: dc.Contract, overrides: list[dict[str, Any]], start: datetime
+    ) -> dc.Contract:
+        """The contract as if the new price had been in force all along."""
+        return rate_changes.with_new_price(contract, self.change, catalog)
+
+    def fingerprint(self, session: Session) -> str:
+        """See :func:`portal.services.rate_changes.fingerprint`."""
+        return rate_changes.fingerprint(session, self.change)
+
+    def label(self, session: Session) -> str:
+        """The product and the effective date."""
+        return f"price of {self.change.product_id} from {self.change.starting_at:%Y-%m-%d %H:%M} UTC"
+
+
+def proposal_of(session: Session, row: SimulationRow) -> Proposal:
+    """The proposal a simulation is of."""
+    if row.package_version_id is not None:
+        draft = session.get(PackageVersion, row.package_version_id)
+        if draft is None:
+            raise NotFound(f"Package version {row.package_version_id} no longer exists.")
+        return DraftVersion(draft)
+    change = session.get(RateChangeRow, row.rate_change_id) if row.rate_change_id else None
+    if change is None:
+        raise NotFound(f"The price change {row.rate_change_id} no longer exists.")
+    return PriceChange(change)
+
+
 def _closed_periods(contract: dc.Contract, at: datetime, count: int) -> list[Period]:
     """The last ``count`` billing periods of the contract that ended by ``at`` (fewer for a young contract)."""
     now = period_index(contract.starting_at, contract.frequency, at)
     return [contract.billing_period(i) for i in range(max(0, now - count), now)]
 
 
-def _proposed(
-    catalog: Catalog, contract: dc.Contract, overrides: list[dict[str, Any]], draft: PackageVersion, at: datetime
-) -> dc.Contract:
-    """The contract on the draft's terms from ``at`` (its own ``overrides`` kept on top)."""
-    terms = catalog.with_contract_overrides(catalog.version_terms(draft), overrides)
-    moved = contract.with_terms_from(at, terms)
-    seat_product = contract.seats.product_id if contract.seats else draft.seat_product_id
-    products, metrics = catalog.billed_by(moved.all_terms(), seat_product)
-    return replace(moved, products=products, metrics=metrics)
-
-
 @dataclass(frozen=True)
 class _Replay:
-    """What comparing each family needs: the draft, the time, how many closed periods, the contracts' overrides."""
+    """What comparing each family needs: the proposal, the time, how many closed periods, the contracts' overrides."""
 
     session: Session
     catalog: Catalog
-    draft: PackageVersion
+    proposal: Proposal
     at: datetime
     periods: int
     overrides: dict[str, list[dict[str, Any]]]
 
     def compare(self, family: Family, changed: Sequence[str]) -> tuple[Comparison, ...]:
-        """Compare one family with its ``changed`` contracts on the draft's terms."""
+        """Compare one family with its ``changed`` contracts under the proposal."""
         closed = _closed_periods(family.contracts[0], self.at, self.periods)
         if not closed:
             return compare_family(family.contracts, family.contracts, [], [], changed=changed)
         proposed = tuple(
-            _proposed(self.catalog, c, self.overrides[c.id], self.draft, closed[0].start) if c.id in changed else c
+            self.proposal.proposed(self.catalog, c, self.overrides[c.id], closed[0].start) if c.id in changed else c
             for c in family.contracts
         )
         stored = stored_usage(self.session, family.contracts)
@@ -168,21 +254,21 @@ class _Replay:
         )
 
 
-def compare_draft(
-    session: Session, draft: PackageVersion, at: datetime, periods: int, progress: Callable[[int, int], None]
+def compare(
+    session: Session, proposal: Proposal, at: datetime, periods: int, progress: Callable[[int, int], None]
 ) -> Iterator[tuple[Comparison, dc.Contract]]:
-    """Each affected contract compared under its current terms and the draft's, family by family.
+    """Each affected contract compared under its current terms and under the proposal, family by family.
 
     ``progress(done, total)`` is called after each family.
     """
     catalog = Catalog(session)
-    affected = affected_contracts(session, draft, at)
+    affected = proposal.affected(session, at)
     loaded = load_families(session, affected, catalog)
     families: dict[str, tuple[Family, list[str]]] = {}
     for contract_id in affected:
         family = loaded[contract_id]
         families.setdefault(family.contracts[0].id, (family, []))[1].append(contract_id)
-    replay = _Replay(session, catalog, draft, at, periods, contract_overrides(session, affected))
+    replay = _Replay(session, catalog, proposal, at, periods, contract_overrides(session, affected))
     for number, (family, changed) in enumerate(families.values(), start=1):
         by_id = {c.id: c for c in family.contracts}
         for comparison in replay.compare(family, changed):
@@ -274,10 +360,7 @@ def run(simulation_id: str, at: datetime | None = None) -> None:
             simulation = session.get(SimulationRow, simulation_id)
             if simulation is None:
                 raise NotFound(f"There is no simulation {simulation_id}.")
-            draft = session.get(PackageVersion, simulation.package_version_id)
-            if draft is None:
-                raise NotFound(f"Package version {simulation.package_version_id} no longer exists.")
-            compared = list(compare_draft(session, draft, at, simulation.periods, progress))
+            compared = list(compare(session, proposal_of(session, simulation), at, simulation.periods, progress))
             names = dict(session.exec(select(Customer.id, Customer.name)).all())
             rows = [_row(c, contract, names) for c, contract in compared]
             result = {"rows": rows, "totals": _totals(compared), "as_of": at.isoformat()}
@@ -288,32 +371,22 @@ def run(simulation_id: str, at: datetime | None = None) -> None:
     _set(simulation_id, status=DONE, result=result, finished_at=utcnow())
 
 
-def start(
-    actor: StaffActor, version_id: str, periods: int = DEFAULT_PERIODS, *, background: bool = True
-) -> SimulationView:
-    """Start simulating a draft over the last ``periods`` closed periods (in a background thread by default)."""
-    require_staff(actor)
+def _check_periods(periods: int) -> None:
     if not 1 <= periods <= MAX_PERIODS:
         raise InvalidInput(f"Simulate between 1 and {MAX_PERIODS} closed periods, not {periods}.")
+
+
+def _launch(actor: StaffActor, simulation: SimulationRow, background: bool) -> SimulationView:
+    """Save a new simulation and run it (in a background thread by default)."""
     with UnitOfWork() as uow:
-        session = uow.session
-        draft = session.get(PackageVersion, version_id)
-        if draft is None:
-            raise NotFound(f"There is no package version {version_id}.")
-        if draft.status != DRAFT:
-            raise InvalidInput(f"Version {draft.version} is {draft.status}: simulate a draft.")
-        running = session.exec(
-            select(SimulationRow).where(SimulationRow.package_version_id == version_id, SimulationRow.status == RUNNING)
-        ).first()
+        subject = SimulationRow.package_version_id == simulation.package_version_id
+        if simulation.rate_change_id is not None:
+            subject = SimulationRow.rate_change_id == simulation.rate_change_id
+        running = uow.session.exec(select(SimulationRow).where(subject, SimulationRow.status == RUNNING)).first()
         if running is not None:
-            raise InvalidInput("A simulation of this draft is already running: wait for it to finish.")
-        simulation = SimulationRow(
-            package_version_id=version_id,
-            fingerprint=fingerprint(session, draft),
-            periods=periods,
-            created_by=actor.audit_name,
-        )
-        session.add(simulation)
+            raise InvalidInput("A simulation of this proposal is already running: wait for it to finish.")
+        simulation.fingerprint = proposal_of(uow.session, simulation).fingerprint(uow.session)
+        uow.session.add(simulation)
         simulation_id = simulation.id
     if background:
         threading.Thread(target=run, args=(simulation_id,), name=f"simulation-{simulation_id}", daemon=True).start()
@@ -322,12 +395,48 @@ def start(
     return view(actor, simulation_id)
 
 
+def start(
+    actor: StaffActor, version_id: str, periods: int = DEFAULT_PERIODS, *, background: bool = True
+) -> SimulationView:
+    """Start simulating a package draft over the last ``periods`` closed periods."""
+    require_staff(actor)
+    _check_periods(periods)
+    with UnitOfWork() as uow:
+        draft = uow.session.get(PackageVersion, version_id)
+        if draft is None:
+            raise NotFound(f"There is no package version {version_id}.")
+        if draft.status != DRAFT:
+            raise InvalidInput(f"Version {draft.version} is {draft.status}: simulate a draft.")
+    row = SimulationRow(package_version_id=version_id, fingerprint="", periods=periods, created_by=actor.audit_name)
+    return _launch(actor, row, background)
+
+
+def start_price_change(
+    actor: StaffActor, change_id: str, periods: int = DEFAULT_PERIODS, *, background: bool = True
+) -> SimulationView:
+    """Start simulating a proposed price change over the last ``periods`` closed periods of its card's customers."""
+    require_staff(actor)
+    _check_periods(periods)
+    with UnitOfWork() as uow:
+        change = uow.session.get(RateChangeRow, change_id)
+        if change is None:
+            raise NotFound(f"There is no price change {change_id}.")
+        if change.status != rate_changes.DRAFT:
+            raise InvalidInput("This change is already scheduled: propose another to simulate.")
+    row = SimulationRow(rate_change_id=change_id, fingerprint="", periods=periods, created_by=actor.audit_name)
+    return _launch(actor, row, background)
+
+
 def _view(session: Session, row: SimulationRow) -> SimulationView:
-    draft = session.get(PackageVersion, row.package_version_id)
+    try:
+        print_ = proposal_of(session, row).fingerprint(session)
+    except NotFound:
+        print_ = ""
     result = row.result or {}
     return SimulationView(
         id=row.id,
         package_version_id=row.package_version_id,
+        rate_change_id=row.rate_change_id,
         periods=row.periods,
         status=row.status,
         done=row.done,
@@ -338,7 +447,7 @@ def _view(session: Session, row: SimulationRow) -> SimulationView:
         created_by=row.created_by,
         created_at=row.created_at,
         acknowledged_by=row.acknowledged_by or "",
-        current=draft is not None and fingerprint(session, draft) == row.fingerprint,
+        current=print_ == row.fingerprint,
     )
 
 
@@ -352,13 +461,13 @@ def view(actor: Actor, simulation_id: str) -> SimulationView:
         return _view(uow.session, row)
 
 
-def latest(actor: Actor, version_id: str) -> SimulationView | None:
-    """The newest simulation of a version, if any (staff only)."""
+def latest(actor: Actor, subject_id: str) -> SimulationView | None:
+    """The newest simulation of a package version or a price change, if any (staff only)."""
     require_staff(actor)
     with UnitOfWork() as uow:
         row = uow.session.exec(
             select(SimulationRow)
-            .where(SimulationRow.package_version_id == version_id)
+            .where((SimulationRow.package_version_id == subject_id) | (SimulationRow.rate_change_id == subject_id))
             .order_by(col(SimulationRow.created_at).desc())
         ).first()
         return _view(uow.session, row) if row is not None else None
@@ -374,12 +483,11 @@ def acknowledge(actor: StaffActor, simulation_id: str) -> SimulationView:
             raise NotFound(f"There is no simulation {simulation_id}.")
         if row.status != DONE:
             raise InvalidInput(f"The simulation is {row.status}: only a finished simulation can be acknowledged.")
-        draft = session.get(PackageVersion, row.package_version_id)
-        if draft is None or fingerprint(session, draft) != row.fingerprint:
-            raise InvalidInput("The draft changed after this simulation: simulate it again, then acknowledge that.")
+        proposal = proposal_of(session, row)
+        if proposal.fingerprint(session) != row.fingerprint:
+            raise InvalidInput("The proposal changed after this simulation: simulate it again, then acknowledge that.")
         row.acknowledged_by = actor.audit_name
         row.acknowledged_at = utcnow()
-        package = session.get(Package, draft.package_id)
         totals_doc = (row.result or {}).get("totals", [])
         summary = "; ".join(f"{t['customers']} customers, revenue change {t['difference']}" for t in totals_doc)
         record(
@@ -387,8 +495,13 @@ def acknowledge(actor: StaffActor, simulation_id: str) -> SimulationView:
             actor,
             "simulation.acknowledge",
             ("simulation", row.id),
-            f"{package.name if package else draft.package_id} v{draft.version}: {summary or 'no affected customers'}",
-            after={"package_version_id": draft.id, "fingerprint": row.fingerprint, "totals": totals_doc},
+            f"{proposal.label(session)}: {summary or 'no affected customers'}",
+            after={
+                "package_version_id": row.package_version_id,
+                "rate_change_id": row.rate_change_id,
+                "fingerprint": row.fingerprint,
+                "totals": totals_doc,
+            },
         )
         return _view(session, row)
 

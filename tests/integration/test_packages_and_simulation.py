@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,46 +17,13 @@ from portal.api.app import create_api
 from portal.db.loaders import Catalog, load_family
 from portal.db.models import PackageVersion, utcnow
 from portal.db.uow import UnitOfWork
-from portal.domain.metrics import UsageEvent
 from portal.services import package_migrations, packages, simulation
 from portal.services.api_keys import create_api_key
 from portal.services.audit import audit_actions, audit_log
-from portal.services.billing import provision
 from portal.services.catalog import lineup_preview, published_tiers
-from portal.services.customers import create_customer
-from portal.services.demo_catalog import TOKENS_EVENT, ensure_catalog, ensure_tiers
 from portal.services.errors import Forbidden, InvalidInput
 from portal.services.identity import operator_identity
-from portal.services.ingest_writer import writer
-
-STAFF = replace(operator_identity(), email="staff@portal.test", user_id="usr_staff")
-CUSTOMER_USER = replace(STAFF, is_staff=False, customer_id="cus_x", role="admin", email="admin@x.test")
-
-
-def _two_months_ago() -> datetime:
-    """The first of the month before last, 00:00 UTC: the contract has two closed monthly periods."""
-    now = utcnow()
-    last_month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
-    return (last_month.replace(day=1) - timedelta(days=1)).replace(day=1)
-
-
-@pytest.fixture
-def initech(database: str) -> str:
-    """The demo tiers; Initech on Team with 3 seats from two months ago, who used 7,000 credits the first month."""
-    with UnitOfWork() as uow:
-        ensure_catalog(uow.session)
-        ensure_tiers(uow.session)
-    customer = create_customer(STAFF, "Initech")
-    start = _two_months_ago()
-    provision(STAFF, customer.id, "team", 3, ("ann", "bob"), at=start)
-    used = [("ann", 500_000), ("bob", 200_000)]  # 5,000 + 2,000 credits
-    events = [
-        UsageEvent(f"t-{u}", customer.id, TOKENS_EVENT, start + timedelta(days=5), {"tokens": str(n), "user_id": u})
-        for u, n in used
-    ]
-    writer().refresh_metrics()
-    writer().submit(events).result()
-    return customer.id
+from tests.integration.conftest import CUSTOMER_USER, STAFF
 
 
 def _team_version() -> str:
@@ -315,6 +281,17 @@ def test_a_customer_key_gets_nothing_from_the_staff_api(
         ("GET", "/api/v1/staff/simulations/sim_x/csv", None),
         ("POST", "/api/v1/staff/simulations/sim_x/acknowledge", None),
         ("GET", "/api/v1/staff/audit", None),
+        ("GET", "/api/v1/staff/rate-cards", None),
+        ("GET", "/api/v1/staff/rate-cards/rcd_standard", None),
+        (
+            "POST",
+            "/api/v1/staff/rate-cards/rcd_standard/changes",
+            {"product_id": "prd_ai_tokens", "starting_at": "2099-01-01T00:00:00Z", "price": {}, "credit_type_id": "x"},
+        ),
+        ("GET", "/api/v1/staff/rate-changes/rch_x", None),
+        ("DELETE", "/api/v1/staff/rate-changes/rch_x", None),
+        ("POST", "/api/v1/staff/rate-changes/rch_x/simulations", {}),
+        ("POST", "/api/v1/staff/rate-changes/rch_x/schedule", None),
     ]:
         response = client.request(method, path, json=body, headers=customer)
         assert response.status_code == 403, (method, path, response.text)
