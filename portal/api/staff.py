@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from portal.api.deps import ERRORS, Principal
-from portal.services import package_migrations, packages, rate_changes, simulation
+from portal.services import metrics, package_migrations, packages, rate_changes, simulation
 from portal.services.api_keys import STAFF
 from portal.services.audit import AuditView, audit_log
 from portal.services.catalog import TierCard, lineup_preview
@@ -207,6 +207,35 @@ def schedule_change(change_id: str, principal: Principal) -> rate_changes.RateCh
     """Schedule a simulated, acknowledged change: every customer on the card gets it at its time."""
     principal.require(STAFF)
     return rate_changes.schedule(principal, change_id)
+
+
+@router.get("/metrics", response_model=list[metrics.MetricView])
+def list_metrics(principal: Principal) -> list[metrics.MetricView]:
+    """Every billable metric, active ones first."""
+    principal.require(STAFF)
+    return metrics.list_metrics(principal)
+
+
+@router.post("/metrics/preview", response_model=metrics.MetricPreview)
+def preview_metric(definition: dict[str, Any], principal: Principal) -> metrics.MetricPreview:
+    """What a definition ({name, event_type, aggregation, aggregation_key, group_keys, filters}) makes of the
+    newest stored events of its type: how many match, and sample values per group."""
+    principal.require(STAFF)
+    return metrics.preview(principal, definition)
+
+
+@router.post("/metrics", response_model=metrics.MetricView, status_code=201)
+def create_metric(definition: dict[str, Any], principal: Principal) -> metrics.MetricView:
+    """Save a metric; it counts events ingested from now on."""
+    principal.require(STAFF)
+    return metrics.create_metric(principal, definition)
+
+
+@router.post("/metrics/{metric_id}/archive", response_model=metrics.MetricView)
+def archive_metric(metric_id: str, principal: Principal) -> metrics.MetricView:
+    """Stop counting new events for a metric."""
+    principal.require(STAFF)
+    return metrics.archive_metric(principal, metric_id)
 
 
 @router.get("/audit", response_model=list[AuditView])
