@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from portal.api.deps import ERRORS, Principal
-from portal.services import metrics, package_migrations, packages, rate_changes, simulation
+from portal.services import metrics, package_migrations, packages, rate_changes, simulation, staff_customers
 from portal.services.api_keys import STAFF
 from portal.services.audit import AuditView, audit_log
 from portal.services.catalog import TierCard, lineup_preview
@@ -236,6 +236,51 @@ def archive_metric(metric_id: str, principal: Principal) -> metrics.MetricView:
     """Stop counting new events for a metric."""
     principal.require(STAFF)
     return metrics.archive_metric(principal, metric_id)
+
+
+class GrantIn(BaseModel):
+    """A credit granted by hand: how much, in what, why, and optionally when it starts and expires."""
+
+    amount: str = Field(description="a decimal, e.g. '500'")
+    credit_type_id: str
+    reason: str = Field(min_length=1, max_length=500)
+    starting_at: datetime | None = None
+    ending_before: datetime | None = None
+
+
+class VoidIn(BaseModel):
+    """Why an invoice is voided."""
+
+    reason: str = Field(min_length=1, max_length=500)
+
+
+@router.get("/customers", response_model=list[staff_customers.CustomerMatch])
+def search_customers(principal: Principal, search: str = "") -> list[staff_customers.CustomerMatch]:
+    """Customers whose name, id or ingest alias contains ``search``."""
+    principal.require(STAFF)
+    return staff_customers.search(principal, search)
+
+
+@router.post("/customers/{customer_id}/grants", response_model=staff_customers.ManualGrant, status_code=201)
+def grant_credits(customer_id: str, body: GrantIn, principal: Principal) -> staff_customers.ManualGrant:
+    """Grant the customer's current contract a credit by hand, with the reason."""
+    principal.require(STAFF)
+    return staff_customers.grant_credits(
+        principal,
+        customer_id,
+        body.amount,
+        body.credit_type_id,
+        body.reason,
+        starting_at=body.starting_at,
+        ending_before=body.ending_before,
+    )
+
+
+@router.post("/invoices/{invoice_id}/void")
+def void_invoice(invoice_id: str, body: VoidIn, principal: Principal) -> dict[str, str]:
+    """Void a finalized, unpaid invoice; what it billed is billed again by the period's next draft."""
+    principal.require(STAFF)
+    return {"id": invoice_id, "status": staff_customers.void_invoice(principal, invoice_id, body.reason)}
 
 
 @router.get("/audit", response_model=list[AuditView])
