@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from portal.api.deps import ERRORS, Principal
 from portal.services import metrics, package_migrations, packages, rate_changes, simulation, staff_customers
+from portal.services.adoption import AdoptionView, adoption
 from portal.services.api_keys import STAFF
 from portal.services.audit import AuditView, audit_log
 from portal.services.catalog import TierCard, lineup_preview
@@ -281,6 +282,13 @@ def void_invoice(invoice_id: str, body: VoidIn, principal: Principal) -> dict[st
     """Void a finalized, unpaid invoice; what it billed is billed again by the period's next draft."""
     principal.require(STAFF)
     return {"id": invoice_id, "status": staff_customers.void_invoice(principal, invoice_id, body.reason)}
+
+
+@router.get("/adoption", response_model=AdoptionView)
+def get_adoption(principal: Principal, months: int = 12) -> AdoptionView:
+    """Customers, seats and revenue per tier and version, for each of the last ``months`` months."""
+    principal.require(STAFF)
+    return adoption(principal, months)
 
 
 @router.get("/audit", response_model=list[AuditView])
