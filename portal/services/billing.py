@@ -49,6 +49,7 @@ from portal.domain.money import CreditType, Money
 from portal.domain.periods import Frequency, Period
 from portal.payments import configured_gateway
 from portal.payments.gateway import CollectionRequest, PaymentStatus
+from portal.services.audit import record
 from portal.services.customers import Actor, visible_customer
 from portal.services.errors import Forbidden, InvalidInput, NotFound
 
@@ -641,7 +642,17 @@ def provision(
         raise Forbidden("Only staff can provision contracts.")
     with UnitOfWork() as uow:
         customer = visible_customer(uow.session, actor, customer_id)
-        _, invoice = open_contract(uow.session, customer, published_version(uow.session, package), seats, seat_ids, at)
+        version = published_version(uow.session, package)
+        contract_id, invoice = open_contract(uow.session, customer, version, seats, seat_ids, at)
+        record(
+            uow.session,
+            actor,
+            "contract.provision",
+            ("contract", contract_id),
+            f"{customer.name} provisioned on {package} (version {version.version}) with {seats} seats",
+            after={"customer_id": customer_id, "package_version_id": version.id, "seats": seats,
+                   "seat_ids": list(seat_ids), "starts": at.isoformat()},
+        )  # fmt: skip
     return Provisioned(contract_view(actor, customer_id, at), collect(invoice))
 
 

@@ -21,6 +21,7 @@ from portal.db.usage_store import load_rollups
 from portal.domain.metrics import AggregationState, merge, quantity
 from portal.domain.money import currency
 from portal.domain.periods import ensure_utc
+from portal.services.audit import record
 from portal.services.errors import Forbidden, InvalidInput, NotFound
 
 GRANULARITIES = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
@@ -43,6 +44,11 @@ class Actor(Protocol):
     @property
     def is_customer_admin(self) -> bool:
         """An admin of their customer (who may change its seats and tier)."""
+        ...
+
+    @property
+    def audit_name(self) -> str:
+        """Who made a change, as the audit log shows it."""
         ...
 
 
@@ -113,7 +119,16 @@ def create_customer(
         for alias in dict.fromkeys(a.strip() for a in ingest_aliases if a.strip()):
             uow.session.add(IngestAlias(alias=alias, customer_id=customer.id))
         uow.session.flush()
-        return _view(uow.session, customer)
+        view = _view(uow.session, customer)
+        record(
+            uow.session,
+            actor,
+            "customer.create",
+            ("customer", customer.id),
+            f"customer {name} created" + (f" under {parent_id}" if parent_id else ""),
+            after={"name": name, "currency": code, "parent_id": parent_id, "ingest_aliases": list(view.ingest_aliases)},
+        )
+        return view
 
 
 def list_customers(actor: Actor) -> list[CustomerView]:

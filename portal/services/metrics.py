@@ -25,7 +25,7 @@ from portal.db.uow import UnitOfWork
 from portal.domain.errors import DomainError
 from portal.domain.metrics import Aggregation, BillableMetric, UsageEvent, aggregate, quantity
 from portal.domain.periods import Period
-from portal.services.audit import StaffActor, record, require_staff
+from portal.services.audit import record, require_staff
 from portal.services.billing import plain_number
 from portal.services.customers import Actor
 from portal.services.errors import InvalidInput, NotFound
@@ -163,7 +163,7 @@ def list_metrics(actor: Actor) -> list[MetricView]:
         return sorted((_view(r) for r in rows), key=lambda m: m.archived)
 
 
-def create_metric(actor: StaffActor, definition: Mapping[str, Any]) -> MetricView:
+def create_metric(actor: Actor, definition: Mapping[str, Any]) -> MetricView:
     """Save a metric (it counts events ingested from now on); the ingest writer reads it at once."""
     require_staff(actor)
     metric = _metric(definition)
@@ -191,7 +191,7 @@ def create_metric(actor: StaffActor, definition: Mapping[str, Any]) -> MetricVie
     return view
 
 
-def archive_metric(actor: StaffActor, metric_id: str) -> MetricView:
+def archive_metric(actor: Actor, metric_id: str) -> MetricView:
     """Stop counting new events for a metric (what it counted stays billed)."""
     require_staff(actor)
     with UnitOfWork() as uow:

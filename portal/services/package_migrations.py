@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from portal.db.models import Contract, ContractTerms, Package, PackageVersion, SimulationRow, utcnow
 from portal.db.uow import UnitOfWork
 from portal.domain.periods import Frequency, billing_period_containing
-from portal.services.audit import StaffActor, record, require_staff
+from portal.services.audit import record, require_staff
 from portal.services.customers import Actor
 from portal.services.errors import InvalidInput, NotFound
 from portal.services.packages import PUBLISHED, fingerprint
@@ -83,7 +83,7 @@ def pending_count(actor: Actor, version_id: str, at: datetime | None = None) -> 
         return len(candidates(uow.session, version, at or utcnow())), migration_blocker(uow.session, version)
 
 
-def schedule(actor: StaffActor, version_id: str, at: datetime | None = None) -> MigrationView:
+def schedule(actor: Actor, version_id: str, at: datetime | None = None) -> MigrationView:
     """Move every contract on an older version of the package to ``version_id`` from its next billing period."""
     require_staff(actor)
     at = at or utcnow()

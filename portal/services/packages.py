@@ -41,7 +41,7 @@ from portal.domain.errors import DomainError, InvalidAmount
 from portal.domain.money import Money, currency, to_decimal
 from portal.domain.periods import Frequency
 from portal.domain.seats import CreditAllocation, CreditProration, DecreasePolicy, IncreasePolicy
-from portal.services.audit import StaffActor, record, require_staff
+from portal.services.audit import record, require_staff
 from portal.services.customers import Actor
 from portal.services.errors import InvalidInput, NotFound
 
@@ -327,7 +327,7 @@ def version_detail(actor: Actor, version_id: str) -> VersionView:
 
 
 def clone_version(
-    actor: StaffActor, version_id: str, *, key: str = "", name: str = "", rank: int | None = None
+    actor: Actor, version_id: str, *, key: str = "", name: str = "", rank: int | None = None
 ) -> VersionView:
     """A new draft copying ``version_id``: the next version of its package, or (with ``key``) a new package."""
     require_staff(actor)
@@ -392,7 +392,7 @@ def _snapshot(package: Package, version: PackageVersion) -> dict[str, Any]:
             "status": version.status, **_terms(version)}  # fmt: skip
 
 
-def update_draft(actor: StaffActor, version_id: str, changes: Mapping[str, Any]) -> VersionView:
+def update_draft(actor: Actor, version_id: str, changes: Mapping[str, Any]) -> VersionView:
     """Change fields of a draft (each checked, named when wrong); nothing is saved unless all are right."""
     require_staff(actor)
     unknown = sorted(set(changes) - set(_FIELDS) - set(_PACKAGE_FIELDS))
@@ -431,7 +431,7 @@ def update_draft(actor: StaffActor, version_id: str, changes: Mapping[str, Any])
         return _view(session, version)
 
 
-def discard_draft(actor: StaffActor, version_id: str) -> None:
+def discard_draft(actor: Actor, version_id: str) -> None:
     """Delete a draft and its simulations (and its package, if it was a new tier never published)."""
     require_staff(actor)
     with UnitOfWork() as uow:
@@ -455,7 +455,7 @@ def discard_draft(actor: StaffActor, version_id: str) -> None:
             session.delete(package)
 
 
-def publish(actor: StaffActor, version_id: str) -> VersionView:
+def publish(actor: Actor, version_id: str) -> VersionView:
     """Publish a simulated, acknowledged draft: it becomes immutable and the package's alias moves to it."""
     require_staff(actor)
     with UnitOfWork() as uow:

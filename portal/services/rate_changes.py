@@ -44,7 +44,7 @@ from portal.domain.metrics import on_the_hour
 from portal.domain.money import CreditType
 from portal.domain.periods import ensure_utc
 from portal.domain.pricing import Flat, Package, PriceModel, Rate, RateCard, Tiered
-from portal.services.audit import StaffActor, record, require_staff
+from portal.services.audit import record, require_staff
 from portal.services.customers import Actor
 from portal.services.errors import InvalidInput, NotFound
 
@@ -235,7 +235,7 @@ def change_detail(actor: Actor, change_id: str) -> RateChangeView:
 
 
 def propose(
-    actor: StaffActor,
+    actor: Actor,
     rate_card_id: str,
     product_id: str,
     starting_at: datetime,
@@ -292,7 +292,7 @@ def propose(
         return view
 
 
-def discard(actor: StaffActor, change_id: str) -> None:
+def discard(actor: Actor, change_id: str) -> None:
     """Drop a draft change and its simulations."""
     require_staff(actor)
     with UnitOfWork() as uow:
@@ -309,7 +309,7 @@ def discard(actor: StaffActor, change_id: str) -> None:
         session.delete(change)
 
 
-def schedule(actor: StaffActor, change_id: str) -> RateChangeView:
+def schedule(actor: Actor, change_id: str) -> RateChangeView:
     """Add the change to its card (after an acknowledged simulation): every subscriber gets it at its time."""
     require_staff(actor)
     with UnitOfWork() as uow:

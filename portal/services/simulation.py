@@ -49,7 +49,7 @@ from portal.domain.money import CreditType, Money
 from portal.domain.periods import Period, period_index
 from portal.domain.simulation import Comparison, compare_family, totals
 from portal.services import rate_changes
-from portal.services.audit import StaffActor, record, require_staff
+from portal.services.audit import record, require_staff
 from portal.services.billing import plain_number
 from portal.services.customers import Actor
 from portal.services.errors import InvalidInput, NotFound
@@ -376,7 +376,7 @@ def _check_periods(periods: int) -> None:
         raise InvalidInput(f"Simulate between 1 and {MAX_PERIODS} closed periods, not {periods}.")
 
 
-def _launch(actor: StaffActor, simulation: SimulationRow, background: bool) -> SimulationView:
+def _launch(actor: Actor, simulation: SimulationRow, background: bool) -> SimulationView:
     """Save a new simulation and run it (in a background thread by default)."""
     with UnitOfWork() as uow:
         subject = SimulationRow.package_version_id == simulation.package_version_id
@@ -395,9 +395,7 @@ def _launch(actor: StaffActor, simulation: SimulationRow, background: bool) -> S
     return view(actor, simulation_id)
 
 
-def start(
-    actor: StaffActor, version_id: str, periods: int = DEFAULT_PERIODS, *, background: bool = True
-) -> SimulationView:
+def start(actor: Actor, version_id: str, periods: int = DEFAULT_PERIODS, *, background: bool = True) -> SimulationView:
     """Start simulating a package draft over the last ``periods`` closed periods."""
     require_staff(actor)
     _check_periods(periods)
@@ -412,7 +410,7 @@ def start(
 
 
 def start_price_change(
-    actor: StaffActor, change_id: str, periods: int = DEFAULT_PERIODS, *, background: bool = True
+    actor: Actor, change_id: str, periods: int = DEFAULT_PERIODS, *, background: bool = True
 ) -> SimulationView:
     """Start simulating a proposed price change over the last ``periods`` closed periods of its card's customers."""
     require_staff(actor)
@@ -473,7 +471,7 @@ def latest(actor: Actor, subject_id: str) -> SimulationView | None:
         return _view(uow.session, row) if row is not None else None
 
 
-def acknowledge(actor: StaffActor, simulation_id: str) -> SimulationView:
+def acknowledge(actor: Actor, simulation_id: str) -> SimulationView:
     """Record that staff reviewed a finished simulation of the draft as it still is (publishing needs this)."""
     require_staff(actor)
     with UnitOfWork() as uow:

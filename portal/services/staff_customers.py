@@ -31,7 +31,7 @@ from portal.domain.errors import DomainError
 from portal.domain.invoicing import InvoiceStatus
 from portal.domain.money import Money, to_decimal
 from portal.domain.periods import ensure_utc
-from portal.services.audit import StaffActor, record, require_staff
+from portal.services.audit import record, require_staff
 from portal.services.billing import active_contract
 from portal.services.customers import Actor
 from portal.services.errors import InvalidInput, NotFound
@@ -106,7 +106,7 @@ class ManualGrant:
 
 
 def grant_credits(
-    actor: StaffActor,
+    actor: Actor,
     customer_id: str,
     amount: object,
     credit_type_id: str,
@@ -168,7 +168,7 @@ def grant_credits(
         return ManualGrant(grant.id, customer_id, contract.id, shown, start, end, why)
 
 
-def void_invoice(actor: StaffActor, invoice_id: str, reason: str) -> str:
+def void_invoice(actor: Actor, invoice_id: str, reason: str) -> str:
     """Void a finalized, unpaid invoice (what it billed is billed again by the period's next draft); the new
     status."""
     require_staff(actor)

@@ -16,7 +16,7 @@ from portal.services.demo_catalog import TOKENS_EVENT, ensure_catalog, ensure_ti
 from portal.services.identity import operator_identity
 from portal.services.ingest_writer import writer
 
-STAFF = replace(operator_identity(), email="staff@portal.test", user_id="usr_staff")
+STAFF = replace(operator_identity(), email="staff@portal.test")
 """A staff member (the audit log names them by this email)."""
 CUSTOMER_USER = replace(STAFF, is_staff=False, customer_id="cus_x", role="admin", email="admin@x.test")
 """A customer's admin, who must get nothing from staff services."""

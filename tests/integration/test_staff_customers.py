@@ -11,7 +11,7 @@ from portal.api.app import create_api
 from portal.db.models import InvoiceRow, utcnow
 from portal.db.uow import UnitOfWork
 from portal.services import billing, staff_customers
-from portal.services.api_keys import create_api_key
+from portal.services.api_keys import create_api_key, revoke_api_key
 from portal.services.audit import audit_log
 from portal.services.demo_catalog import CREDITS
 from portal.services.errors import Forbidden, InvalidInput, NotFound
@@ -124,3 +124,14 @@ def test_the_staff_api_searches_grants_and_voids(initech: str) -> None:
             ("POST", f"/api/v1/staff/invoices/{invoice.id}/void", {"reason": "mine"}),
         ]:
             assert client.request(method, path, json=payload, headers=own).status_code == 403
+
+
+def test_staff_changes_elsewhere_are_in_the_audit_log(initech: str) -> None:
+    key = create_api_key(STAFF, "backend", ["ingest"], initech)
+    revoke_api_key(STAFF, key.key.id)
+    actions = [e.action for e in audit_log(STAFF)]
+    # The initech fixture created the customer and provisioned it; then the key was made and revoked.
+    assert actions[:4] == ["api_key.revoke", "api_key.create", "contract.provision", "customer.create"]
+    provisioned = audit_log(STAFF, action="contract.provision")[0]
+    assert provisioned.summary == "Initech provisioned on team (version 1) with 3 seats"
+    assert provisioned.actor == "staff@portal.test"
