@@ -41,6 +41,7 @@ from portal.domain.errors import DomainError, InvalidAmount
 from portal.domain.money import Money, currency, to_decimal
 from portal.domain.periods import Frequency
 from portal.domain.seats import CreditAllocation, CreditProration, DecreasePolicy, IncreasePolicy
+from portal.services import simulation_gate
 from portal.services.audit import record, require_staff
 from portal.services.customers import Actor
 from portal.services.errors import InvalidInput, NotFound
@@ -225,25 +226,15 @@ def publish_blocker(session: Session, version: PackageVersion, print_: str | Non
     """Why the draft cannot be published yet ('' when it can): it needs an acknowledged simulation of itself."""
     if version.status != DRAFT:
         return ""
-    current = print_ or fingerprint(session, version)
-    simulations = session.exec(
-        select(SimulationRow)
-        .where(SimulationRow.package_version_id == version.id)
-        .order_by(col(SimulationRow.created_at).desc())
-    ).all()
-    matching = [s for s in simulations if s.fingerprint == current]
-    if not matching:
-        if simulations:
-            return "The draft changed since its last simulation: simulate it again before publishing."
-        return "Simulate this draft before publishing it."
-    latest = matching[0]
-    if latest.status == "running":
-        return "The simulation of this draft is still running."
-    if latest.status != "done":
-        return "The last simulation of this draft failed: run it again."
-    if latest.acknowledged_at is None:
-        return "Review the simulation's results and acknowledge them before publishing."
-    return ""
+    return simulation_gate.blocker(
+        session,
+        SimulationRow.package_version_id,
+        version.id,
+        print_ or fingerprint(session, version),
+        "draft",
+        "publishing",
+        "The draft changed since its last simulation: simulate it again before publishing.",
+    )
 
 
 def _view(session: Session, version: PackageVersion) -> VersionView:

@@ -44,6 +44,7 @@ from portal.domain.metrics import on_the_hour
 from portal.domain.money import CreditType
 from portal.domain.periods import ensure_utc
 from portal.domain.pricing import Flat, Package, PriceModel, Rate, RateCard, Tiered
+from portal.services import simulation_gate
 from portal.services.audit import record, require_staff
 from portal.services.customers import Actor
 from portal.services.errors import InvalidInput, NotFound
@@ -133,25 +134,15 @@ def schedule_blocker(session: Session, change: RateChangeRow, print_: str | None
         return ""
     if change.starting_at <= utcnow():
         return "Its effective time has passed: propose the change again with a future date."
-    current = print_ or fingerprint(session, change)
-    simulations = session.exec(
-        select(SimulationRow)
-        .where(SimulationRow.rate_change_id == change.id)
-        .order_by(col(SimulationRow.created_at).desc())
-    ).all()
-    matching = [s for s in simulations if s.fingerprint == current]
-    if not matching:
-        if simulations:
-            return "The rate card changed since the last simulation: simulate this change again."
-        return "Simulate this change before scheduling it."
-    latest = matching[0]
-    if latest.status == "running":
-        return "The simulation of this change is still running."
-    if latest.status != "done":
-        return "The last simulation of this change failed: run it again."
-    if latest.acknowledged_at is None:
-        return "Review the simulation's results and acknowledge them before scheduling."
-    return ""
+    return simulation_gate.blocker(
+        session,
+        SimulationRow.rate_change_id,
+        change.id,
+        print_ or fingerprint(session, change),
+        "change",
+        "scheduling",
+        "The rate card changed since the last simulation: simulate this change again.",
+    )
 
 
 def _change_view(session: Session, change: RateChangeRow, catalog: Catalog) -> RateChangeView:
