@@ -15,7 +15,6 @@ from portal.pages.not_found import not_found_page
 from portal.pages.package_editor import package_editor_page
 from portal.pages.package_editor_state import ROUTE as EDITOR_ROUTE
 from portal.pages.package_editor_state import EditorState
-from portal.pages.package_simulation_state import SimulationState
 from portal.pages.password_reset import (
     JOIN_ROUTE,
     ForgotPasswordState,
@@ -26,12 +25,19 @@ from portal.pages.password_reset import (
 )
 from portal.pages.plan import PlanState, plan_page
 from portal.pages.pricing import PricingState, pricing_page
+from portal.pages.rate_card import rate_card_page
+from portal.pages.rate_card_state import RateCardState
+from portal.pages.rate_cards import RateCardsState, rate_cards_page
+from portal.pages.rate_change import rate_change_page
+from portal.pages.rate_change_state import RateChangeState
 from portal.pages.seats import SeatsState, seats_page
 from portal.pages.sign_in import SignInState, sign_in_page
 from portal.pages.sign_up import SignUpState, VerifyEmailState, sign_up_page, verify_email_page
+from portal.pages.simulation_state import SimulationState
 from portal.pages.staff import StaffState, staff_page
 from portal.pages.staff_packages import ROUTE as PACKAGES_ROUTE
 from portal.pages.staff_packages import PackagesState, staff_packages_page
+from portal.pages.staff_routes import RATE_CARD_ROUTE, RATE_CARDS_ROUTE, RATE_CHANGE_ROUTE
 from portal.services.ingest_writer import process_writer
 from portal.state.session import SessionState
 
@@ -85,6 +91,21 @@ app.add_page(
     route=EDITOR_ROUTE,
     title="Package | Portal",
     on_load=[SessionState.load, EditorState.load, SimulationState.load],
+)
+app.add_page(
+    rate_cards_page,
+    route=RATE_CARDS_ROUTE,
+    title="Rate cards | Portal",
+    on_load=[SessionState.load, RateCardsState.load],
+)
+app.add_page(
+    rate_card_page, route=RATE_CARD_ROUTE, title="Rate card | Portal", on_load=[SessionState.load, RateCardState.load]
+)
+app.add_page(
+    rate_change_page,
+    route=RATE_CHANGE_ROUTE,
+    title="Price change | Portal",
+    on_load=[SessionState.load, RateChangeState.load, SimulationState.load],
 )
 app.add_page(audit_page, route=AUDIT_ROUTE, title="Audit log | Portal", on_load=[SessionState.load, AuditState.load])
 app.add_page(seats_page, route="/customer/seats", title="Seats | Portal", on_load=[SessionState.load, SeatsState.load])

@@ -12,6 +12,7 @@ from portal.components.layout import shell
 STAFF_SECTIONS = (
     ("Overview", "/staff", "layout-dashboard", "staff-nav-overview"),
     ("Packages", "/staff/packages", "package", "staff-nav-packages"),
+    ("Rate cards", "/staff/rate-cards", "tags", "staff-nav-rate-cards"),
     ("Audit log", "/staff/audit", "scroll-text", "staff-nav-audit"),
 )
 """The workspace's sections: label, route, icon and element id."""
@@ -49,6 +50,16 @@ def version_status_badge(status: rx.Var) -> rx.Component:
         ("draft", rx.badge(rx.icon("pencil", size=12), "Draft", color_scheme="amber", variant="soft")),
         ("published", rx.badge(rx.icon("circle-check", size=12), "Published", color_scheme="green", variant="soft")),
         ("archived", rx.badge("Archived", color_scheme="gray", variant="soft")),
+        rx.badge(status, variant="soft"),
+    )
+
+
+def change_status_badge(status: rx.Var) -> rx.Component:
+    """A price change's status (draft, scheduled) as a coloured badge."""
+    return rx.match(
+        status,
+        ("draft", rx.badge(rx.icon("pencil", size=12), "Draft", color_scheme="amber", variant="soft")),
+        ("scheduled", rx.badge(rx.icon("calendar-check", size=12), "Scheduled", color_scheme="blue", variant="soft")),
         rx.badge(status, variant="soft"),
     )
 

@@ -10,8 +10,8 @@ from portal.components.tier_card import choose_button, tier_card
 from portal.domain.periods import Frequency
 from portal.domain.seats import CreditAllocation, CreditProration, DecreasePolicy, IncreasePolicy
 from portal.pages.package_editor_state import NO_CREDIT_TYPE, EditorState
-from portal.pages.package_simulation import simulation_panel
-from portal.pages.package_simulation_state import SimulationState
+from portal.pages.simulation_panel import PanelWords, simulation_panel
+from portal.pages.simulation_state import SimulationState
 from portal.pages.staff_packages import ROUTE as PACKAGES_ROUTE
 
 _LABELS = {
@@ -41,6 +41,24 @@ INCREASES = _choices([p.value for p in IncreasePolicy])
 DECREASES = _choices([p.value for p in DecreasePolicy])
 PRORATIONS = _choices([p.value for p in CreditProration])
 FREQUENCIES = _choices([f.name for f in Frequency])
+
+PUBLISH_WORDS = PanelWords(
+    intro="Replays the last closed billing periods of every affected customer under their current terms and under "
+    "this draft, so you see who pays more or less before anyone is billed by it.",
+    none_yet="No simulation yet. Publishing needs a simulation of this draft, reviewed and acknowledged.",
+    stale="The draft changed since this simulation: run it again, then review the new results.",
+    nobody="Nobody is on this tier (or, for a new tier, the tier it was cloned from) today, so publishing changes no "
+    "existing customer's bill.",
+    results_note="Amounts are what each customer was billed over the closed periods, and what they would have been "
+    "billed under this draft.",
+    action="Publish",
+    action_icon="rocket",
+    ready="Simulated and reviewed: ready to publish.",
+    confirm_title="Publish this draft?",
+    confirm_body="New customers get it from now on, and the pricing page shows it. Customers on older versions stay "
+    "there until migrated. A published version never changes.",
+)
+"""What the simulation panel says about a package draft."""
 
 
 def _field(label: str, name: str, control: rx.Component, hint: str = "") -> rx.Component:
@@ -363,7 +381,7 @@ def package_editor_page() -> rx.Component:
             width="100%",
             align_items="start",
         ),
-        rx.cond(EditorState.is_draft, simulation_panel()),
+        rx.cond(EditorState.is_draft, simulation_panel(PUBLISH_WORDS)),
         _discard_dialog(),
         spacing="4",
     )

@@ -16,6 +16,7 @@ from reflex.event import EventSpec
 from portal.components.access import LOADING
 from portal.components.tier_card import TierRow, tier_rows
 from portal.pages.staff_packages import ROUTE as PACKAGES_ROUTE
+from portal.pages.staff_routes import id_in_path
 from portal.services import package_migrations, packages
 from portal.services.catalog import TierCard, lineup_preview
 from portal.services.errors import ServiceError
@@ -50,9 +51,7 @@ NO_CREDIT_TYPE = "none"
 
 def version_id_of(state: rx.State) -> str:
     """The version id in this tab's address (``/staff/packages/<id>``), or empty."""
-    path = state.router.url.path.rstrip("/")
-    prefix = PACKAGES_ROUTE + "/"
-    return path[len(prefix) :] if path.startswith(prefix) and "/" not in path[len(prefix) :] else ""
+    return id_in_path(state, PACKAGES_ROUTE)
 
 
 def form_values(view: VersionView) -> dict[str, str]:

@@ -11,47 +11,21 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Iterator
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 from sqlmodel import col, select
 
-from portal.db.models import Package, PackageVersion, SimulationRow, utcnow
+from portal.db.models import Package, PackageVersion, SimulationRow
 from portal.db.uow import UnitOfWork
-from portal.domain.metrics import UsageEvent
 from portal.services import packages
-from portal.services.billing import provision
-from portal.services.customers import create_customer
-from portal.services.demo_catalog import TOKENS_EVENT
 from portal.services.identity import operator_identity
-from portal.services.ingest_writer import writer
 from tests.support.browser import HYDRATION_TIMEOUT_MS, open_page, sign_in
+from tests.support.usage import customer_with_closed_months
 
 OPERATOR = operator_identity()
 SIMULATION_MS = 30_000
-
-
-def _month_before_last() -> datetime:
-    """The first of the month before last, 00:00 UTC: a contract from then has two closed monthly periods."""
-    last_month = utcnow().replace(day=1, hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
-    return (last_month.replace(day=1) - timedelta(days=1)).replace(day=1)
-
-
-def _customer_with_closed_months(name: str) -> None:
-    """``name`` on Team with 3 seats since the month before last, with 7,000 credits of usage in its first month."""
-    customer = create_customer(OPERATOR, name)
-    start = _month_before_last()
-    provision(OPERATOR, customer.id, "team", 3, ("ann", "bob"), at=start)
-    used = [("ann", 500_000), ("bob", 200_000)]  # 10 credits per 1,000 tokens: 5,000 + 2,000 credits
-    events = [
-        UsageEvent(f"{customer.id}-{user}", customer.id, TOKENS_EVENT, start + timedelta(days=5),
-                   {"tokens": str(tokens), "user_id": user})
-        for user, tokens in used
-    ]  # fmt: skip
-    writer().refresh_metrics()
-    writer().submit(events).result(timeout=30)
 
 
 @pytest.fixture
@@ -137,7 +111,7 @@ def _check_audit_log(page: Page, name: str) -> None:
 def test_staff_simulate_and_publish_a_new_tier_that_visitors_then_see(page: Page, new_tier_key: str) -> None:
     suffix = new_tier_key.rsplit("-", 1)[-1]
     customer, key, name = f"Initech {suffix}", new_tier_key, f"Team Plus {suffix}"
-    _customer_with_closed_months(customer)
+    customer_with_closed_months(customer)
 
     sign_in(page, "staff@portal.test")
     _clone_team_as_new_tier(page, key, name)

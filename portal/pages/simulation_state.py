@@ -1,24 +1,30 @@
-"""State of the editor's simulation panel: run a simulation of the draft, follow it, review it, publish.
+"""State of the simulation panel: simulate a proposal over real usage, follow the run, review it, then act on it.
 
-A run starts in a thread of the server (:func:`portal.services.simulation.start`);
+One panel serves two kinds of proposal (a :class:`Subject`): a package draft,
+which is then published, and a price change on a rate card, which is then
+scheduled. The page's address names the proposal; the state keeps its kind and
+id. A run starts in a thread of the server (:mod:`portal.services.simulation`);
 :meth:`SimulationState.follow`, a background event, reads its progress every
-:data:`POLL_SECONDS` until it is no longer running. Publishing stays disabled,
-with the service's reason shown, until a simulation of exactly this draft has
-finished and been acknowledged.
+:data:`POLL_SECONDS` until it is no longer running. The final action stays
+disabled, with the service's reason shown, until a simulation of exactly this
+proposal has finished and been acknowledged.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import reflex as rx
 from reflex.event import EventSpec
 
-from portal.pages.package_editor_state import EditorState, version_id_of
-from portal.services import packages, simulation
+from portal.pages.package_editor_state import EditorState
+from portal.pages.staff_packages import ROUTE as PACKAGES_ROUTE
+from portal.pages.staff_routes import RATE_CHANGES_ROUTE, id_in_path, rate_card_href
+from portal.services import packages, rate_changes, simulation
 from portal.services.errors import ServiceError
 from portal.services.identity import Identity
 from portal.services.simulation import DEFAULT_PERIODS, MAX_PERIODS, RUNNING, SimulationView
@@ -91,18 +97,78 @@ def sorted_rows(rows: Sequence[Mapping[str, Any]], column: str, descending: bool
     return sorted(rows, key=_SORT_KEYS.get(column, _SORT_KEYS["customer"]), reverse=descending)
 
 
-def _blocker(identity: Identity, version_id: str) -> str:
-    """Why the version cannot be published yet ('' when it can, or when it is not a draft); staff only."""
-    return packages.version_detail(identity, version_id).publish_blocker
+Finished = tuple[str, list[EventSpec]]
+"""After the final action: the proposal's blocker now, and what the page does next (a toast, a reload...)."""
 
 
-def _read(identity: Identity, version_id: str) -> tuple[str, SimulationView | None]:
-    """Why the version cannot be published yet, and its newest simulation (staff only)."""
-    return _blocker(identity, version_id), simulation.latest(identity, version_id)
+@dataclass(frozen=True)
+class Subject:
+    """A kind of proposal the panel simulates: where its id is in the address, and the services it calls."""
+
+    kind: str
+    route: str
+    """The proposal's page is at ``<route>/<id>``."""
+    blocker: Callable[[Identity, str], str]
+    """Why the final action is refused yet ('' when it is allowed)."""
+    start: Callable[[Identity, str, int], SimulationView]
+    """Start simulating the proposal over that many closed periods."""
+    finish: Callable[[Identity, str], Finished]
+    """The final action (publish, schedule)."""
+    acknowledged: str
+    """What staff are told once they acknowledged the results."""
+
+
+def _publish(identity: Identity, version_id: str) -> Finished:
+    """Publish a package draft: new customers get it from now on; the editor turns read-only."""
+    published = packages.publish(identity, version_id)
+    return published.publish_blocker, [
+        rx.toast.success(f"Published {published.name} v{published.version}: new customers get it."),
+        EditorState.load,
+    ]
+
+
+def _schedule(identity: Identity, change_id: str) -> Finished:
+    """Schedule a price change, then show its rate card with the new rate in the timeline."""
+    change = rate_changes.schedule(identity, change_id)
+    return change.schedule_blocker, [
+        rx.toast.success(
+            f"Scheduled: {change.product} at {change.price_label} from {change.starting_at:%Y-%m-%d %H:%M} UTC, "
+            "for every subscriber of the card."
+        ),
+        rx.redirect(rate_card_href(change.rate_card_id)),
+    ]
+
+
+PACKAGE_DRAFT = Subject(
+    kind="package_draft",
+    route=PACKAGES_ROUTE,
+    blocker=lambda identity, version_id: packages.version_detail(identity, version_id).publish_blocker,
+    start=simulation.start,
+    finish=_publish,
+    acknowledged="Results acknowledged: the draft may be published.",
+)
+PRICE_CHANGE = Subject(
+    kind="price_change",
+    route=RATE_CHANGES_ROUTE,
+    blocker=lambda identity, change_id: rate_changes.change_detail(identity, change_id).schedule_blocker,
+    start=simulation.start_price_change,
+    finish=_schedule,
+    acknowledged="Results acknowledged: the change may be scheduled.",
+)
+SUBJECTS = {subject.kind: subject for subject in (PACKAGE_DRAFT, PRICE_CHANGE)}
+
+
+def subject_in_address(state: rx.State) -> tuple[Subject, str] | None:
+    """The kind of proposal this tab's page shows, and its id (None on another page)."""
+    for subject in SUBJECTS.values():
+        subject_id = id_in_path(state, subject.route)
+        if subject_id:
+            return subject, subject_id
+    return None
 
 
 class SimulationState(rx.State):
-    """The newest simulation of the draft in the editor, and whether it may be published."""
+    """The newest simulation of the proposal on the page, and whether its final action is allowed yet."""
 
     periods: str = str(DEFAULT_PERIODS)
     blocker: str = ""
@@ -119,36 +185,46 @@ class SimulationState(rx.State):
     rows: list[dict[str, str]] = []
     sort_column: str = "customer"
     sort_descending: bool = False
-    publish_open: bool = False
-    _version_id: str = ""
+    confirm_open: bool = False
+    _kind: str = ""
+    _subject_id: str = ""
     _simulation_id: str = ""
     _rows: list[dict[str, Any]] = []
 
+    def _subject(self) -> Subject:
+        return SUBJECTS[self._kind]
+
     @rx.event
     def load(self) -> EventSpec | None:
-        """Read the newest simulation of the version in the address; follow it when it is still running."""
+        """Read the newest simulation of the proposal in the address; follow it when it is still running."""
         self.reset()
-        self._version_id = version_id_of(self)
+        found = subject_in_address(self)
         identity = identity_of(self)
-        if identity is None or not self._version_id:
+        if identity is None or found is None:
             return None
-        if not self._reload(identity):  # the editor shows why the page is not available
+        self._kind, self._subject_id = found[0].kind, found[1]
+        if not self._reload(identity):  # the page shows why it is not available
             return None
         return SimulationState.follow if self.status == RUNNING else None
 
     @rx.event
     def refresh(self) -> EventSpec | None:
-        """Read the blocker and the newest simulation again (after the draft was saved)."""
+        """Read the blocker and the newest simulation again (after the proposal was edited)."""
         identity = identity_of(self)
         if identity is None:
             return session_ended()
-        self._reload(identity)
+        if self._kind:
+            self._reload(identity)
         return None
+
+    def _blocker(self, identity: Identity) -> str:
+        return self._subject().blocker(identity, self._subject_id)
 
     def _reload(self, identity: Identity) -> bool:
         """Read the blocker and the newest simulation; False when the service refused."""
         try:
-            self.blocker, latest = _read(identity, self._version_id)
+            self.blocker = self._blocker(identity)
+            latest = simulation.latest(identity, self._subject_id)
         except ServiceError:
             return False
         self._show(latest)
@@ -180,13 +256,15 @@ class SimulationState(rx.State):
 
     @rx.event
     def run(self) -> EventSpec | None:
-        """Start simulating the draft, then follow its progress."""
+        """Start simulating the proposal, then follow its progress."""
         identity = identity_of(self)
         if identity is None:
             return session_ended()
+        if not self._kind:
+            return None
         try:
-            started = simulation.start(identity, self._version_id, int(self.periods))
-            self.blocker = _blocker(identity, self._version_id)
+            started = self._subject().start(identity, self._subject_id, int(self.periods))
+            self.blocker = self._blocker(identity)
         except ServiceError as exc:
             return rx.toast.error(str(exc))
         self._show(started)
@@ -194,10 +272,11 @@ class SimulationState(rx.State):
 
     @rx.event(background=True, supersedes=True)
     async def follow(self) -> EventSpec | None:
-        """Read the running simulation's progress until it has finished or failed (while the editor is open)."""
+        """Read the running simulation's progress until it has finished or failed (while its page is open)."""
         while True:
             await asyncio.sleep(POLL_SECONDS)
-            if version_id_of(self) != self._version_id or not self._simulation_id:
+            found = subject_in_address(self)
+            if found is None or found[1] != self._subject_id or not self._simulation_id:
                 return None
             identity = await asyncio.to_thread(identity_of, self)
             if identity is None:
@@ -205,7 +284,7 @@ class SimulationState(rx.State):
             try:
                 view = await asyncio.to_thread(simulation.view, identity, self._simulation_id)
                 finished = view.status != RUNNING
-                blocker = await asyncio.to_thread(_blocker, identity, self._version_id) if finished else ""
+                blocker = await asyncio.to_thread(self._blocker, identity) if finished else ""
             except ServiceError:
                 return None
             async with self:
@@ -241,37 +320,35 @@ class SimulationState(rx.State):
 
     @rx.event
     def acknowledge(self) -> EventSpec | None:
-        """Record that the results were reviewed, which publishing needs."""
+        """Record that the results were reviewed, which the final action (publish, schedule) needs."""
         identity = identity_of(self)
         if identity is None:
             return session_ended()
         try:
             view = simulation.acknowledge(identity, self._simulation_id)
-            self.blocker = _blocker(identity, self._version_id)
+            self.blocker = self._blocker(identity)
         except ServiceError as exc:
             return rx.toast.error(str(exc))
         self._show(view)
-        return rx.toast.success("Results acknowledged: the draft may be published.")
+        return rx.toast.success(self._subject().acknowledged)
 
     @rx.event
-    def set_publish_open(self, is_open: bool) -> None:
-        """Ask for (or drop) the confirmation before publishing."""
-        self.publish_open = is_open and self.blocker == ""
+    def set_confirm_open(self, is_open: bool) -> None:
+        """Ask for (or drop) the confirmation before the final action; only while it is allowed."""
+        self.confirm_open = is_open and self.blocker == ""
 
     @rx.event
-    def publish(self) -> list[EventSpec] | EventSpec | None:
-        """Publish the draft: new customers get it from now on; the editor turns read-only."""
+    def finish(self) -> list[EventSpec] | EventSpec | None:
+        """The final action: publish the package draft, or schedule the price change."""
         identity = identity_of(self)
-        self.publish_open = False
+        self.confirm_open = False
         if identity is None:
             return session_ended()
+        if not self._kind:
+            return None
         try:
-            published = packages.publish(identity, self._version_id)
+            self.blocker, then = self._subject().finish(identity, self._subject_id)
         except ServiceError as exc:
             self._reload(identity)
             return rx.toast.error(str(exc))
-        self.blocker = published.publish_blocker
-        return [
-            rx.toast.success(f"Published {published.name} v{published.version}: new customers get it."),
-            EditorState.load,
-        ]
+        return then

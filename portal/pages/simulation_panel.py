@@ -1,13 +1,46 @@
-"""The editor's simulation panel: run, progress, totals, the per-customer table, acknowledge and publish."""
+"""The simulation panel of a proposal: run, progress, totals, the per-customer table, acknowledge, then the final
+action (publish a package draft, schedule a price change), in the words :class:`PanelWords` gives."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import reflex as rx
 
-from portal.pages.package_simulation_state import PERIOD_CHOICES, SimulationState
+from portal.pages.simulation_state import PERIOD_CHOICES, SimulationState
 from portal.services.simulation import DONE, FAILED, RUNNING
 
 _TREND_COLORS = (("up", "grass"), ("down", "tomato"))
+
+
+@dataclass(frozen=True)
+class PanelWords:
+    """What the panel says about one kind of proposal, and its final action."""
+
+    intro: str
+    """Under the heading: what a run replays."""
+    none_yet: str
+    """Before the first run."""
+    stale: str
+    """When the proposal changed after the shown run."""
+    nobody: str
+    """When no customer is affected."""
+    results_note: str
+    """Under the results: what the amounts are."""
+    action: str
+    """The final action's label, e.g. ``Publish``; its button's id is the label in lower case."""
+    action_icon: str
+    """A lucide icon name for the action's button."""
+    ready: str
+    """Once the action is allowed."""
+    confirm_title: str
+    confirm_body: str
+
+    @property
+    def action_id(self) -> str:
+        """The final action button's element id; its blocker's is ``<id>-blocker``, its confirmation's
+        ``confirm-<id>``."""
+        return self.action.lower()
 
 
 def _trend_text(value: rx.Var, trend: rx.Var, **props: object) -> rx.Component:
@@ -187,14 +220,13 @@ def _customer_table() -> rx.Component:
     )
 
 
-def _nobody_affected() -> rx.Component:
+def _nobody_affected(words: PanelWords) -> rx.Component:
     return rx.center(
         rx.vstack(
             rx.icon("users", size=28, color=rx.color("gray", 9)),
             rx.heading("No customer is affected", size="4"),
             rx.text(
-                "Nobody is on this tier (or, for a new tier, the tier it was cloned from) today, so publishing "
-                "changes no existing customer's bill.",
+                words.nobody,
                 size="2",
                 color_scheme="gray",
                 text_align="center",
@@ -231,14 +263,13 @@ def _acknowledgement() -> rx.Component:
     )
 
 
-def _results() -> rx.Component:
+def _results(words: PanelWords) -> rx.Component:
     return rx.vstack(
         rx.foreach(SimulationState.totals, _total),
-        rx.cond(SimulationState.rows.length() == 0, _nobody_affected(), _customer_table()),
+        rx.cond(SimulationState.rows.length() == 0, _nobody_affected(words), _customer_table()),
         rx.hstack(
             rx.text(
-                "Amounts are what each customer was billed over the closed periods, and what they would have been "
-                "billed under this draft.",
+                words.results_note,
                 size="1",
                 color_scheme="gray",
             ),
@@ -252,14 +283,14 @@ def _results() -> rx.Component:
     )
 
 
-def _run(has_run: rx.Var) -> rx.Component:
+def _run(words: PanelWords) -> rx.Component:
     return rx.cond(
-        has_run,
+        SimulationState.has_run,
         rx.vstack(
             rx.cond(
                 ~SimulationState.current & (SimulationState.status != RUNNING),
                 rx.callout(
-                    "The draft changed since this simulation: run it again, then review the new results.",
+                    words.stale,
                     icon="triangle-alert",
                     color_scheme="amber",
                     id="simulation-stale",
@@ -277,12 +308,12 @@ def _run(has_run: rx.Var) -> rx.Component:
                 ),
                 _progress(),
             ),
-            rx.cond(SimulationState.status == DONE, _results()),
+            rx.cond(SimulationState.status == DONE, _results(words)),
             spacing="4",
             width="100%",
         ),
         rx.text(
-            "No simulation yet. Publishing needs a simulation of this draft, reviewed and acknowledged.",
+            words.none_yet,
             size="2",
             color_scheme="gray",
             id="simulation-none",
@@ -290,78 +321,72 @@ def _run(has_run: rx.Var) -> rx.Component:
     )
 
 
-def _publish_dialog() -> rx.Component:
+def _confirm_dialog(words: PanelWords) -> rx.Component:
     return rx.alert_dialog.root(
         rx.alert_dialog.content(
-            rx.alert_dialog.title("Publish this draft?"),
-            rx.alert_dialog.description(
-                "New customers get it from now on, and the pricing page shows it. Customers on older versions "
-                "stay there until migrated. A published version never changes."
-            ),
+            rx.alert_dialog.title(words.confirm_title),
+            rx.alert_dialog.description(words.confirm_body),
             rx.hstack(
                 rx.alert_dialog.cancel(rx.button("Not yet", variant="soft", color_scheme="gray")),
-                rx.alert_dialog.action(rx.button("Publish", on_click=SimulationState.publish, id="confirm-publish")),
+                rx.alert_dialog.action(
+                    rx.button(words.action, on_click=SimulationState.finish, id=f"confirm-{words.action_id}")
+                ),
                 justify="end",
                 spacing="3",
                 margin_top="16px",
             ),
         ),
-        open=SimulationState.publish_open,
-        on_open_change=SimulationState.set_publish_open,
+        open=SimulationState.confirm_open,
+        on_open_change=SimulationState.set_confirm_open,
     )
 
 
-def _publish_bar() -> rx.Component:
+def _action_bar(words: PanelWords) -> rx.Component:
     return rx.hstack(
         rx.cond(
             SimulationState.blocker != "",
             rx.hstack(
                 rx.icon("lock", size=16, color=rx.color("amber", 10)),
-                rx.text(SimulationState.blocker, size="2", id="publish-blocker"),
+                rx.text(SimulationState.blocker, size="2", id=f"{words.action_id}-blocker"),
                 align="center",
                 spacing="2",
             ),
             rx.hstack(
                 rx.icon("circle-check", size=16, color=rx.color("grass", 10)),
-                rx.text("Simulated and reviewed: ready to publish.", size="2", id="publish-ready"),
+                rx.text(words.ready, size="2", id=f"{words.action_id}-ready"),
                 align="center",
                 spacing="2",
             ),
         ),
         rx.spacer(),
         rx.button(
-            rx.icon("rocket", size=14),
-            "Publish",
+            rx.icon(words.action_icon, size=14),
+            words.action,
             size="3",
             disabled=SimulationState.blocker != "",
-            on_click=SimulationState.set_publish_open(True),
-            id="publish",
+            on_click=SimulationState.set_confirm_open(True),
+            id=words.action_id,
         ),
-        _publish_dialog(),
+        _confirm_dialog(words),
         align="center",
         width="100%",
-        id="publish-bar",
+        id=f"{words.action_id}-bar",
     )
 
 
-def simulation_panel() -> rx.Component:
-    """Simulate the draft over real usage, review the results, then publish it."""
+def simulation_panel(words: PanelWords) -> rx.Component:
+    """Simulate the proposal over real usage, review the results, then take the final action."""
     return rx.card(
         rx.vstack(
             rx.vstack(
                 rx.heading("Simulate over real usage", size="5"),
-                rx.text(
-                    "Replays the last closed billing periods of every affected customer under their current terms "
-                    "and under this draft, so you see who pays more or less before anyone is billed by it.",
-                    size="2",
-                    color_scheme="gray",
-                ),
+                rx.text(words.intro, size="2", color_scheme="gray"),
                 spacing="1",
             ),
             _controls(),
-            _run(SimulationState.has_run),
+            _run(words),
             rx.separator(size="4"),
-            _publish_bar(),
+            _action_bar(words),
             spacing="4",
             width="100%",
         ),
