@@ -36,8 +36,6 @@ PRICE_MODELS = [
 """The price models a change may set (the service's names) and how the form describes them."""
 TIERED_MODELS = ("tiered", "volume")
 HOURS = [f"{hour:02d}" for hour in range(24)]
-CURRENCY_UNITS = ("USD",)
-"""Units offered besides the custom credit types: prices straight in the currency."""
 
 
 def effective_time(date: str, hour: str) -> datetime:
@@ -107,10 +105,10 @@ def first_of_next_month(now: datetime) -> datetime:
 
 
 def _read(identity: Identity, rate_card_id: str) -> tuple[RateCardView, list[str]]:
-    """The card, and the units a new price may be in (staff only)."""
+    """The card, and the units a new price may be in: the card's own first, then the other credit types (staff
+    only)."""
     card = rate_changes.rate_card(identity, rate_card_id)
-    units = list(dict.fromkeys([*packages.credit_type_ids(identity), *(c.credit_type_id for c in card.changes)]))
-    return card, units + [u for u in CURRENCY_UNITS if u not in units]
+    return card, list(dict.fromkeys([*(r.credit_type_id for r in card.rates), *packages.credit_type_ids(identity)]))
 
 
 class RateCardState(rx.State):

@@ -82,6 +82,8 @@ class RateView:
     starts: str
     ends: str
     price: str
+    credit_type_id: str
+    """The unit the price is in: an ISO currency code or a custom credit type id."""
     scheduled: bool
     """True for a rate that starts in the future."""
 
@@ -202,6 +204,7 @@ def rate_card(actor: Actor, rate_card_id: str) -> RateCardView:
                     f"{r.starting_at:%Y-%m-%d %H:%M}",
                     f"{r.ending_before:%Y-%m-%d %H:%M}" if r.ending_before else "",
                     price_label(r.price, r.credit_type) if r.entitled else "not included",
+                    r.credit_type.id,
                     r.starting_at > now,
                 )
                 for r in rates

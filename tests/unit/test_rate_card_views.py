@@ -55,10 +55,10 @@ def test_the_form_suggests_the_first_of_next_month() -> None:
 
 def test_timeline_rows_group_rates_by_product_and_say_which_is_in_force() -> None:
     rates = [
-        RateView("tok", "Tokens", "2026-01-01 00:00", "2026-06-01 00:00", "8 per unit", False),
-        RateView("tok", "Tokens", "2026-06-01 00:00", "2026-09-01 00:00", "10 per unit", False),
-        RateView("tok", "Tokens", "2026-09-01 00:00", "", "12 per unit", True),
-        RateView("req", "Requests", "2026-01-01 00:00", "", "0.5 per unit", False),
+        RateView("tok", "Tokens", "2026-01-01 00:00", "2026-06-01 00:00", "8 per unit", "ai-credits", False),
+        RateView("tok", "Tokens", "2026-06-01 00:00", "2026-09-01 00:00", "10 per unit", "ai-credits", False),
+        RateView("tok", "Tokens", "2026-09-01 00:00", "", "12 per unit", "ai-credits", True),
+        RateView("req", "Requests", "2026-01-01 00:00", "", "0.5 per unit", "USD", False),
     ]
     rows = timeline_rows(rates, datetime(2026, 7, 15, tzinfo=UTC))
     assert [(r["kind"], r.get("status", r["product"])) for r in rows] == [
