@@ -99,6 +99,16 @@ def _credit_type_select() -> rx.Component:
     return _field("Credit type", "credit_type_id", control, "The unit the seat credits are in.")
 
 
+def _rate_card_select() -> rx.Component:
+    control = rx.select.root(
+        rx.select.trigger(width="100%", id="field-rate_card_id"),
+        rx.select.content(rx.foreach(EditorState.rate_cards, lambda c: rx.select.item(c[1], value=c[0]))),
+        name="rate_card_id",
+        default_value=EditorState.values["rate_card_id"],
+    )
+    return _field("Rate card", "rate_card_id", control, "The usage prices of this tier (dated, shared by tiers).")
+
+
 def _section(title: str, *fields: rx.Component, columns: str = "2") -> rx.Component:
     return rx.vstack(
         rx.text(title, size="1", weight="bold", color_scheme="gray", text_transform="uppercase"),
@@ -157,6 +167,38 @@ def _fields() -> rx.Component:
             _select(
                 "Seats added mid-period earn", "credit_proration", PRORATIONS, "Credits of a seat added mid-period."
             ),
+        ),
+        _section(
+            "Prices and access",
+            _rate_card_select(),
+            _field(
+                "Entitlements",
+                "entitlements",
+                rx.text_area(
+                    name="entitlements",
+                    id="field-entitlements",
+                    default_value=EditorState.values["entitlements"],
+                    rows="4",
+                    width="100%",
+                    font_family="monospace",
+                ),
+                "One per line: name = true, false or a whole-number limit (your product reads them through the "
+                "entitlements API).",
+            ),
+            _field(
+                "Price overrides",
+                "overrides",
+                rx.text_area(
+                    name="overrides",
+                    id="field-overrides",
+                    default_value=EditorState.values["overrides"],
+                    rows="4",
+                    width="100%",
+                    font_family="monospace",
+                ),
+                "Advanced: a JSON list of overrides on top of the rate card (e.g. a multiplier for a product).",
+            ),
+            columns="1",
         ),
         _section(
             "Seat changes",

@@ -8,6 +8,8 @@ the form is drawn again from what the service stored.
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any
 
 import reflex as rx
@@ -17,9 +19,9 @@ from portal.components.access import LOADING
 from portal.components.tier_card import TierRow, tier_rows
 from portal.pages.staff_packages import ROUTE as PACKAGES_ROUTE
 from portal.pages.staff_routes import id_in_path
-from portal.services import package_migrations, packages
+from portal.services import package_migrations, packages, rate_changes
 from portal.services.catalog import TierCard, lineup_preview
-from portal.services.errors import ServiceError
+from portal.services.errors import InvalidInput, ServiceError
 from portal.services.identity import Identity
 from portal.services.packages import VersionView
 from portal.state.access import load_guarded
@@ -41,6 +43,9 @@ TERMS = (
     "seat_decreases",
     "credit_proration",
     "billing_frequency",
+    "rate_card_id",
+    "entitlements",
+    "overrides",
 )
 """The draft's terms the form edits (the service's field names)."""
 PACKAGE_FIELDS = ("name", "rank")
@@ -57,8 +62,10 @@ def version_id_of(state: rx.State) -> str:
 def form_values(view: VersionView) -> dict[str, str]:
     """The form's starting values: the version's terms and its tier's name and rank, as text."""
     terms = view.terms
-    values = {name: "" if terms.get(name) is None else str(terms[name]) for name in TERMS if name != "features"}
+    values = {name: "" if terms.get(name) is None else str(terms[name]) for name in TERMS}
     values["features"] = "\n".join(terms.get("features") or [])
+    values["entitlements"] = "\n".join(f"{k} = {json.dumps(v)}" for k, v in (terms.get("entitlements") or {}).items())
+    values["overrides"] = json.dumps(terms["overrides"], indent=2) if terms.get("overrides") else ""
     values["credit_type_id"] = values["credit_type_id"] or NO_CREDIT_TYPE
     values["name"], values["rank"] = view.name, str(view.rank)
     return values
@@ -67,18 +74,53 @@ def form_values(view: VersionView) -> dict[str, str]:
 def changes_from(form: dict[str, Any], new_package: bool) -> dict[str, Any]:
     """The fields of a submitted form as :func:`portal.services.packages.update_draft` takes them."""
     names = (*PACKAGE_FIELDS, *TERMS) if new_package else TERMS
-    changes = {name: str(form[name]) for name in names if name in form}
+    changes: dict[str, Any] = {name: str(form[name]) for name in names if name in form}
     if changes.get("credit_type_id") == NO_CREDIT_TYPE:
         changes["credit_type_id"] = ""
+    if "entitlements" in changes:
+        changes["entitlements"] = entitlements_from(changes["entitlements"])
+    if "overrides" in changes:
+        text = changes["overrides"].strip()
+        try:
+            changes["overrides"] = json.loads(text) if text else []
+        except ValueError as exc:
+            raise InvalidInput(f"The overrides are not valid JSON: {exc}.") from None
     return changes
 
 
-def _read(identity: Identity, version_id: str) -> tuple[VersionView, list[TierCard], list[str], tuple[int, str]]:
+def entitlements_from(text: str) -> dict[str, Any]:
+    """``api_access = true`` lines as a mapping (true/false and whole numbers as such; anything else as written,
+    for the service to refuse by name)."""
+    found: dict[str, Any] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        name, sep, value = (part.strip() for part in line.partition("="))
+        if not sep or not name:
+            raise InvalidInput(f"Entitlement line {number} ({line.strip()!r}) is not 'name = value'.")
+        lowered = value.lower()
+        found[name] = True if lowered == "true" else False if lowered == "false" else value
+    return found
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """What the editor shows of a version."""
+
+    view: VersionView
+    lineup: list[TierCard]
+    credit_types: list[str]
+    rate_cards: list[list[str]]
+    migration: tuple[int, str]
+
+
+def _read(identity: Identity, version_id: str) -> _Loaded:
     """The version, the line-up with it in place, the credit types a tier's credits may be in, and (for a
     published version) how many contracts are on older versions and why they cannot move yet (staff only)."""
     view = packages.version_detail(identity, version_id)
+    cards = [list(card) for card in rate_changes.list_rate_cards(identity)]
     pending = package_migrations.pending_count(identity, version_id) if view.status == packages.PUBLISHED else (0, "")
-    return view, lineup_preview(identity, version_id), packages.credit_type_ids(identity), pending
+    return _Loaded(view, lineup_preview(identity, version_id), packages.credit_type_ids(identity), cards, pending)
 
 
 class EditorState(rx.State):
@@ -98,6 +140,7 @@ class EditorState(rx.State):
     form_key: str = ""
     save_error: str = ""
     credit_types: list[str] = []
+    rate_cards: list[list[str]] = []
     lineup: list[TierRow] = []
     discard_open: bool = False
     migration_pending: int = 0
@@ -112,10 +155,10 @@ class EditorState(rx.State):
         read = load_guarded(self, lambda identity: _read(identity, version_id))
         if read is None:
             return
-        view, lineup, credit_types, (self.migration_pending, self.migration_blocker) = read
+        self.migration_pending, self.migration_blocker = read.migration
         self.save_error, self.discard_open, self.migration_open = "", False, False
-        self._show(view, lineup)
-        self.credit_types = credit_types
+        self._show(read.view, read.lineup)
+        self.credit_types, self.rate_cards = read.credit_types, read.rate_cards
 
     def _show(self, view: VersionView, lineup: list[TierCard]) -> None:
         self.version_id, self.tier_name, self.tier_key = view.id, view.name, view.key
