@@ -183,6 +183,12 @@ class Catalog:
                 ),
                 seat_credits=credits,
                 rank=package.rank if package else 0,
+                included=tuple(
+                    dc.IncludedGrant(
+                        str(doc["id"]), GrantKind(doc["kind"]), self.credit_type(doc["credit_type_id"]), doc["amount"]
+                    )
+                    for doc in version.included_grants
+                ),
             )
         return self._terms[key]
 

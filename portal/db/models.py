@@ -183,6 +183,11 @@ class PackageVersion(SQLModel, table=True):
     seat_decreases: str = Field(default="at_period_end", max_length=30)
     credit_proration: str = Field(default="prorated", max_length=20)
     entitlements: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    included_grants: list[dict[str, Any]] = Field(
+        default_factory=list,
+        sa_column=Column(JSON, nullable=False, server_default="[]"),
+        description="credits or commits included every period: {id, kind, credit_type_id, amount}",
+    )
     cloned_from_id: str | None = Field(
         default=None, foreign_key="package_version.id", max_length=40, description="the version this draft copied"
     )

@@ -40,7 +40,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from portal.domain.errors import InvalidContract
-from portal.domain.grants import Grant
+from portal.domain.grants import Grant, GrantKind
 from portal.domain.metrics import BillableMetric, on_the_hour
 from portal.domain.money import CreditType, Currency, to_decimal
 from portal.domain.periods import Frequency, Period, billing_period, ensure_utc, is_billing_period, period_index
@@ -63,6 +63,26 @@ class FixedFee:
 
 
 @dataclass(frozen=True, slots=True)
+class IncludedGrant:
+    """A credit or commit the terms include every billing period, for the whole contract.
+
+    Each period's grant starts with the period and expires at its end; ``id``
+    names it in the grant ids (``{contract}/{period start}/included/{id}``).
+    """
+
+    id: str
+    kind: GrantKind
+    credit_type: CreditType
+    amount: Decimal
+
+    def __post_init__(self) -> None:
+        amount = to_decimal(self.amount, f"included {self.kind.value} {self.id}")
+        if amount <= 0:
+            raise InvalidContract(f"The included {self.kind.value} {self.id} is {amount}: include more than zero.")
+        object.__setattr__(self, "amount", self.credit_type.round(amount))
+
+
+@dataclass(frozen=True, slots=True)
 class Terms:
     """What a contract is billed by: a package version's terms (``name``, ``rank``) or hand-made ones.
 
@@ -77,10 +97,14 @@ class Terms:
     seat_credits: SeatCreditPolicy | None = None
     fixed_fees: tuple[FixedFee, ...] = ()
     rank: int = 0
+    included: tuple[IncludedGrant, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "overrides", tuple(self.overrides))
         object.__setattr__(self, "fixed_fees", tuple(self.fixed_fees))
+        object.__setattr__(self, "included", tuple(self.included))
+        if len({g.id for g in self.included}) < len(self.included):
+            raise InvalidContract(f"Terms {self.name} include two grants with one id: give each its own.")
 
     def credit_types(self) -> tuple[tuple[str, CreditType], ...]:
         """Every credit type these terms price in, each with what uses it (for currency checks)."""
@@ -94,6 +118,7 @@ class Terms:
             found.append(("seat price", self.seat_pricing.credit_type))
         if self.seat_credits is not None:
             found.append((f"seat credit policy {self.seat_credits.id}", self.seat_credits.credit_type))
+        found += [(f"included {g.kind.value} {g.id}", g.credit_type) for g in self.included]
         return tuple(found)
 
 

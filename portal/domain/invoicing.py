@@ -68,7 +68,7 @@ from functools import lru_cache
 from portal.domain.charges import Charge
 from portal.domain.contracts import Contract, Terms
 from portal.domain.errors import InvalidChange, InvalidInvoice
-from portal.domain.grants import BurnDownResult, ChargeOutcome, DrawnCharge, Grant, GrantScope, burn_down
+from portal.domain.grants import BurnDownResult, ChargeOutcome, DrawnCharge, Grant, GrantScope, GrantSource, burn_down
 from portal.domain.hierarchy import NO_HIERARCHY, ConsolidatedStatement, Hierarchy, consolidated_statement
 from portal.domain.ledger import EntryKind, LedgerEntry, ledger_order
 from portal.domain.ledger import balances as ledger_balances
@@ -659,8 +659,28 @@ def _contract_draft(contract: Contract, period: Period, source: UsageSource, sha
 
 
 def _period_grants(contract: Contract, period: Period) -> list[Grant]:
-    """The contract's own grants in play in the period, and the seat credits it earns."""
-    return [*_in_play(contract.grants, period), *_seat_credits(contract, period)]
+    """The contract's own grants in play in the period, the seat credits it earns and what its terms include."""
+    return [*_in_play(contract.grants, period), *_seat_credits(contract, period), *_included(contract, period)]
+
+
+def _included(contract: Contract, period: Period) -> list[Grant]:
+    """The credits and commits the terms in force at the period's start include, for the period."""
+    start = max(period.start, contract.starting_at)
+    if contract.ending_before is not None and start >= contract.ending_before:
+        return []
+    return [
+        Grant(
+            id=f"{contract.id}/{stamp(period.start)}/included/{g.id}",
+            contract_id=contract.id,
+            kind=g.kind,
+            credit_type=g.credit_type,
+            amount=g.amount,
+            starting_at=start,
+            ending_before=period.end,
+            source=GrantSource.PACKAGE_RECURRENCE,
+        )
+        for g in contract.terms_at(start).included
+    ]
 
 
 def _shared_grants(contracts: Iterable[Contract], hierarchy: Hierarchy, period: Period) -> dict[str, list[Grant]]:

@@ -13,8 +13,9 @@ Per contract it reports:
 * what its lines were billed, in minor units of the contract's currency, in
   total over the periods (lines of a child billed to its parent count for
   the child);
-* how much of its seat credits (grants of source ``PACKAGE_RECURRENCE``) its
-  usage burned, in the seat credits' unit;
+* how much of the credits its package grants every period (grants of source
+  ``PACKAGE_RECURRENCE``: seat credits and included credits) its usage
+  burned, in their unit;
 * whether it ran out: some charge found grants that applied and had too
   little left, so overage was billed (or blocked).
 

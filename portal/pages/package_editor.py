@@ -167,6 +167,20 @@ def _fields() -> rx.Component:
             _select(
                 "Seats added mid-period earn", "credit_proration", PRORATIONS, "Credits of a seat added mid-period."
             ),
+            _field(
+                "Included every period",
+                "included_grants",
+                rx.text_area(
+                    name="included_grants",
+                    id="field-included_grants",
+                    default_value=EditorState.values["included_grants"],
+                    rows="2",
+                    width="100%",
+                    font_family="monospace",
+                ),
+                "For the whole account, one per line: kind amount unit, e.g. 'credit 1000 ai-credits' or "
+                "'commit 500 USD'.",
+            ),
         ),
         _section(
             "Prices and access",

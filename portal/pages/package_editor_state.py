@@ -46,6 +46,7 @@ TERMS = (
     "rate_card_id",
     "entitlements",
     "overrides",
+    "included_grants",
 )
 """The draft's terms the form edits (the service's field names)."""
 PACKAGE_FIELDS = ("name", "rank")
@@ -66,6 +67,9 @@ def form_values(view: VersionView) -> dict[str, str]:
     values["features"] = "\n".join(terms.get("features") or [])
     values["entitlements"] = "\n".join(f"{k} = {json.dumps(v)}" for k, v in (terms.get("entitlements") or {}).items())
     values["overrides"] = json.dumps(terms["overrides"], indent=2) if terms.get("overrides") else ""
+    values["included_grants"] = "\n".join(
+        f"{g['kind']} {g['amount']} {g['credit_type_id']}" for g in terms.get("included_grants") or []
+    )
     values["credit_type_id"] = values["credit_type_id"] or NO_CREDIT_TYPE
     values["name"], values["rank"] = view.name, str(view.rank)
     return values
@@ -79,6 +83,8 @@ def changes_from(form: dict[str, Any], new_package: bool) -> dict[str, Any]:
         changes["credit_type_id"] = ""
     if "entitlements" in changes:
         changes["entitlements"] = entitlements_from(changes["entitlements"])
+    if "included_grants" in changes:
+        changes["included_grants"] = included_from(changes["included_grants"])
     if "overrides" in changes:
         text = changes["overrides"].strip()
         try:
@@ -86,6 +92,20 @@ def changes_from(form: dict[str, Any], new_package: bool) -> dict[str, Any]:
         except ValueError as exc:
             raise InvalidInput(f"The overrides are not valid JSON: {exc}.") from None
     return changes
+
+
+def included_from(text: str) -> list[dict[str, str]]:
+    """``credit 1000 ai-credits`` lines (kind, amount, unit) as the service takes them; it checks each."""
+    included: list[dict[str, str]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        words = line.split()
+        if not words:
+            continue
+        if len(words) != 3:
+            raise InvalidInput(f"Included line {number} ({line.strip()!r}) is not 'kind amount unit'.")
+        kind, amount, unit = words
+        included.append({"kind": kind, "amount": amount.replace(",", ""), "credit_type_id": unit})
+    return included
 
 
 def entitlements_from(text: str) -> dict[str, Any]:

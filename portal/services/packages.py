@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlmodel import Session, col, func, select
 
-from portal.db.codecs import override_from_doc
+from portal.db.codecs import lookup_credit_type, override_from_doc
 from portal.db.loaders import Catalog
 from portal.db.models import (
     CreditTypeRow,
@@ -147,6 +147,29 @@ def _overrides(name: str, value: Any, session: Session) -> list[dict[str, Any]]:
     return list(value)
 
 
+def _included(name: str, value: Any, session: Session) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(g, dict) for g in value):
+        raise InvalidInput("The included grants must be a list of {kind, amount, credit_type_id}.")
+    included: list[dict[str, Any]] = []
+    for number, grant in enumerate(value, start=1):
+        kind = str(grant.get("kind", "")).strip().lower()
+        if kind not in ("credit", "commit"):
+            raise InvalidInput(f"Included grant {number}: the kind must be credit or commit, not {kind!r}.")
+        unit = str(grant.get("credit_type_id") or "").strip()
+        try:
+            lookup_credit_type(Catalog(session).credit_types, unit)
+        except DomainError:
+            raise InvalidInput(
+                f"Included grant {number}: {unit!r} is no credit type or currency; use e.g. ai-credits or USD."
+            ) from None
+        amount = _amount("amount", grant.get("amount"), session)
+        if amount <= 0:
+            raise InvalidInput(f"Included grant {number}: the amount must be more than zero, not {amount}.")
+        included.append({"id": str(grant.get("id") or number), "kind": kind, "credit_type_id": unit,
+                         "amount": str(amount)})  # fmt: skip
+    return included
+
+
 _FIELDS: dict[str, Callable[[str, Any, Session], Any]] = {
     "tagline": _text(200),
     "seat_price": _amount,
@@ -161,6 +184,7 @@ _FIELDS: dict[str, Callable[[str, Any, Session], Any]] = {
     "entitlements": _entitlements,
     "rate_card_id": _rate_card,
     "overrides": _overrides,
+    "included_grants": _included,
     "seat_increases": _choice([p.value for p in IncreasePolicy]),
     "seat_decreases": _choice([p.value for p in DecreasePolicy]),
     "credit_proration": _choice([p.value for p in CreditProration]),

@@ -297,3 +297,26 @@ def test_a_customer_key_gets_nothing_from_the_staff_api(
         assert response.status_code == 403, (method, path, response.text)
         assert "staff" in response.json()["detail"]
     assert [v.status for v in packages.list_versions(STAFF)].count("draft") == 0
+
+
+def test_credits_included_every_period_are_simulated_and_named_when_wrong(initech: str) -> None:
+    draft = packages.clone_version(STAFF, _team_version())
+    with pytest.raises(InvalidInput, match="Included grant 1: the kind must be credit or commit, not 'bonus'"):
+        packages.update_draft(STAFF, draft.id, {"included_grants": [{"kind": "bonus", "amount": "5"}]})
+    with pytest.raises(InvalidInput, match="Included grant 1: the amount must be more than zero, not 0"):
+        packages.update_draft(
+            STAFF, draft.id, {"included_grants": [{"kind": "credit", "amount": "0", "credit_type_id": "ai-credits"}]}
+        )
+    with pytest.raises(InvalidInput, match="Included grant 1: 'zorkmids' is no credit type or currency"):
+        packages.update_draft(
+            STAFF, draft.id, {"included_grants": [{"kind": "credit", "amount": "5", "credit_type_id": "zorkmids"}]}
+        )
+    included = [{"kind": "credit", "amount": "1000", "credit_type_id": "ai-credits"}]
+    edited = packages.update_draft(STAFF, draft.id, {"included_grants": included})
+    assert edited.terms["included_grants"] == [
+        {"id": "1", "kind": "credit", "credit_type_id": "ai-credits", "amount": "1000"}
+    ]
+    run = simulation.start(STAFF, draft.id, background=False)
+    (row,) = [r for r in run.rows if r["customer_id"] == initech]
+    # 1,000 more credits every month: month 1's 1,000 credits of overage ($10) are covered; month 2 used none.
+    assert (row["difference_minor"], row["ran_out_current"], row["ran_out_proposed"]) == (-1000, True, False)

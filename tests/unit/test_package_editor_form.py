@@ -28,3 +28,14 @@ def test_overrides_are_json_and_a_mistake_is_named() -> None:
     assert changes_from({**form, "overrides": "  "}, new_package=False)["overrides"] == []
     with pytest.raises(InvalidInput, match="The overrides are not valid JSON"):
         changes_from({**form, "overrides": "[{"}, new_package=False)
+
+
+def test_included_lines_become_grants_and_a_short_line_is_named() -> None:
+    assert changes_from({"included_grants": "credit 1,000 ai-credits\n\ncommit 50 USD"}, new_package=False) == {
+        "included_grants": [
+            {"kind": "credit", "amount": "1000", "credit_type_id": "ai-credits"},
+            {"kind": "commit", "amount": "50", "credit_type_id": "USD"},
+        ]
+    }
+    with pytest.raises(InvalidInput, match=r"Included line 1 \('credit 1000'\) is not 'kind amount unit'"):
+        changes_from({"included_grants": "credit 1000"}, new_package=False)

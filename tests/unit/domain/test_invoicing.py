@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from portal.domain.contracts import Contract, FixedFee, Terms
-from portal.domain.errors import InvalidChange, InvalidInvoice, InvalidWindows
+from portal.domain.contracts import Contract, FixedFee, IncludedGrant, Terms
+from portal.domain.errors import InvalidChange, InvalidContract, InvalidInvoice, InvalidWindows
 from portal.domain.grants import Grant, GrantKind, GrantScope
 from portal.domain.hierarchy import BudgetCap, CapBehaviour, ChildContract, Hierarchy, Payer
 from portal.domain.invoicing import (
@@ -574,3 +574,34 @@ def test_usage_aggregated_for_the_drafts_windows_drafts_the_same_invoice() -> No
     moved = c.with_grants([Grant("late", "c1", GrantKind.CREDIT, AI, D(10), utc(2026, 1, 25))])
     with pytest.raises(InvalidWindows, match="aggregate its rollups again"):
         draft_invoices([moved], JANUARY, dict(kept), as_of=FEB_1)
+
+
+# --- credits and commits the terms include every period -------------------------------------------
+
+
+def test_included_credits_come_every_period_and_draw_before_overage() -> None:
+    bonus = IncludedGrant("bonus", GrantKind.CREDIT, AI, D(500))
+    c = contract("ann", terms=terms(allowance=1000, included=(bonus,)))
+    invoice = draft([c], {"c1": [use("a", utc(2026, 1, 5), 1800)]}).invoice("c1")
+    usage = line(invoice, LineKind.USAGE)
+    # 1,800 credits: the 1,000 seat credits and the 500 included cover 1,500; 300 × $0.01 = $3 overage.
+    assert figures(usage) == (1800, 1500, 0, 300)
+    assert sorted(g.grant_id for g in usage.grants) == [
+        "c1/2026-01-01T00:00:00Z/included/bonus",
+        "credits-2/sub-c1/2026-01-01T00:00:00Z/pool",
+    ]
+    february = draft([c], period=Period(FEB_1, utc(2026, 3, 1)))
+    (bonus_in_february,) = [g for g in february.grants if "/included/" in g.id]
+    assert (bonus_in_february.id, bonus_in_february.amount, bonus_in_february.ending_before) == (
+        "c1/2026-02-01T00:00:00Z/included/bonus",
+        D(500),
+        utc(2026, 3, 1),
+    )
+
+
+def test_included_grants_must_be_positive_and_named_once() -> None:
+    with pytest.raises(InvalidContract, match="is 0: include more than zero"):
+        IncludedGrant("zero", GrantKind.CREDIT, AI, D(0))
+    twice = IncludedGrant("x", GrantKind.COMMIT, USD, D(10))
+    with pytest.raises(InvalidContract, match="two grants with one id"):
+        terms(included=(twice, twice))
