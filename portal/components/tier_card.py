@@ -92,6 +92,15 @@ def tier_card(
                     align="center",
                 ),
             ),
+            rx.cond(
+                tier["included"] != "",
+                rx.hstack(
+                    rx.icon("gift", size=16, color=rx.color("accent", 11)),
+                    rx.text(tier["included"], size="2", class_name="tier-included"),
+                    spacing="2",
+                    align="center",
+                ),
+            ),
             rx.hstack(
                 rx.badge(tier["seats"], variant="surface", color_scheme="gray"),
                 rx.cond(tier["trial"] != "", rx.badge(tier["trial"], variant="surface", color_scheme="green")),

@@ -9,6 +9,7 @@ to the browser.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from sqlmodel import Session, col, select
 
@@ -42,6 +43,7 @@ class TierCard:
     allocation: str
     seats: str
     trial: str
+    included: str
     features: tuple[str, ...]
 
 
@@ -59,8 +61,19 @@ def _seats_label(version: PackageVersion) -> str:
     return f"{version.min_seats} to {version.max_seats} seats"
 
 
-def _card(package: Package, version: PackageVersion, credit_row: CreditTypeRow | None) -> TierCard:
+def _included(version: PackageVersion, credit_rows: dict[str, CreditTypeRow], period: str) -> str:
+    """What the tier includes every period besides seat credits, e.g. ``1,000 AI credits included every month``."""
+    parts = [
+        _credit_type(credit_rows.get(g["credit_type_id"]), g["credit_type_id"]).format(Decimal(g["amount"]))
+        + ("" if g["kind"] == "credit" else " commitment")
+        for g in version.included_grants
+    ]
+    return f"{' and '.join(parts)} included every {period}" if parts else ""
+
+
+def _card(package: Package, version: PackageVersion, credit_rows: dict[str, CreditTypeRow]) -> TierCard:
     period = _PER_PERIOD.get(version.billing_frequency, version.billing_frequency.lower())
+    credit_row = credit_rows.get(version.credit_type_id) if version.credit_type_id else None
     credit_type = _credit_type(credit_row, version.currency)
     credits = (
         f"{credit_type.format(version.credits_per_seat)} per seat / {period}" if version.credits_per_seat > 0 else ""
@@ -77,6 +90,7 @@ def _card(package: Package, version: PackageVersion, credit_row: CreditTypeRow |
         allocation=_ALLOCATION.get(version.credit_allocation, "") if credits else "",
         seats=_seats_label(version),
         trial=f"{version.trial_days}-day free trial" if version.trial_days else "",
+        included=_included(version, credit_rows, period),
         features=tuple(version.features),
     )
 
@@ -98,10 +112,7 @@ def _lineup(session: Session, draft: PackageVersion | None = None) -> list[TierC
         if own is not None:
             newest[own.id] = (own, draft)
     ordered = sorted(newest.values(), key=lambda pair: (pair[0].rank, pair[0].key))
-    return [
-        _card(package, version, credit_rows.get(version.credit_type_id) if version.credit_type_id else None)
-        for package, version in ordered
-    ]
+    return [_card(package, version, credit_rows) for package, version in ordered]
 
 
 def published_tiers() -> list[TierCard]:

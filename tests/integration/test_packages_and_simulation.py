@@ -313,6 +313,8 @@ def test_credits_included_every_period_are_simulated_and_named_when_wrong(initec
         )
     included = [{"kind": "credit", "amount": "1000", "credit_type_id": "ai-credits"}]
     edited = packages.update_draft(STAFF, draft.id, {"included_grants": included})
+    (team,) = [t for t in lineup_preview(STAFF, draft.id) if t.key == "team"]
+    assert team.included == "1,000 AI credits included every month"
     assert edited.terms["included_grants"] == [
         {"id": "1", "kind": "credit", "credit_type_id": "ai-credits", "amount": "1000"}
     ]
