@@ -35,6 +35,16 @@ from portal.pages.sign_in import SignInState, sign_in_page
 from portal.pages.sign_up import SignUpState, VerifyEmailState, sign_up_page, verify_email_page
 from portal.pages.simulation_state import SimulationState
 from portal.pages.staff import StaffState, staff_page
+from portal.pages.staff_adoption import ROUTE as ADOPTION_ROUTE
+from portal.pages.staff_adoption import AdoptionState, staff_adoption_page
+from portal.pages.staff_customer import staff_customer_page
+from portal.pages.staff_customer_state import ROUTE as CUSTOMER_ROUTE
+from portal.pages.staff_customer_state import CustomerDetailState
+from portal.pages.staff_customers import ROUTE as CUSTOMERS_ROUTE
+from portal.pages.staff_customers import CustomersState, staff_customers_page
+from portal.pages.staff_metrics import staff_metrics_page
+from portal.pages.staff_metrics_state import ROUTE as METRICS_ROUTE
+from portal.pages.staff_metrics_state import MetricsState
 from portal.pages.staff_packages import ROUTE as PACKAGES_ROUTE
 from portal.pages.staff_packages import PackagesState, staff_packages_page
 from portal.pages.staff_routes import RATE_CARD_ROUTE, RATE_CARDS_ROUTE, RATE_CHANGE_ROUTE
@@ -106,6 +116,30 @@ app.add_page(
     route=RATE_CHANGE_ROUTE,
     title="Price change | Portal",
     on_load=[SessionState.load, RateChangeState.load, SimulationState.load],
+)
+app.add_page(
+    staff_customers_page,
+    route=CUSTOMERS_ROUTE,
+    title="Customers | Portal",
+    on_load=[SessionState.load, CustomersState.load],
+)
+app.add_page(
+    staff_customer_page,
+    route=CUSTOMER_ROUTE,
+    title="Customer | Portal",
+    on_load=[SessionState.load, CustomerDetailState.load],
+)
+app.add_page(
+    staff_metrics_page,
+    route=METRICS_ROUTE,
+    title="Metrics | Portal",
+    on_load=[SessionState.load, MetricsState.load],
+)
+app.add_page(
+    staff_adoption_page,
+    route=ADOPTION_ROUTE,
+    title="Adoption | Portal",
+    on_load=[SessionState.load, AdoptionState.load],
 )
 app.add_page(audit_page, route=AUDIT_ROUTE, title="Audit log | Portal", on_load=[SessionState.load, AuditState.load])
 app.add_page(seats_page, route="/customer/seats", title="Seats | Portal", on_load=[SessionState.load, SeatsState.load])

@@ -26,18 +26,34 @@ def series_color(index: int) -> str:
     return f"var(--{SERIES_COLORS[index % len(SERIES_COLORS)]}-9)"
 
 
-def stacked_daily_chart(rows: rx.Var, series: rx.Var, chart_id: str, height: int = 300) -> rx.Component:
-    """Bars per day, one stacked segment per series.
+def stacked_daily_chart(
+    rows: rx.Var,
+    series: rx.Var,
+    chart_id: str,
+    height: int = 300,
+    *,
+    x_key: str = "day",
+    tick_formatter: str = _THOUSANDS,
+) -> rx.Component:
+    """Bars per day (or per ``x_key`` label), one stacked segment per series.
 
     ``rows`` are dicts with a ``day`` label, one whole number per series key
     and the exact figure as a string under ``<key>_exact``; ``series`` are
-    dicts with ``key``, ``label`` and ``color``.
+    dicts with ``key``, ``label`` and ``color``. ``tick_formatter`` is the
+    JavaScript function that labels the value axis.
     """
     return rx.box(
         rx.recharts.bar_chart(
             rx.recharts.cartesian_grid(vertical=False, stroke_dasharray="3 3", stroke=rx.color("gray", 5)),
-            rx.recharts.x_axis(data_key="day", tick_line=False, axis_line=False, min_tick_gap=16, font_size=12),
-            rx.recharts.y_axis(tick_formatter=_THOUSANDS, tick_line=False, axis_line=False, width=64, font_size=12),
+            rx.recharts.x_axis(data_key=x_key, tick_line=False, axis_line=False, min_tick_gap=16, font_size=12),
+            rx.recharts.y_axis(
+                tick_formatter=tick_formatter,
+                allow_decimals=False,
+                tick_line=False,
+                axis_line=False,
+                width=64,
+                font_size=12,
+            ),
             rx.recharts.graphing_tooltip(custom_attrs={"formatter": rx.Var(_EXACT)}),
             rx.foreach(
                 series,

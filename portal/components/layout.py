@@ -182,3 +182,14 @@ def notice(icon: str, title: str, body: rx.Var | str, action: rx.Component | Non
         ),
         padding_y="64px",
     )
+
+
+def labelled(label: str, control: rx.Component, hint: str = "") -> rx.Component:
+    """A form control under its label, with an optional hint below it."""
+    return rx.vstack(
+        rx.text(label, as_="label", weight="medium", size="2"),
+        control,
+        rx.text(hint, size="1", color_scheme="gray") if hint else rx.fragment(),
+        spacing="1",
+        width="100%",
+    )

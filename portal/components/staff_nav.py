@@ -11,8 +11,11 @@ from portal.components.layout import shell
 
 STAFF_SECTIONS = (
     ("Overview", "/staff", "layout-dashboard", "staff-nav-overview"),
+    ("Customers", "/staff/customers", "users", "staff-nav-customers"),
     ("Packages", "/staff/packages", "package", "staff-nav-packages"),
     ("Rate cards", "/staff/rate-cards", "tags", "staff-nav-rate-cards"),
+    ("Metrics", "/staff/metrics", "ruler", "staff-nav-metrics"),
+    ("Adoption", "/staff/adoption", "chart-column", "staff-nav-adoption"),
     ("Audit log", "/staff/audit", "scroll-text", "staff-nav-audit"),
 )
 """The workspace's sections: label, route, icon and element id."""

@@ -20,6 +20,7 @@ from reflex.event import EventHandler
 from portal.components.access import LOADING, OK, guarded
 from portal.components.charts import metric_picker, series_color, series_legend, stacked_daily_chart
 from portal.components.invoice import explain_dialog, invoice_lines, invoice_totals, status_badge
+from portal.components.invoice_rows import explanation, grant_step, line_row
 from portal.components.layout import notice, shell
 from portal.components.tables import figures_table
 from portal.services import dashboard
@@ -63,45 +64,10 @@ def _chart(usage: MetricUsage) -> dict[str, Any]:
     }
 
 
-def _line_row(ref: str, detail: LineDetail) -> dict[str, str]:
-    line = detail.line
-    return {
-        "ref": ref,
-        "description": line.description,
-        "detail": detail.context,
-        "period": line.period,
-        "basis": detail.basis,
-        "quantity": line.quantity,
-        "unit_price": line.unit_price or "—",
-        "units": line.units,
-        "amount": line.amount,
-        "grants_applied": line.grants_applied,
-        "due": line.due,
-    }
-
-
 def _explanation(row: dict[str, str], detail: LineDetail) -> dict[str, Any]:
     """What the explain dialog shows for one line (kept on the server until the line is explained)."""
-    line = detail.line
-    return {
-        "line": row,
-        "tiers": [
-            {"tier": str(t.tier), "quantity": t.quantity, "unit_price": t.unit_price, "amount": t.amount}
-            for t in line.tiers
-        ],
-        "groups": [{"group": g.group, "units": g.units, "amount": g.amount, "due": g.due} for g in line.groups],
-        "grants": [
-            {
-                "order": str(g.order),
-                "grant": g.grant,
-                "units": g.units,
-                "amount": g.amount,
-                "explanations": list(g.explanations),
-            }
-            for g in detail.grants
-        ],
-        "uncovered": list(detail.uncovered),
-    }
+    grants = [grant_step(g.order, g.grant, g.units, g.amount, g.explanations) for g in detail.grants]
+    return explanation(row, detail.line, grants, detail.uncovered)
 
 
 def _invoice(detail: InvoiceDetail, explanations: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -109,7 +75,7 @@ def _invoice(detail: InvoiceDetail, explanations: dict[str, dict[str, Any]]) -> 
     invoice = detail.invoice
     lines = []
     for line in detail.lines:
-        row = _line_row(f"{invoice.id}#{line.line.key}", line)
+        row = line_row(f"{invoice.id}#{line.line.key}", line.line, line.context, line.basis)
         explanations[row["ref"]] = _explanation(row, line)
         lines.append(row)
     return {

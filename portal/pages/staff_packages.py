@@ -11,7 +11,7 @@ import reflex as rx
 from reflex.event import EventSpec
 
 from portal.components.access import LOADING
-from portal.components.layout import notice, page_header
+from portal.components.layout import labelled, notice, page_header
 from portal.components.staff_nav import staff_area, version_status_badge
 from portal.services import packages
 from portal.services.errors import ServiceError
@@ -179,25 +179,15 @@ def _versions_table() -> rx.Component:
     )
 
 
-def _labelled(label: str, control: rx.Component, hint: str = "") -> rx.Component:
-    return rx.vstack(
-        rx.text(label, as_="label", weight="medium", size="2"),
-        control,
-        rx.text(hint, size="1", color_scheme="gray") if hint else rx.fragment(),
-        spacing="1",
-        width="100%",
-    )
-
-
 def _new_tier_fields() -> rx.Component:
     return rx.vstack(
-        _labelled(
+        labelled(
             "Key",
             rx.input(name="key", id="clone-key", placeholder="team-plus", width="100%"),
             "Lower-case letters, digits and dashes; checkout links use it. It cannot change later.",
         ),
-        _labelled("Name", rx.input(name="name", id="clone-name", placeholder="Team Plus", width="100%")),
-        _labelled(
+        labelled("Name", rx.input(name="name", id="clone-name", placeholder="Team Plus", width="100%")),
+        labelled(
             "Rank",
             rx.input(name="rank", id="clone-rank", type="number", min=0, max=1000, placeholder="4", width="100%"),
             "Position in the good-better-best line-up: lower ranks come first.",
