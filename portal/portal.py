@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import reflex as rx
 
 from portal.api.app import create_api
@@ -54,97 +57,40 @@ from portal.state.session import SessionState
 app = rx.App(api_transformer=create_api())
 app.register_lifespan_task(process_writer)
 
-app.add_page(pricing_page, route="/", title="Pricing | Portal", on_load=[SessionState.load, PricingState.load])
-app.add_page(
-    checkout_page, route="/checkout", title="Checkout | Portal", on_load=[SessionState.load, CheckoutState.load]
-)
-app.add_page(sign_in_page, route="/sign-in", title="Sign in | Portal", on_load=[SessionState.load, SignInState.load])
-app.add_page(
-    sign_up_page, route="/sign-up", title="Create an account | Portal", on_load=[SessionState.load, SignUpState.load]
-)
-app.add_page(
-    verify_email_page,
-    route="/verify-email",
-    title="Verify your email | Portal",
-    on_load=[VerifyEmailState.load, SessionState.load],
-)
-app.add_page(
-    forgot_password_page,
-    route="/forgot-password",
-    title="Reset your password | Portal",
-    on_load=[SessionState.load, ForgotPasswordState.load],
-)
-app.add_page(
-    reset_password_page,
-    route="/reset-password",
-    title="Choose a new password | Portal",
-    on_load=[SessionState.load, ResetPasswordState.load],
-)
-app.add_page(
-    join_page, route=JOIN_ROUTE, title="Join your team | Portal", on_load=[SessionState.load, ResetPasswordState.load]
-)
-app.add_page(
-    customer_page, route="/customer", title="Account | Portal", on_load=[SessionState.load, CustomerState.load]
-)
-app.add_page(
-    enterprise_page, route="/enterprise", title="Enterprise | Portal", on_load=[SessionState.load, EnterpriseState.load]
-)
-app.add_page(staff_page, route="/staff", title="Staff | Portal", on_load=[SessionState.load, StaffState.load])
-app.add_page(
-    staff_packages_page,
-    route=PACKAGES_ROUTE,
-    title="Packages | Portal",
-    on_load=[SessionState.load, PackagesState.load],
-)
-app.add_page(
-    package_editor_page,
-    route=EDITOR_ROUTE,
-    title="Package | Portal",
-    on_load=[SessionState.load, EditorState.load, SimulationState.load],
-)
-app.add_page(
-    rate_cards_page,
-    route=RATE_CARDS_ROUTE,
-    title="Rate cards | Portal",
-    on_load=[SessionState.load, RateCardsState.load],
-)
-app.add_page(
-    rate_card_page, route=RATE_CARD_ROUTE, title="Rate card | Portal", on_load=[SessionState.load, RateCardState.load]
-)
-app.add_page(
-    rate_change_page,
-    route=RATE_CHANGE_ROUTE,
-    title="Price change | Portal",
-    on_load=[SessionState.load, RateChangeState.load, SimulationState.load],
-)
-app.add_page(
-    staff_customers_page,
-    route=CUSTOMERS_ROUTE,
-    title="Customers | Portal",
-    on_load=[SessionState.load, CustomersState.load],
-)
-app.add_page(
-    staff_customer_page,
-    route=CUSTOMER_ROUTE,
-    title="Customer | Portal",
-    on_load=[SessionState.load, CustomerDetailState.load],
-)
-app.add_page(
-    staff_metrics_page,
-    route=METRICS_ROUTE,
-    title="Metrics | Portal",
-    on_load=[SessionState.load, MetricsState.load],
-)
-app.add_page(
-    staff_adoption_page,
-    route=ADOPTION_ROUTE,
-    title="Adoption | Portal",
-    on_load=[SessionState.load, AdoptionState.load],
-)
-app.add_page(audit_page, route=AUDIT_ROUTE, title="Audit log | Portal", on_load=[SessionState.load, AuditState.load])
-app.add_page(seats_page, route="/customer/seats", title="Seats | Portal", on_load=[SessionState.load, SeatsState.load])
-app.add_page(plan_page, route="/customer/plan", title="Plan | Portal", on_load=[SessionState.load, PlanState.load])
-app.add_page(
-    api_keys_page, route="/api-keys", title="API keys | Portal", on_load=[SessionState.load, ApiKeysState.load]
-)
-app.add_page(not_found_page, route="404", title="Not found | Portal", on_load=SessionState.load)
+PAGES: list[tuple[Callable[[], rx.Component], str, str, list[Any]]] = [
+    (pricing_page, "/", "Pricing", [SessionState.load, PricingState.load]),
+    (checkout_page, "/checkout", "Checkout", [SessionState.load, CheckoutState.load]),
+    (sign_in_page, "/sign-in", "Sign in", [SessionState.load, SignInState.load]),
+    (sign_up_page, "/sign-up", "Create an account", [SessionState.load, SignUpState.load]),
+    (verify_email_page, "/verify-email", "Verify your email", [VerifyEmailState.load, SessionState.load]),
+    (forgot_password_page, "/forgot-password", "Reset your password", [SessionState.load, ForgotPasswordState.load]),
+    (reset_password_page, "/reset-password", "Choose a new password", [SessionState.load, ResetPasswordState.load]),
+    (join_page, JOIN_ROUTE, "Join your team", [SessionState.load, ResetPasswordState.load]),
+    (customer_page, "/customer", "Account", [SessionState.load, CustomerState.load]),
+    (enterprise_page, "/enterprise", "Enterprise", [SessionState.load, EnterpriseState.load]),
+    (staff_page, "/staff", "Staff", [SessionState.load, StaffState.load]),
+    (staff_packages_page, PACKAGES_ROUTE, "Packages", [SessionState.load, PackagesState.load]),
+    (package_editor_page, EDITOR_ROUTE, "Package", [SessionState.load, EditorState.load, SimulationState.load]),
+    (rate_cards_page, RATE_CARDS_ROUTE, "Rate cards", [SessionState.load, RateCardsState.load]),
+    (rate_card_page, RATE_CARD_ROUTE, "Rate card", [SessionState.load, RateCardState.load]),
+    (
+        rate_change_page,
+        RATE_CHANGE_ROUTE,
+        "Price change",
+        [SessionState.load, RateChangeState.load, SimulationState.load],
+    ),
+    (staff_customers_page, CUSTOMERS_ROUTE, "Customers", [SessionState.load, CustomersState.load]),
+    (staff_customer_page, CUSTOMER_ROUTE, "Customer", [SessionState.load, CustomerDetailState.load]),
+    (staff_metrics_page, METRICS_ROUTE, "Metrics", [SessionState.load, MetricsState.load]),
+    (staff_adoption_page, ADOPTION_ROUTE, "Adoption", [SessionState.load, AdoptionState.load]),
+    (audit_page, AUDIT_ROUTE, "Audit log", [SessionState.load, AuditState.load]),
+    (seats_page, "/customer/seats", "Seats", [SessionState.load, SeatsState.load]),
+    (plan_page, "/customer/plan", "Plan", [SessionState.load, PlanState.load]),
+    (api_keys_page, "/api-keys", "API keys", [SessionState.load, ApiKeysState.load]),
+    (not_found_page, "404", "Not found", [SessionState.load]),
+]
+"""Every page: its component, route, title, and the handlers its loading runs (the session's first, except
+where an address token must be read before the session is)."""
+
+for component, route, title, on_load in PAGES:
+    app.add_page(component, route=route, title=f"{title} | Portal", on_load=on_load)
