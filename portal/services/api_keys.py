@@ -27,7 +27,7 @@ from sqlmodel import col, select
 from portal.db.models import ApiKey, Customer, utcnow
 from portal.db.session import get_engine
 from portal.db.uow import UnitOfWork
-from portal.services.audit import record
+from portal.services.audit import record_if_staff
 from portal.services.errors import Forbidden, InvalidInput, NotFound, NotSignedIn
 from portal.services.identity import Identity
 
@@ -160,15 +160,14 @@ def create_api_key(
         )
         uow.session.add(key)
         uow.session.flush()
-        if identity.is_staff:
-            record(
-                uow.session,
-                identity,
-                "api_key.create",
-                ("api_key", key.id),
-                f"API key {name!r} created for {customer.name if customer else 'staff'}",
-                after={"name": name, "customer_id": customer_id, "scopes": list(chosen)},
-            )
+        record_if_staff(
+            uow.session,
+            identity,
+            "api_key.create",
+            ("api_key", key.id),
+            f"API key {name!r} created for {customer.name if customer else 'staff'}",
+            after={"name": name, "customer_id": customer_id, "scopes": list(chosen)},
+        )
         return CreatedApiKey(_view(key, customer.name if customer else ""), f"{key.id}.{secret}")
 
 
@@ -195,8 +194,9 @@ def revoke_api_key(identity: Identity, key_id: str, now: datetime | None = None)
         if key.revoked_at is None:
             key.revoked_at = now or utcnow()
             uow.session.add(key)
-            if identity.is_staff:
-                record(uow.session, identity, "api_key.revoke", ("api_key", key.id), f"API key {key.name!r} revoked")
+            record_if_staff(
+                uow.session, identity, "api_key.revoke", ("api_key", key.id), f"API key {key.name!r} revoked"
+            )
         customer = uow.session.get(Customer, key.customer_id) if key.customer_id else None
         return _view(key, customer.name if customer else "")
 

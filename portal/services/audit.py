@@ -71,6 +71,19 @@ def record(
     )
 
 
+def record_if_staff(
+    session: Session,
+    actor: StaffActor,
+    action: str,
+    subject: tuple[str, str],
+    summary: str,
+    after: Mapping[str, Any] | None = None,
+) -> None:
+    """:func:`record` a change that customers may make too, when staff made it (for a customer)."""
+    if actor.is_staff:
+        record(session, actor, action, subject, summary, after=after)
+
+
 @dataclass(frozen=True, slots=True)
 class AuditView:
     """One entry of the log as the staff pages and the API show it."""

@@ -49,7 +49,7 @@ from portal.domain.money import CreditType, Money
 from portal.domain.periods import Frequency, Period
 from portal.payments import configured_gateway
 from portal.payments.gateway import CollectionRequest, PaymentStatus
-from portal.services.audit import record
+from portal.services.audit import record, record_if_staff
 from portal.services.customers import Actor, visible_customer
 from portal.services.errors import Forbidden, InvalidInput, NotFound
 
@@ -752,6 +752,15 @@ def change_seats(
         session.add_all(_seat_rows(subscription.id, change))
         session.flush()
         invoice = finalize_due_now(session, rate(session, catalog, rated.contract_id, at), at)
+        record_if_staff(
+            session,
+            actor,
+            "contract.seats",
+            ("contract", rated.contract_id),
+            f"seats of {customer_id} changed: added {', '.join(add) or 'none'}, removed {', '.join(remove) or 'none'}"
+            + (f", count set to {quantity}" if quantity is not None else ""),
+            after={"add": list(add), "remove": list(remove), "quantity": quantity, "at": at.isoformat()},
+        )
     return contract_view(actor, customer_id, at), collect(invoice)
 
 

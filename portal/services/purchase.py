@@ -29,6 +29,7 @@ from portal.domain.money import Money, currency
 from portal.domain.periods import Frequency, Period
 from portal.domain.seats import SeatState, SeatSubscription, SubscriptionMode
 from portal.services import billing
+from portal.services.audit import record_if_staff
 from portal.services.customers import Actor
 from portal.services.errors import Forbidden, InvalidInput, NotSignedIn
 from portal.services.identity import Identity
@@ -183,4 +184,12 @@ def switch_tier(
         )
         session.flush()
         invoice = billing.finalize_due_now(session, billing.rate(session, Catalog(session), contract.id, at), at)
+        record_if_staff(
+            session,
+            actor,
+            "contract.switch",
+            ("contract", contract.id),
+            f"{customer_id} switched to {terms.name} from {effective:%Y-%m-%d %H:%M} UTC",
+            after={"package_version_id": version.id, "effective": effective.isoformat()},
+        )
     return billing.contract_view(actor, customer_id, at), billing.collect(invoice)

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from portal.api.app import create_api
 from portal.db.models import InvoiceRow, utcnow
 from portal.db.uow import UnitOfWork
-from portal.services import billing, staff_customers
+from portal.services import billing, purchase, staff_customers
 from portal.services.api_keys import create_api_key, revoke_api_key
 from portal.services.audit import audit_log
 from portal.services.demo_catalog import CREDITS
@@ -129,9 +129,19 @@ def test_the_staff_api_searches_grants_and_voids(initech: str) -> None:
 def test_staff_changes_elsewhere_are_in_the_audit_log(initech: str) -> None:
     key = create_api_key(STAFF, "backend", ["ingest"], initech)
     revoke_api_key(STAFF, key.key.id)
+    billing.change_seats(STAFF, initech, add=("cat",))
+    purchase.switch_tier(STAFF, initech, "starter")
     actions = [e.action for e in audit_log(STAFF)]
-    # The initech fixture created the customer and provisioned it; then the key was made and revoked.
-    assert actions[:4] == ["api_key.revoke", "api_key.create", "contract.provision", "customer.create"]
+    # The initech fixture created the customer and provisioned it; then the key was made and revoked, a seat
+    # added and the tier switched.
+    assert actions[:6] == [
+        "contract.switch",
+        "contract.seats",
+        "api_key.revoke",
+        "api_key.create",
+        "contract.provision",
+        "customer.create",
+    ]
     provisioned = audit_log(STAFF, action="contract.provision")[0]
     assert provisioned.summary == "Initech provisioned on team (version 1) with 3 seats"
     assert provisioned.actor == "staff@portal.test"
