@@ -14,7 +14,15 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from portal.api.deps import ERRORS, Principal
-from portal.services import metrics, package_migrations, packages, rate_changes, simulation, staff_customers
+from portal.services import (
+    metrics,
+    package_migrations,
+    packages,
+    products,
+    rate_changes,
+    simulation,
+    staff_customers,
+)
 from portal.services.adoption import AdoptionView, adoption
 from portal.services.api_keys import STAFF
 from portal.services.audit import AuditView, audit_log
@@ -156,6 +164,21 @@ class PriceChangeIn(BaseModel):
     starting_at: datetime
     price: dict[str, Any] = Field(description='a price model, e.g. {"model": "flat", "unit_price": "12"}')
     credit_type_id: str = Field(description="the unit the price is in: an ISO currency code or a credit type id")
+
+
+@router.get("/products", response_model=list[products.ProductView])
+def list_products(principal: Principal) -> list[products.ProductView]:
+    """Every product a rate card may price."""
+    principal.require(STAFF)
+    return products.list_products(principal)
+
+
+@router.post("/products", response_model=products.ProductView, status_code=201)
+def create_product(definition: dict[str, Any], principal: Principal) -> products.ProductView:
+    """Add a usage or fixed product ({name, kind, metric_id, per, rounding, pricing_group_key,
+    presentation_group_key}); give it a price with a price change on a rate card."""
+    principal.require(STAFF)
+    return products.create_product(principal, definition)
 
 
 @router.get("/rate-cards", response_model=list[RateCardRef])

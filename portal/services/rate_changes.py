@@ -48,6 +48,7 @@ from portal.services import simulation_gate
 from portal.services.audit import record, require_staff
 from portal.services.customers import Actor
 from portal.services.errors import InvalidInput, NotFound
+from portal.services.products import PRICED_KINDS
 
 DRAFT, SCHEDULED = "draft", "scheduled"
 
@@ -114,7 +115,7 @@ class RateCardView:
     rates: tuple[RateView, ...]
     changes: tuple[RateChangeView, ...]
     products: tuple[tuple[str, str], ...]
-    """(id, name) of the products the card prices, for a new change."""
+    """(id, name) of every product a card may price, for a new change (one without a rate gets its first)."""
 
 
 def fingerprint(session: Session, change: RateChangeRow) -> str:
@@ -188,7 +189,7 @@ def rate_card(actor: Actor, rate_card_id: str) -> RateCardView:
         card = _card_row(session, rate_card_id)
         catalog = Catalog(session)
         rates = sorted(catalog.rate_card(card.id).rates, key=lambda r: (r.product_id, r.starting_at))
-        names = {p: catalog.products[p].name for p in {r.product_id for r in rates}}
+        names = {p.id: p.name for p in catalog.products.values() if p.kind.value in PRICED_KINDS}
         changes = session.exec(
             select(RateChangeRow)
             .where(RateChangeRow.rate_card_id == card.id)
@@ -255,10 +256,11 @@ def propose(
         session = uow.session
         card = _card_row(session, rate_card_id)
         catalog = Catalog(session)
-        if session.get(ProductRow, product_id) is None:
+        product = session.get(ProductRow, product_id)
+        if product is None:
             raise InvalidInput(f"There is no product {product_id!r}.")
-        if product_id not in {r.product_id for r in catalog.rate_card(card.id).rates}:
-            raise InvalidInput(f"The rate card {card.name} does not price {product_id!r}: add the product to it first.")
+        if product.kind not in PRICED_KINDS:
+            raise InvalidInput(f"{product.name} is priced on each tier (its seat price), not on a rate card.")
         try:
             lookup_credit_type(catalog.credit_types, credit_type_id)
         except DomainError as exc:
@@ -369,15 +371,16 @@ def with_new_price(contract: dc.Contract, change: RateChangeRow, catalog: Catalo
         if card.id != change.rate_card_id:
             return terms
         own = [r for r in card.rates if r.product_id == change.product_id]
-        if not own:
-            return terms
-        first = min(r.starting_at for r in own)
+        first = min([*(r.starting_at for r in own or card.rates), contract.starting_at])
         others = tuple(r for r in card.rates if r.product_id != change.product_id)
         new = Rate(change.product_id, first, None, price, credit_type)
         return replace(terms, rate_card=RateCard(card.id, card.name, (*others, new)))
 
-    return replace(
+    moved = replace(
         contract,
         terms=repriced(contract.terms),
         changes=tuple(replace(c, terms=repriced(c.terms)) for c in contract.changes),
     )
+    seat_product = contract.seats.product_id if contract.seats else None
+    products, metrics = catalog.billed_by(moved.all_terms(), seat_product)
+    return replace(moved, products=products, metrics=metrics)

@@ -22,7 +22,7 @@ CUSTOMER_USER = replace(STAFF, is_staff=False, customer_id="cus_x", role="admin"
 """A customer's admin, who must get nothing from staff services."""
 
 
-def _two_months_ago() -> datetime:
+def two_months_ago() -> datetime:
     """The first of the month before last, 00:00 UTC: the contract has two closed monthly periods."""
     now = utcnow()
     last_month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
@@ -36,7 +36,7 @@ def initech(database: str) -> str:
         ensure_catalog(uow.session)
         ensure_tiers(uow.session)
     customer = create_customer(STAFF, "Initech")
-    start = _two_months_ago()
+    start = two_months_ago()
     provision(STAFF, customer.id, "team", 3, ("ann", "bob"), at=start)
     used = [("ann", 500_000), ("bob", 200_000)]  # 5,000 + 2,000 credits
     events = [

@@ -282,6 +282,8 @@ def test_a_customer_key_gets_nothing_from_the_staff_api(
         ("POST", "/api/v1/staff/simulations/sim_x/acknowledge", None),
         ("GET", "/api/v1/staff/audit", None),
         ("GET", "/api/v1/staff/rate-cards", None),
+        ("GET", "/api/v1/staff/products", None),
+        ("POST", "/api/v1/staff/products", {"name": "x", "kind": "fixed"}),
         ("GET", "/api/v1/staff/rate-cards/rcd_standard", None),
         (
             "POST",
