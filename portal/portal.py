@@ -28,6 +28,7 @@ from portal.pages.password_reset import (
 )
 from portal.pages.plan import PlanState, plan_page
 from portal.pages.pricing import PricingState, pricing_page
+from portal.pages.products_panel import ProductsState
 from portal.pages.rate_card import rate_card_page
 from portal.pages.rate_card_state import RateCardState
 from portal.pages.rate_cards import RateCardsState, rate_cards_page
@@ -71,7 +72,7 @@ PAGES: list[tuple[Callable[[], rx.Component], str, str, list[Any]]] = [
     (staff_page, "/staff", "Staff", [SessionState.load, StaffState.load]),
     (staff_packages_page, PACKAGES_ROUTE, "Packages", [SessionState.load, PackagesState.load]),
     (package_editor_page, EDITOR_ROUTE, "Package", [SessionState.load, EditorState.load, SimulationState.load]),
-    (rate_cards_page, RATE_CARDS_ROUTE, "Rate cards", [SessionState.load, RateCardsState.load]),
+    (rate_cards_page, RATE_CARDS_ROUTE, "Rate cards", [SessionState.load, RateCardsState.load, ProductsState.load]),
     (rate_card_page, RATE_CARD_ROUTE, "Rate card", [SessionState.load, RateCardState.load]),
     (
         rate_change_page,

@@ -7,6 +7,7 @@ import reflex as rx
 from portal.components.access import LOADING
 from portal.components.layout import notice, page_header
 from portal.components.staff_nav import staff_area
+from portal.pages.products_panel import products_panel
 from portal.pages.staff_routes import RATE_CARDS_ROUTE, rate_card_href
 from portal.services import rate_changes
 from portal.services.identity import Identity
@@ -82,4 +83,5 @@ def rate_cards_page() -> rx.Component:
                 id="rate-cards",
             ),
         ),
+        products_panel(),
     )
