@@ -23,7 +23,8 @@ from portal.services.audit import record, require_staff
 from portal.services.customers import Actor
 from portal.services.errors import InvalidInput, NotFound
 from portal.services.packages import PUBLISHED, fingerprint
-from portal.services.simulation import DONE, current_versions
+from portal.services.proposals import current_versions
+from portal.services.simulation import DONE
 
 MIGRATION = "migration"
 

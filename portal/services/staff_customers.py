@@ -35,7 +35,7 @@ from portal.services.audit import record, require_staff
 from portal.services.billing import active_contract
 from portal.services.customers import Actor
 from portal.services.errors import InvalidInput, NotFound
-from portal.services.simulation import current_terms
+from portal.services.proposals import current_terms
 
 SEARCH_LIMIT = 50
 MAX_REASON = 500
