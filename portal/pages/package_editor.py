@@ -77,6 +77,18 @@ def _input(label: str, name: str, hint: str = "", **props: object) -> rx.Compone
     return _field(label, name, control, hint)
 
 
+def _text_area(label: str, name: str, hint: str, rows: str, monospace: bool = True) -> rx.Component:
+    control = rx.text_area(
+        name=name,
+        id=f"field-{name}",
+        default_value=EditorState.values[name],
+        rows=rows,
+        width="100%",
+        **({"font_family": "monospace"} if monospace else {}),
+    )
+    return _field(label, name, control, hint)
+
+
 def _select(label: str, name: str, choices: list[tuple[str, str]], hint: str = "") -> rx.Component:
     control = rx.select.root(
         rx.select.trigger(width="100%", id=f"field-{name}"),
@@ -132,17 +144,12 @@ def _fields() -> rx.Component:
         _section(
             "Listing",
             _input("Tagline", "tagline"),
-            _field(
+            _text_area(
                 "Features",
                 "features",
-                rx.text_area(
-                    name="features",
-                    id="field-features",
-                    default_value=EditorState.values["features"],
-                    rows="5",
-                    width="100%",
-                ),
                 "One per line, in the order the card lists them.",
+                "5",
+                monospace=False,
             ),
             columns="1",
         ),
@@ -168,50 +175,29 @@ def _fields() -> rx.Component:
             _select(
                 "Seats added mid-period earn", "credit_proration", PRORATIONS, "Credits of a seat added mid-period."
             ),
-            _field(
+            _text_area(
                 "Included every period",
                 "included_grants",
-                rx.text_area(
-                    name="included_grants",
-                    id="field-included_grants",
-                    default_value=EditorState.values["included_grants"],
-                    rows="2",
-                    width="100%",
-                    font_family="monospace",
-                ),
                 "For the whole account, one per line: kind amount unit, e.g. 'credit 1000 ai-credits' or "
                 "'commit 500 USD'.",
+                "2",
             ),
         ),
         _section(
             "Prices and access",
             _rate_card_select(),
-            _field(
+            _text_area(
                 "Entitlements",
                 "entitlements",
-                rx.text_area(
-                    name="entitlements",
-                    id="field-entitlements",
-                    default_value=EditorState.values["entitlements"],
-                    rows="4",
-                    width="100%",
-                    font_family="monospace",
-                ),
                 "One per line: name = true, false or a whole-number limit (your product reads them through the "
                 "entitlements API).",
+                "4",
             ),
-            _field(
+            _text_area(
                 "Price overrides",
                 "overrides",
-                rx.text_area(
-                    name="overrides",
-                    id="field-overrides",
-                    default_value=EditorState.values["overrides"],
-                    rows="4",
-                    width="100%",
-                    font_family="monospace",
-                ),
                 "Advanced: a JSON list of overrides on top of the rate card (e.g. a multiplier for a product).",
+                "4",
             ),
             columns="1",
         ),

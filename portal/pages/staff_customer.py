@@ -211,12 +211,7 @@ def _grant_dialog() -> rx.Component:
                         ),
                     ),
                     labelled("Expires (optional)", rx.input(name="expires", type="date", id="grant-expires")),
-                    rx.hstack(
-                        rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray", type="button")),
-                        rx.button(rx.icon("gift", size=14), "Grant", type="submit", id="grant-submit"),
-                        justify="end",
-                        width="100%",
-                    ),
+                    _dialog_buttons(rx.button(rx.icon("gift", size=14), "Grant", type="submit", id="grant-submit")),
                     spacing="3",
                     width="100%",
                 ),
@@ -231,6 +226,16 @@ def _grant_dialog() -> rx.Component:
     )
 
 
+def _dialog_buttons(submit: rx.Component) -> rx.Component:
+    """Cancel (closes the dialog) and the dialog's submit button, at its foot."""
+    return rx.hstack(
+        rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray", type="button")),
+        submit,
+        justify="end",
+        width="100%",
+    )
+
+
 def _void_dialog() -> rx.Component:
     return rx.dialog.root(
         rx.dialog.content(
@@ -242,12 +247,7 @@ def _void_dialog() -> rx.Component:
                 rx.vstack(
                     _error(S.void_error, "void-error"),
                     labelled("Reason", rx.text_area(name="reason", id="void-reason")),
-                    rx.hstack(
-                        rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray", type="button")),
-                        rx.button("Void invoice", color_scheme="red", type="submit", id="void-submit"),
-                        justify="end",
-                        width="100%",
-                    ),
+                    _dialog_buttons(rx.button("Void invoice", color_scheme="red", type="submit", id="void-submit")),
                     spacing="3",
                     width="100%",
                     margin_top="12px",

@@ -329,16 +329,6 @@ class Rated:
         return self.family.hierarchy.payer_of(self.contract_id)
 
 
-def current_version_id(session: Session, contract_id: str, at: datetime) -> str | None:
-    """The package version the contract's terms are on at ``at`` (None for a bare rate card)."""
-    row = session.exec(
-        select(ContractTerms)
-        .where(ContractTerms.contract_id == contract_id, ContractTerms.starting_at <= at)
-        .order_by(col(ContractTerms.starting_at).desc(), col(ContractTerms.id).desc())
-    ).first()
-    return row.package_version_id if row is not None else None
-
-
 def _departments(session: Session, family: Family) -> dict[str, str]:
     """Customer names by contract id, to label department lines."""
     ids = [c.customer_id for c in family.contracts]

@@ -16,11 +16,12 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 
-from portal.db.models import PackageVersion, utcnow
+from portal.db.models import Package, PackageVersion, RateCardRow, utcnow
 from portal.db.uow import UnitOfWork
 from portal.services import billing
 from portal.services.customers import Actor, visible_customer
 from portal.services.errors import InvalidInput, NotFound
+from portal.services.proposals import current_terms
 
 FRESH_FOR = 1.0
 """Seconds an answer is kept."""
@@ -97,14 +98,17 @@ def forget() -> None:
 
 def _work_out(actor: Actor, customer_id: str, at: datetime) -> Entitlements:
     with UnitOfWork() as uow:
-        contract = billing.active_contract(uow.session, customer_id, at)
-        version_id = billing.current_version_id(uow.session, contract.id, at)
-        version = uow.session.get(PackageVersion, version_id) if version_id else None
-        view = billing.contract_view(actor, customer_id, at)
+        session = uow.session
+        contract = billing.active_contract(session, customer_id, at)
+        terms = current_terms(session, at, [customer_id]).get(contract.id)
+        version = session.get(PackageVersion, terms.package_version_id) if terms and terms.package_version_id else None
+        package = session.get(Package, version.package_id) if version else None
+        card = session.get(RateCardRow, terms.rate_card_id) if terms and terms.rate_card_id else None
+        label = f"{package.name} v{version.version}" if package and version else card.name if card else ""
     balances = billing.balances(actor, customer_id, at)
     return Entitlements(
         customer_id=customer_id,
-        package=view.package,
+        package=label,
         version=version.version if version else 0,
         features=tuple(version.features) if version else (),
         limits=dict(version.entitlements) if version else {},

@@ -7,6 +7,7 @@ force now), what a contract would be under it, and a fingerprint of itself
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -21,9 +22,14 @@ from portal.services.errors import NotFound
 from portal.services.packages import DRAFT, fingerprint
 
 
-def current_terms(session: Session, at: datetime) -> dict[str, ContractTerms]:
-    """For each contract active at ``at``, the entry of its terms history in force at ``at``."""
+def current_terms(
+    session: Session, at: datetime, customer_ids: Collection[str] | None = None
+) -> dict[str, ContractTerms]:
+    """For each contract active at ``at`` (of ``customer_ids`` only, when given), the entry of its terms
+    history in force at ``at``."""
     active = select(Contract.id).where((col(Contract.ending_before).is_(None)) | (col(Contract.ending_before) > at))
+    if customer_ids is not None:
+        active = active.where(col(Contract.customer_id).in_(list(customer_ids)))
     rows = session.exec(
         select(ContractTerms)
         .where(col(ContractTerms.contract_id).in_(active), ContractTerms.starting_at <= at)

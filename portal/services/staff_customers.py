@@ -68,7 +68,7 @@ def search(actor: Actor, text: str = "", limit: int = SEARCH_LIMIT) -> list[Cust
         customers = session.exec(query).all()
         names = dict(session.exec(select(Customer.id, Customer.name)).all())
         users = Counter(session.exec(select(User.customer_id).where(col(User.customer_id).is_not(None))).all())
-        packages = _package_labels(session, utcnow())
+        packages = _package_labels(session, utcnow(), [c.id for c in customers])
         return [
             CustomerMatch(
                 c.id, c.name, names.get(c.parent_id, "") if c.parent_id else "", packages.get(c.id, ""), users[c.id]
@@ -77,14 +77,16 @@ def search(actor: Actor, text: str = "", limit: int = SEARCH_LIMIT) -> list[Cust
         ]
 
 
-def _package_labels(session: Session, at: datetime) -> dict[str, str]:
-    """Each customer's tier now, e.g. ``Team v1`` (a bare rate card reads ``custom rates``)."""
-    terms = current_terms(session, at)
+def _package_labels(session: Session, at: datetime, customer_ids: list[str]) -> dict[str, str]:
+    """Each of these customers' tier now, e.g. ``Team v1`` (a bare rate card reads ``custom rates``)."""
+    terms = current_terms(session, at, customer_ids)
     versions = {
         v.id: f"{p.name} v{v.version}"
         for v, p in session.exec(select(PackageVersion, Package).where(PackageVersion.package_id == Package.id)).all()
     }
-    owners = dict(session.exec(select(Contract.id, Contract.customer_id)).all())
+    owners = dict(
+        session.exec(select(Contract.id, Contract.customer_id).where(col(Contract.id).in_(list(terms)))).all()
+    )
     return {
         owners[contract_id]: versions.get(t.package_version_id or "", "custom rates")
         for contract_id, t in terms.items()
