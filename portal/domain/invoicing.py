@@ -748,6 +748,8 @@ def _split(total: int, weights: Sequence[Decimal]) -> list[int]:
     nothing), as :func:`~portal.domain.money.allocate` splits (parts of the same sign as ``total``)."""
     if not total or not any(weights):
         return [0] * len(weights)
+    if len(weights) == 1:
+        return [total]
     parts = split_units(abs(total), weights)
     return parts if total > 0 else [-part for part in parts]
 
@@ -835,12 +837,12 @@ def _groups(
     if not rows:
         return ()
     keys = sorted(rows)
-    covered = _split(grants_minor, [rows[k][1] for k in keys])
-    blocked = _split(blocked_minor, [rows[k][2] for k in keys])
-    due = _split(due_minor, [rows[k][3] for k in keys])
-    return tuple(
-        _line_group(k, rows[k][0], c + b + d, c, b, d) for k, c, b, d in zip(keys, covered, blocked, due, strict=True)
-    )
+    ordered = [rows[k] for k in keys]
+    covered = _split(grants_minor, [row[1] for row in ordered])
+    blocked = _split(blocked_minor, [row[2] for row in ordered]) if blocked_minor else [0] * len(keys)
+    due = _split(due_minor, [row[3] for row in ordered]) if due_minor else [0] * len(keys)
+    amounts = [c + b + d for c, b, d in zip(covered, blocked, due, strict=True)]
+    return tuple(map(_line_group, keys, [row[0] for row in ordered], amounts, covered, blocked, due))
 
 
 _invoice_line = builder(InvoiceLine)

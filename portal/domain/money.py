@@ -24,9 +24,6 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from decimal import (
-    MAX_EMAX,
-    MAX_PREC,
-    MIN_EMIN,
     ROUND_HALF_UP,
     Context,
     Decimal,
@@ -34,6 +31,7 @@ from decimal import (
     InvalidOperation,
     localcontext,
 )
+from math import lcm
 from types import TracebackType
 
 from portal.domain.errors import CurrencyMismatch, InvalidAllocation, InvalidAmount, UnknownCurrency
@@ -329,22 +327,23 @@ def allocate(total: Decimal, weights: Sequence[Decimal | int], quantum: Decimal)
     return tuple(Decimal(sign * f) * quantum for f in split_units(int(abs(units_total)), ws))
 
 
-_UNBOUNDED = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[Inexact])
-"""A context in which the products, sums and integer divisions of a split are always exact."""
-
-
 def split_units(units: int, weights: Sequence[Decimal]) -> list[int]:
     """:func:`allocate` in whole units: ``units`` split in proportion to ``weights`` (finite, at least zero, not all 0).
 
     Every part gets ``units × weight / sum of weights`` rounded down, then the
     leftover units go one each to the largest remainders, earlier parts first
-    on ties; all of it computed exactly.
+    on ties; all of it computed exactly, in integers (the weights brought to
+    one common denominator, which scales every remainder alike).
     """
-    with localcontext(_UNBOUNDED):
-        weight_sum = sum(weights, ZERO)
-        scaled = Decimal(units)
-        shares = [divmod(scaled * w, weight_sum) for w in weights]
-    floors = [int(floor) for floor, _ in shares]
+    ratios = [w.as_integer_ratio() for w in weights]
+    denominator = 1
+    for _, d in ratios:
+        if d != 1:
+            denominator = lcm(denominator, d)
+    scaled = [n for n, _ in ratios] if denominator == 1 else [n * (denominator // d) for n, d in ratios]
+    weight_sum = sum(scaled)
+    shares = [divmod(units * w, weight_sum) for w in scaled]
+    floors = [floor for floor, _ in shares]
     leftover = units - sum(floors)
     if leftover:
         remainders = [remainder for _, remainder in shares]
