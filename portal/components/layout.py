@@ -31,7 +31,10 @@ def _navigation() -> rx.Component:
     return rx.hstack(
         _nav_link("Pricing", "/", "nav-pricing"),
         rx.cond(SessionState.is_customer_user, _nav_link("Customer", "/customer", "nav-customer")),
-        rx.cond(SessionState.is_enterprise_admin, _nav_link("Enterprise admin", "/enterprise", "nav-enterprise")),
+        rx.cond(
+            SessionState.is_enterprise_admin | SessionState.is_department_admin,
+            _nav_link("Enterprise", "/enterprise", "nav-enterprise"),
+        ),
         rx.cond(SessionState.is_staff, _nav_link("Staff", "/staff", "nav-staff")),
         rx.cond(SessionState.can_manage_keys, _nav_link("API keys", "/api-keys", "nav-api-keys")),
         spacing="5",

@@ -100,6 +100,7 @@ class SessionState(rx.State):
     is_staff: bool = False
     is_customer_user: bool = False
     is_enterprise_admin: bool = False
+    is_department_admin: bool = False
     can_manage_keys: bool = False
     needs_verification: bool = False
     ended: bool = False
@@ -118,6 +119,7 @@ class SessionState(rx.State):
         self.is_staff = bool(identity and identity.is_staff)
         self.is_customer_user = bool(identity and identity.customer_id)
         self.is_enterprise_admin = bool(identity and identity.is_enterprise_admin)
+        self.is_department_admin = bool(identity and identity.is_department_admin)
         self.can_manage_keys = bool(identity and (identity.is_staff or identity.is_customer_admin))
         self.needs_verification = bool(identity and not identity.email_verified)
 
