@@ -8,7 +8,7 @@ Rules (see ``portal/domain/README.md``):
   it never expires), a priority (a lower number is drawn first), optionally
   the products it may pay for (none means all products), and a scope:
   one ``SEAT`` of a contract, the whole ``CONTRACT``, or ``SHARED`` (a
-  parent's commit shared with its children, see ``hierarchy.py``).
+  commit shared with the contracts below its holder, see ``hierarchy.py``).
 * A grant **applies** to a charge when all of these hold:
 
   1. the grant and the charge are in the same credit type (dollars pay for
@@ -20,14 +20,17 @@ Rules (see ``portal/domain/README.md``):
   4. the scope matches: a seat grant pays only for charges of its contract
      attributed to that seat; a contract grant for any charge of its
      contract; a shared grant for its own contract's charges and for the
-     charges of each child contract its child access admits (``ALL``, or a
-     list naming the child; ``NONE`` admits no child).
+     charges of each contract below it (a child, a grandchild, ... at any
+     level) that its child access admits (``ALL`` admits all of them; a
+     list admits the contracts it names, at any level; ``NONE`` admits none).
 
 * **Burn-down order.** Among the grants that apply to a charge, the charge
   is drawn first from the grant that comes first by, in this order:
 
-  1. narrowest scope: the seat's own grant, then the contract's own grants,
-     then a parent's shared grant;
+  1. narrowest scope: the seat's own grant, then the contract's own grants
+     (its contract grants, then its own shared grants), then its parent's
+     shared grants, then its grandparent's, ... (the nearest ancestor first:
+     nearness comes before every criterion below);
   2. lower ``priority`` number;
   3. free credits before paid commits;
   4. fewer applicable products (a grant for all products comes last);
@@ -35,16 +38,21 @@ Rules (see ``portal/domain/README.md``):
   6. earliest ``starting_at``;
   7. grant id (a stable tie-break).
 
-  This is :func:`burn_down_key`. Each deduction says why its grant came
-  first, naming the rule that put it ahead of each later grant.
+  This is :func:`burn_down_order_key` (the holder's distance above the
+  charge's contract, then :func:`burn_down_key` for criteria 1 to 7). Each
+  deduction says why its grant came first, naming the rule that put it
+  ahead of each later grant ("the nearer ancestor's shared grant comes
+  first, east's before root's").
 * **Burn-down.** Charges are taken in order of time, then charge id (so the
   result does not depend on the order usage arrived in). Each charge takes
   as much as it can from the first applicable grant, then the next, and so
   on. A grant never goes below zero. What no grant covers is **overage**,
-  billed in arrears to the payer (the charge's contract, or its parent when
-  the child's payer is the parent). A child's draws on a parent's shared
-  commit are limited by the child's budget cap; past the cap, the rest of
-  the charge is overage or *blocked* (not billed, not drawn) as the cap says.
+  billed in arrears to the payer (the charge's contract, or the payer its
+  ``PARENT`` payers roll up to). A draw on an ancestor's shared commit is
+  limited by the budget cap of every contract from the charge's contract up
+  to (not including) the holder, and counts against each of them; when a
+  used-up cap left the charge uncovered, the nearest such cap decides
+  whether the rest is overage or *blocked* (not billed, not drawn).
 * For every charge: amount = deductions + overage + blocked, exactly, at
   full precision.
 * Every movement is written to the append-only ledger (``ledger.py``): a
@@ -61,7 +69,7 @@ Rules (see ``portal/domain/README.md``):
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum
@@ -94,7 +102,7 @@ class GrantScope(Enum):
 
 
 class ChildAccess(Enum):
-    """Which child contracts may draw on a shared grant (or a tuple of child contract ids)."""
+    """Which contracts below its holder may draw on a shared grant (or a tuple of contract ids, at any level)."""
 
     ALL = "all"
     NONE = "none"
@@ -120,7 +128,8 @@ class Grant:
 
     ``seat_id`` is required for (and only allowed on) a ``SEAT`` grant.
     ``child_access`` is only for a ``SHARED`` grant: ``ChildAccess.ALL``
-    (the default), ``ChildAccess.NONE``, or a tuple of child contract ids.
+    (the default), ``ChildAccess.NONE``, or a tuple of the ids of contracts
+    below the holder (children, grandchildren, ...).
     ``applicable_product_ids`` and a child-access tuple are kept sorted.
     """
 
@@ -211,7 +220,13 @@ class Grant:
         return self.applicable_product_ids is None or product_id in self.applicable_product_ids
 
     def admits_child(self, child_contract_id: str) -> bool:
-        """True when this shared grant's child access lets ``child_contract_id`` draw on it."""
+        """True when this shared grant's child access lets ``child_contract_id`` draw on it.
+
+        ``ALL`` admits every contract below the holder, at any level; a tuple
+        admits the contracts it names, at any level; ``NONE`` admits none.
+        (Whether the contract is below the holder at all is the hierarchy's
+        part, see :func:`applies`.)
+        """
         if self.scope is not GrantScope.SHARED:
             return False
         if isinstance(self.child_access, tuple):
@@ -229,7 +244,7 @@ def applies(grant: Grant, charge: Charge, hierarchy: Hierarchy = NO_HIERARCHY) -
         return grant.contract_id == charge.contract_id and grant.seat_id == charge.seat_id
     if grant.contract_id == charge.contract_id:
         return True
-    return hierarchy.parent_of(charge.contract_id) == grant.contract_id and grant.admits_child(charge.contract_id)
+    return grant.contract_id in hierarchy.ancestors_of(charge.contract_id) and grant.admits_child(charge.contract_id)
 
 
 _NEVER = datetime.max.replace(tzinfo=UTC)
@@ -261,15 +276,37 @@ def burn_down_key(grant: Grant) -> BurnDownKey:
     )
 
 
-def ordering_reason(first: Grant, later: Grant) -> str:
-    """The burn-down rule that puts ``first`` ahead of ``later``, in words."""
-    return _ordering_reason(first, later, burn_down_key(first), burn_down_key(later))
+def burn_down_order_key(grant: Grant, contract_id: str, hierarchy: Hierarchy = NO_HIERARCHY) -> tuple[int, BurnDownKey]:
+    """The burn-down order for a charge of ``contract_id`` as one sort key (for a grant that applies to it).
+
+    The holder's distance comes first (0: the contract's own grants; 1: its
+    parent's shared grants; 2: its grandparent's; ...), then :func:`burn_down_key`.
+    Only shared grants are held above the contract, so this is: seat grants,
+    contract grants, the contract's own shared grants, then the nearest
+    ancestor's shared grants first.
+    """
+    distance = hierarchy.distance(grant.contract_id, contract_id)
+    if distance is None:
+        raise InvalidGrant(
+            f"Grant {grant.id} belongs to {grant.contract_id}, which is neither {contract_id} nor one of its "
+            "ancestors: it cannot pay for this contract's charges."
+        )
+    return distance, burn_down_key(grant)
 
 
-def _ordering_reason(first: Grant, later: Grant, a: BurnDownKey, b: BurnDownKey) -> str:
+def ordering_reason(first: Grant, later: Grant, contract_id: str | None = None) -> str:
+    """The burn-down rule that puts ``first`` ahead of ``later`` (for a charge of ``contract_id``), in words."""
+    return _ordering_reason(first, later, burn_down_key(first), burn_down_key(later), contract_id)
+
+
+def _ordering_reason(first: Grant, later: Grant, a: BurnDownKey, b: BurnDownKey, contract_id: str | None = None) -> str:
     """:func:`ordering_reason` given the grants' burn-down keys."""
     if a[0] != b[0]:
         return f"{_SCOPE_LABEL[first.scope]} before {_SCOPE_LABEL[later.scope]}"
+    if first.contract_id != later.contract_id:  # two shared grants of different holders: the nearer comes first
+        if first.contract_id == contract_id:
+            return f"{first.contract_id}'s own shared grant before its ancestor {later.contract_id}'s"
+        return f"the nearer ancestor's shared grant comes first, {first.contract_id}'s before {later.contract_id}'s"
     if a[1] != b[1]:
         return f"priority {first.priority} before {later.priority}"
     if a[2] != b[2]:
@@ -340,7 +377,7 @@ class ChargeOutcome:
 
     @property
     def drawn_from_shared(self) -> Decimal:
-        """What shared commits paid: a parent's, for a child's charge or for the parent's own."""
+        """What shared commits paid: the charge's own contract's, or its ancestors'."""
         with exact_arithmetic():
             return sum((d.amount for d in self.deductions if d.scope is GrantScope.SHARED), ZERO)
 
@@ -410,7 +447,12 @@ class DrawnCharge:
         if not (self.overage or self.blocked):
             explanation = "covered by grants" if deductions else "nothing to pay"
         elif budget is not None:
-            spent = f"{charge.contract_id} has drawn its whole budget of {budget.cap.amount} for {budget.label}"
+            capped = budget.cap.child_contract_id
+            whole = f"whole budget of {budget.cap.amount} for {budget.label}"
+            if capped == charge.contract_id:
+                spent = f"{capped} has drawn its {whole}"
+            else:
+                spent = f"{capped} and the contracts under it have drawn {capped}'s {whole}"
             blocks = budget.cap.behaviour is CapBehaviour.BLOCK
             explanation = f"{spent}: the rest is {'blocked, not billed' if blocks else f'billed to {payer}'}"
         else:
@@ -610,13 +652,18 @@ def budget_used(
     ledger: Iterable[LedgerEntry],
     hierarchy: Hierarchy,
 ) -> Decimal:
-    """How much a child drew from its parent's shared grants in ``credit_type`` during ``period``."""
-    parent = hierarchy.parent_of(child_contract_id)
+    """How much a capped contract and every contract under it drew, in ``credit_type`` during ``period``, from
+    the shared grants held by its strict ancestors (what its budget cap counts). For a child without children,
+    that is what it drew from its parent's (and grandparents') shared grants."""
+    ancestors = set(hierarchy.ancestors_of(child_contract_id))
     shared = {
         g.id
         for g in grants
-        if g.scope is GrantScope.SHARED and g.contract_id == parent and g.credit_type == credit_type
+        if g.scope is GrantScope.SHARED and g.contract_id in ancestors and g.credit_type == credit_type
     }
+    if not shared:
+        return ZERO
+    subtree = {child_contract_id, *hierarchy.descendants_of(child_contract_id)}
     with exact_arithmetic():
         return -sum(
             (
@@ -624,7 +671,7 @@ def budget_used(
                 for e in ledger
                 if e.kind is EntryKind.USAGE
                 and e.grant_id in shared
-                and e.contract_id == child_contract_id
+                and e.contract_id in subtree
                 and period.contains(e.at)
             ),
             ZERO,
@@ -666,7 +713,7 @@ class _BurnDown:
             if grant.scope is GrantScope.SEAT:
                 self.by_seat.setdefault((grant.contract_id, grant.seat_id), []).append(grant)
         self.seated = {contract_id for contract_id, _ in self.by_seat}
-        self.capped = {cap.child_contract_id for cap in hierarchy.caps}
+        self.capped = hierarchy.contracts_under_caps
         self.opening = tuple(e for e in ledger if e.grant_id in self.grants)
         self.balances: dict[str, Decimal] = {}
         started: set[str] = set()
@@ -688,7 +735,8 @@ class _BurnDown:
         self.common: dict[tuple[str, str, str, datetime], _Applicable] = {}
         self.applicable: dict[tuple[str, str | None, str, str, datetime], _Applicable] = {}
         self.reasons: dict[tuple[str, str], str] = {}
-        self.budgets: dict[tuple[str, str, datetime], _Budget | None] = {}
+        self.budgets: dict[tuple[str, str, datetime], tuple[_Budget, ...]] = {}
+        self.caps_below: dict[tuple[str, str, str], int] = {}
         self.payers: dict[str, str] = {}
 
     def _check_start(self, entry: LedgerEntry, started: set[str]) -> None:
@@ -717,16 +765,23 @@ class _BurnDown:
         return BurnDownResult(drawn, self.started, expiries, self.grants.values(), self.balances)
 
     def _candidates(self, contract_id: str, credit_type: CreditType) -> tuple[Grant, ...]:
-        """The contract's grants but seat grants, and its parent's shared ones, in ``credit_type`` (in order)."""
+        """The contract's grants but seat grants, then its ancestors' shared ones (the nearest ancestor's first),
+        in ``credit_type``, in burn-down order."""
         key = (contract_id, credit_type)
         cached = self.candidates.get(key)
         if cached is None:
-            parent = self.hierarchy.parent_of(contract_id)
-            pool = [g for g in self.by_contract.get(contract_id, ()) if g.scope is not GrantScope.SEAT]
-            if parent is not None:
-                pool += [g for g in self.by_contract.get(parent, ()) if g.scope is GrantScope.SHARED]
-            cached = tuple(sorted((g for g in pool if g.credit_type == credit_type), key=lambda g: self.keys[g.id]))
-            self.candidates[key] = cached
+            pool = [
+                g
+                for g in self.by_contract.get(contract_id, ())
+                if g.scope is not GrantScope.SEAT and g.credit_type == credit_type
+            ]
+            for ancestor in self.hierarchy.ancestors_of(contract_id):  # each holder's grants are in key order
+                pool += [
+                    g
+                    for g in self.by_contract.get(ancestor, ())
+                    if g.scope is GrantScope.SHARED and g.credit_type == credit_type
+                ]
+            cached = self.candidates[key] = tuple(pool)
         return cached
 
     def _applicable(self, charge: Charge) -> _Applicable:
@@ -737,7 +792,7 @@ class _BurnDown:
         common = self.common.get(common_key)
         if common is None:
             candidates = self._candidates(charge.contract_id, charge.credit_type)
-            common = _Applicable(tuple(g for g in candidates if applies(g, charge, self.hierarchy)))
+            common = _Applicable(tuple(g for g in candidates if applies(g, charge, self.hierarchy)), charge.contract_id)
             self.common[common_key] = common
         if charge.contract_id not in self.seated:
             return common
@@ -746,32 +801,50 @@ class _BurnDown:
         if cached is None:
             seats = self.by_seat.get((charge.contract_id, charge.seat_id), ())
             own = tuple(g for g in seats if applies(g, charge, self.hierarchy)) if seats else ()
-            cached = self.applicable[key] = _Applicable(own + common.grants) if own else common
+            cached = self.applicable[key] = _Applicable(own + common.grants, charge.contract_id) if own else common
         return cached
 
-    def _reason(self, first: Grant, later: Grant) -> str:
-        """:func:`ordering_reason`, with the keys worked out once per grant and the words once per pair."""
+    def _reason(self, first: Grant, later: Grant, contract_id: str) -> str:
+        """:func:`ordering_reason`, with the keys worked out once per grant and the words once per pair (of one
+        holder: the words for two holders depend on whose charge it is)."""
+        if first.contract_id != later.contract_id:
+            return _ordering_reason(first, later, self.keys[first.id], self.keys[later.id], contract_id)
         key = (first.id, later.id)
         cached = self.reasons.get(key)
         if cached is None:
             cached = self.reasons[key] = _ordering_reason(first, later, self.keys[first.id], self.keys[later.id])
         return cached
 
-    def _budget(self, charge: Charge) -> _Budget | None:
-        """The child's budget cap and the cap period of the charge, when its draws on shared grants are capped."""
+    def _budgets(self, charge: Charge) -> tuple[_Budget, ...]:
+        """The budget caps in the charge's credit type on the path from its contract up to its root (nearest
+        first), each with the cap period of the charge: those that may limit its draws on ancestors' grants."""
         key = (charge.contract_id, charge.credit_type.id, charge.at)
-        if key in self.budgets:
-            return self.budgets[key]
-        cap = self.hierarchy.cap_for(charge.contract_id, charge.credit_type)
-        budget = None if cap is None else _Budget(cap, cap.period_containing(charge.at))
-        self.budgets[key] = budget
-        return budget
+        budgets = self.budgets.get(key)
+        if budgets is None:
+            root = self.hierarchy.root_of(charge.contract_id)
+            caps = self.hierarchy.caps_between(charge.contract_id, root, charge.credit_type)
+            budgets = self.budgets[key] = tuple(_Budget(cap, cap.period_containing(charge.at)) for cap in caps)
+        return budgets
+
+    def _caps_below(self, charge: Charge, grant: Grant) -> int:
+        """How many of :meth:`_budgets` limit the charge's draws on ``grant``: the caps below the grant's holder."""
+        key = (charge.contract_id, grant.contract_id, charge.credit_type.id)
+        count = self.caps_below.get(key)
+        if count is None:
+            caps = self.hierarchy.caps_between(charge.contract_id, grant.contract_id, charge.credit_type)
+            count = self.caps_below[key] = len(caps)
+        return count
 
     def _explain(self, position: int, applicable: _Applicable) -> str:
         """:func:`_explain`, worked out once for each position in each list of applicable grants."""
         explanation = applicable.explanations[position]
         if explanation is None:
-            explanation = applicable.explanations[position] = _explain(position, applicable.grants, self._reason)
+            contract_id = applicable.contract_id
+
+            def reason(first: Grant, later: Grant) -> str:
+                return self._reason(first, later, contract_id)
+
+            explanation = applicable.explanations[position] = _explain(position, applicable.grants, reason)
         return explanation
 
     def _draw(self, charge: Charge) -> DrawnCharge:
@@ -802,9 +875,9 @@ class _BurnDown:
         if not applicable.grants or not amount:
             return DrawnCharge(charge, payer, [], amount if amount else ZERO, ZERO, bool(applicable.grants), None)
         if contract_id in self.capped:
-            budget = self._budget(charge)
-            if budget is not None:
-                return self._draw_capped(charge, amount, applicable, payer, budget)
+            budgets = self._budgets(charge)
+            if budgets:
+                return self._draw_capped(charge, amount, applicable, payer, budgets)
         balances = self.balances
         remaining = amount
         draws: list[tuple[Grant, Decimal, str]] = []
@@ -821,52 +894,66 @@ class _BurnDown:
         return DrawnCharge(charge, payer, draws, remaining, ZERO, True, None)
 
     def _draw_capped(
-        self, charge: Charge, amount: Decimal, applicable: _Applicable, payer: str, budget: _Budget
+        self, charge: Charge, amount: Decimal, applicable: _Applicable, payer: str, budgets: tuple[_Budget, ...]
     ) -> DrawnCharge:
-        """:meth:`_draw` for a child's charge whose draws on its parent's shared grants a budget cap limits."""
-        shared_for_child = False
+        """:meth:`_draw` for a charge whose draws on its ancestors' shared grants budget caps limit.
+
+        A draw on a grant held by an ancestor takes at most the room left under
+        every cap below that holder (``budgets`` holds the path's caps, nearest
+        first) and counts against each of them.
+        """
         remaining = amount
+        reach = 0  # how many of the path's caps limit some applicable grant
         draws: list[tuple[Grant, Decimal, str]] = []
         for position, grant in enumerate(applicable.grants):
             if remaining == 0:
                 break
             available = self.balances[grant.id]
-            child_draw = grant.contract_id != charge.contract_id
-            shared_for_child = shared_for_child or child_draw
+            below = self._caps_below(charge, grant) if grant.contract_id != charge.contract_id else 0
             note = ""
-            if child_draw:
-                room = max(budget.cap.amount - self._cap_drawn(charge, budget.period), ZERO)
+            if below:
+                reach = max(reach, below)
+                binding, room = budgets[0], budgets[0].cap.amount - self._cap_drawn(budgets[0])
+                for budget in budgets[1:below]:
+                    left = budget.cap.amount - self._cap_drawn(budget)
+                    if left < room:
+                        binding, room = budget, left
+                room = max(room, ZERO)
                 if room < min(available, remaining):
-                    note = f"; capped by {charge.contract_id}'s budget of {budget.cap.amount} for {budget.label}"
+                    cap = binding.cap
+                    note = f"; capped by {cap.child_contract_id}'s budget of {cap.amount} for {binding.label}"
                 available = min(available, room)
             take = min(available, remaining)
             if take <= 0:
                 continue
             remaining -= take
-            if child_draw:
-                key = (charge.contract_id, charge.credit_type.id, budget.period)
-                self.cap_drawn[key] = self._cap_drawn(charge, budget.period) + take
+            for budget in budgets[:below]:
+                self.cap_drawn[budget.key] = self._cap_drawn(budget) + take
             self.balances[grant.id] -= take
             draws.append((grant, take, self._explain(position, applicable) + note))
         if remaining == 0:
             return DrawnCharge(charge, payer, draws, ZERO, ZERO, True, None)
-        used_up = budget if shared_for_child and self._budget_used_up(charge, budget) else None
+        used_up = next((b for b in budgets[:reach] if self._cap_drawn(b) >= b.cap.amount), None)
         if used_up is not None and used_up.cap.behaviour is CapBehaviour.BLOCK:
             return DrawnCharge(charge, payer, draws, ZERO, remaining, True, used_up)
         return DrawnCharge(charge, payer, draws, remaining, ZERO, True, used_up)
 
-    def _cap_drawn(self, charge: Charge, period: Period) -> Decimal:
-        key = (charge.contract_id, charge.credit_type.id, period)
-        drawn = self.cap_drawn.get(key)
+    def _cap_drawn(self, budget: _Budget) -> Decimal:
+        """What the capped contract and the contracts under it drew on its ancestors' shared grants in the cap
+        period (the ledger's draws, then this run's)."""
+        drawn = self.cap_drawn.get(budget.key)
         if drawn is None:
+            cap = budget.cap
             drawn = budget_used(
-                charge.contract_id, charge.credit_type, period, self.grants.values(), self.opening, self.hierarchy
+                cap.child_contract_id,
+                cap.credit_type,
+                budget.period,
+                self.grants.values(),
+                self.opening,
+                self.hierarchy,
             )
-            self.cap_drawn[key] = drawn
+            self.cap_drawn[budget.key] = drawn
         return drawn
-
-    def _budget_used_up(self, charge: Charge, budget: _Budget) -> bool:
-        return self._cap_drawn(charge, budget.period) >= budget.cap.amount
 
 
 def _repeated(ids: Iterable[str]) -> str | None:
@@ -884,21 +971,27 @@ def _grant_id(grant: Grant) -> str:
 
 
 class _Applicable:
-    """The grants that apply to some charges, in burn-down order, with why each came when it did (once worked out)."""
+    """The grants that apply to some charges of one contract, in burn-down order, with why each came when it did
+    (once worked out)."""
 
-    __slots__ = ("explanations", "grants")
+    __slots__ = ("contract_id", "explanations", "grants")
 
-    def __init__(self, grants: tuple[Grant, ...]) -> None:
+    def __init__(self, grants: tuple[Grant, ...], contract_id: str) -> None:
         self.grants = grants
+        self.contract_id = contract_id
         self.explanations: list[str | None] = [None] * len(grants)
 
 
 @dataclass(frozen=True, slots=True)
 class _Budget:
-    """A child's budget cap and the cap period a charge falls in."""
+    """A budget cap and the cap period a charge falls in; ``key`` names what has been drawn under it."""
 
     cap: BudgetCap
     period: Period
+    key: tuple[str, str, Period] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", (self.cap.child_contract_id, self.cap.credit_type.id, self.period))
 
     @property
     def label(self) -> str:

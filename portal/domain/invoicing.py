@@ -3,8 +3,12 @@
 Rules (see ``portal/domain/README.md``):
 
 * **One invoice per payer and billing period.** A contract pays for itself,
-  except a child contract whose payer is its ``PARENT``: its lines go on the
-  parent's invoice, marked with the child's contract id (a department).
+  except a child contract whose payer is its ``PARENT``: its lines go on its
+  parent's payer's invoice (rolling up level by level until a contract that
+  pays for itself, or the root), marked with the child's contract id (a
+  department). A family is drafted as one whole tree (a root and everything
+  under it, every contract on the root's calendar and currency); a payer
+  with children gets a consolidated statement.
 * **Lines.** Seats are charged in advance (the period's seats at its start,
   increases at the moment of the change, :func:`portal.domain.seats.seat_charges`);
   fixed fees in advance, at the start of the period, at the rate-card price
@@ -22,10 +26,11 @@ Rules (see ``portal/domain/README.md``):
 * **Grants.** Every charge (seats, fees and usage) is drawn from the grants
   that apply to it in the published burn-down order
   (:func:`portal.domain.grants.burn_down`): the contract's grants, the
-  period's seat credits, and a parent's shared commits (within the child's
-  budget cap). What no grant covers is due; what a ``BLOCK`` cap stopped is
-  blocked (neither drawn nor billed). Each line lists the grants applied to
-  it, with the reasons each came when it did.
+  period's seat credits, and the shared commits of its ancestors, the
+  nearest first (within the budget caps on the way up). What no grant
+  covers is due; what a ``BLOCK`` cap stopped is blocked (neither drawn nor
+  billed). Each line lists the grants applied to it, with the reasons each
+  came when it did.
 * **Money.** A line shows three figures, each rounded **once** from full
   precision to the currency's minor unit with
   :data:`portal.domain.money.ROUNDING` (half up): what grants paid, what was
@@ -293,7 +298,8 @@ class Invoice:
         return tuple(sorted(totals.items()))
 
     def by_contract(self) -> tuple[tuple[str, tuple[InvoiceLine, ...]], ...]:
-        """The lines grouped by the contract they bill: the payer's own first, then each child (department)."""
+        """The lines grouped by the contract they bill: the payer's own first, then each contract it pays for (a
+        department), by contract id."""
         groups: dict[str, list[InvoiceLine]] = {}
         for line in self.lines:
             groups.setdefault(line.contract_id, []).append(line)
@@ -639,7 +645,7 @@ _STANDING_KEPT = 4096
 
 @lru_cache(maxsize=_STANDING_KEPT)
 def _standing(contract: Contract, period: Period, shared: tuple[Grant, ...]) -> _Standing:
-    """The part of a contract's draft that does not depend on its usage (``shared``: the parent's shared grants
+    """The part of a contract's draft that does not depend on its usage (``shared``: its ancestors' shared grants
     in play), kept per contract, period and shared grants: drafting the same contract again, as a service does
     whenever usage arrives, finds it worked out."""
     lines = [_seat_line(contract, line, period) for line in _seat_lines(contract, period)]
@@ -684,12 +690,19 @@ def _included(contract: Contract, period: Period) -> list[Grant]:
 
 
 def _shared_grants(contracts: Iterable[Contract], hierarchy: Hierarchy, period: Period) -> dict[str, list[Grant]]:
-    """For each contract of a family, the parent's shared grants in play in the period (none for a parent)."""
+    """For each contract of a family, its ancestors' shared grants in play in the period, the nearest ancestor's
+    first (none for a root)."""
     own_shared = {c.id: [g for g in c.grants if g.scope is GrantScope.SHARED] for c in contracts}
+    in_play: dict[str, list[Grant]] = {}
     shared: dict[str, list[Grant]] = {}
     for contract_id in own_shared:
-        parent = hierarchy.parent_of(contract_id)
-        shared[contract_id] = _in_play(own_shared.get(parent, ()), period) if parent is not None else []
+        above: list[Grant] = []
+        for ancestor in hierarchy.ancestors_of(contract_id):
+            grants = in_play.get(ancestor)
+            if grants is None:
+                grants = in_play[ancestor] = _in_play(own_shared.get(ancestor, ()), period)
+            above += grants
+        shared[contract_id] = above
     return shared
 
 
@@ -1000,17 +1013,34 @@ def _missing_entries(expected: Sequence[LedgerEntry], recorded: Iterable[LedgerE
 
 
 def _check_family(contracts: Sequence[Contract], hierarchy: Hierarchy, period: Period) -> dict[str, Contract]:
+    """The contracts by id, once checked to be one whole tree (or one contract) on one calendar and currency."""
     by_id: dict[str, Contract] = {}
     for contract in contracts:
         if contract.id in by_id:
             raise InvalidInvoice(f"Contract {contract.id} is given twice: give each contract of the family once.")
         by_id[contract.id] = contract
-    for child in hierarchy.children:
-        if child.contract_id in by_id and child.parent_contract_id not in by_id:
+    roots = []
+    for contract_id in by_id:
+        parent = hierarchy.parent_of(contract_id)
+        if parent is None:
+            roots.append(contract_id)
+        elif parent not in by_id:
             raise InvalidInvoice(
-                f"Child contract {child.contract_id} is given without its parent {child.parent_contract_id}: "
+                f"Child contract {contract_id} is given without its parent {parent}: "
                 "draft a parent together with its children."
             )
+    for contract_id in by_id:
+        for child in hierarchy.children_of(contract_id):
+            if child.contract_id not in by_id:
+                raise InvalidInvoice(
+                    f"Contract {contract_id} is given without its child {child.contract_id}: "
+                    "draft a parent together with its children."
+                )
+    if len(roots) > 1:
+        raise InvalidInvoice(
+            f"Contracts {', '.join(sorted(roots))} are in different families: draft one family (one contract, or "
+            "a root with everything under it) at a time."
+        )
     currencies = {c.currency for c in contracts}
     if len(currencies) > 1:
         raise InvalidInvoice(
@@ -1022,7 +1052,7 @@ def _check_family(contracts: Sequence[Contract], hierarchy: Hierarchy, period: P
             expected = contract.billing_period_containing(period.start)
             raise InvalidInvoice(
                 f"{period.label()} is not a billing period of contract {contract.id} (its period there is "
-                f"{expected.label()}): children must bill on their parent's calendar."
+                f"{expected.label()}): children must bill on their parent's calendar, at every level."
             )
     return by_id
 
@@ -1039,9 +1069,10 @@ def draft_invoices(
 ) -> InvoiceRun:
     """Draft the invoices of a family of contracts for one billing period (see the module rules).
 
-    ``contracts`` is one contract, or a parent with its children (as
-    ``hierarchy`` relates them). ``usage`` maps a contract id to its usage
-    (raw events or hourly rollups; none means no usage). ``ledger`` is the
+    ``contracts`` is one contract, or one whole tree: a root with every
+    contract under it, at any depth (as ``hierarchy`` relates them).
+    ``usage`` maps a contract id to its usage (raw events or hourly
+    rollups; none means no usage). ``ledger`` is the
     recorded ledger; ``finalized`` the invoices already finalized (others
     are ignored, as are those of other periods). ``as_of`` is the time of
     the draft: grants that expired by then (within the period) get their

@@ -51,8 +51,9 @@ class LedgerEntry:
     ``reference`` names the cause: the charge id for ``USAGE``, the grant's
     source for ``GRANT_START``, a ticket or note for ``ADJUSTMENT``.
     ``contract_id`` and ``seat_id`` say whose charge drew a ``USAGE`` entry:
-    they let a child's draws on a parent's shared commit be counted against
-    its budget cap, and a seat's draws on a pool be shown to its holder.
+    they let a contract's draws on its ancestors' shared commits be counted
+    against the budget caps on the way up, and a seat's draws on a pool be
+    shown to its holder.
     """
 
     grant_id: str

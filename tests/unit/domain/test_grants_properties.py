@@ -1,4 +1,5 @@
-"""Property tests of burn-down: conservation, no negative balance, caps, order independence."""
+"""Property tests of burn-down: conservation, no negative balance, caps, order independence, over hierarchies up
+to three levels deep (parent -> kid -> grandkid)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from portal.domain.grants import (
     GrantScope,
     applies,
     burn_down,
-    burn_down_key,
+    burn_down_order_key,
 )
 from portal.domain.hierarchy import BudgetCap, CapBehaviour, ChildContract, Hierarchy, Payer
 from portal.domain.ledger import EntryKind, balances, ledger_order
@@ -28,8 +29,9 @@ from portal.domain.periods import utc
 USD = fiat("USD")
 AI = custom_credit("ai", "AI credits", "USD", "0.002", places=3)
 JAN_1 = utc(2026, 1, 1)
-CONTRACTS = ("parent", "kid-a", "kid-b", "solo")
-CHILDREN = ("kid-a", "kid-b")
+CONTRACTS = ("parent", "kid-a", "kid-b", "grandkid", "solo")
+CHILDREN = ("kid-a", "kid-b", "grandkid")
+HOLDERS = ("parent", "parent", "kid-a")  # who holds a shared grant: mostly the root, sometimes a middle level
 SEATS = (None, "s1", "s2", "s3")
 PRODUCTS = ("api", "chat")
 ACCESSES: tuple[ChildAccess | tuple[str, ...], ...] = (
@@ -38,6 +40,8 @@ ACCESSES: tuple[ChildAccess | tuple[str, ...], ...] = (
     ChildAccess.NONE,
     ("kid-a",),
     ("kid-b",),
+    ("grandkid",),
+    ("kid-a", "grandkid"),
 )
 
 amounts = st.integers(min_value=0, max_value=50_000).map(lambda cents: Decimal(cents) / 100)
@@ -54,7 +58,7 @@ def grants(draw: st.DrawFn, index: int) -> Grant:
     access = draw(st.sampled_from(ACCESSES))
     return Grant(
         id=f"g{index}",
-        contract_id="parent" if scope is GrantScope.SHARED else draw(st.sampled_from(CONTRACTS)),
+        contract_id=draw(st.sampled_from(HOLDERS if scope is GrantScope.SHARED else CONTRACTS)),
         kind=draw(st.sampled_from(GrantKind)),
         credit_type=draw(credit_types),
         amount=draw(amounts),
@@ -84,8 +88,10 @@ def charges(draw: st.DrawFn, index: int) -> Charge:
 
 @st.composite
 def hierarchies(draw: st.DrawFn) -> Hierarchy:
-    """Two children of ``parent`` with any payer, each maybe capped monthly from a day in January."""
-    children = tuple(ChildContract(kid, "parent", draw(st.sampled_from(Payer))) for kid in CHILDREN)
+    """Two children of ``parent`` and a grandkid under one of them (or under ``parent`` itself: two levels),
+    with any payer, each maybe capped monthly from a day in January."""
+    parents = {"kid-a": "parent", "kid-b": "parent", "grandkid": draw(st.sampled_from(("kid-a", "kid-b", "parent")))}
+    children = tuple(ChildContract(kid, parents[kid], draw(st.sampled_from(Payer))) for kid in CHILDREN)
     caps = []
     for kid in CHILDREN:
         if draw(st.booleans()):
@@ -166,14 +172,15 @@ def test_deductions_come_from_applicable_grants_in_burn_down_order(
     result = run(scenario)
     assert [o.charge for o in result.outcomes] == sorted(scenario[0], key=charge_order)
     for outcome in result.outcomes:
+        charge = outcome.charge
         used = [by_id[d.grant_id] for d in outcome.deductions]
-        assert all(applies(g, outcome.charge, hierarchy) for g in used)
-        assert used == sorted(used, key=burn_down_key)
-        if outcome.blocked:
-            cap = hierarchy.cap_for(outcome.charge.contract_id, outcome.charge.credit_type)
-            assert cap is not None
-            assert cap.behaviour is CapBehaviour.BLOCK
-        assert outcome.payer_contract_id == hierarchy.payer_of(outcome.charge.contract_id)
+        assert all(applies(g, charge, hierarchy) for g in used)
+        assert used == sorted(used, key=lambda g: burn_down_order_key(g, charge.contract_id, hierarchy))
+        if outcome.blocked:  # some cap on the way up from the charge's contract blocks
+            path = (charge.contract_id, *hierarchy.ancestors_of(charge.contract_id))
+            caps = [hierarchy.cap_for(c, charge.credit_type) for c in path]
+            assert any(cap is not None and cap.behaviour is CapBehaviour.BLOCK for cap in caps)
+        assert outcome.payer_contract_id == hierarchy.payer_of(charge.contract_id)
 
 
 @settings(max_examples=150, deadline=None)
@@ -184,17 +191,20 @@ def test_children_never_draw_more_than_their_cap_in_a_period(
     _, grant_list, hierarchy = scenario
     by_id = {g.id: g for g in grant_list}
     result = run(scenario)
+    # A cap on X limits what X and everything under it draw, together, from the shared grants of X's ancestors.
     drawn: dict[tuple[str, str, object], Decimal] = {}
     for outcome in result.outcomes:
         charge = outcome.charge
-        cap = hierarchy.cap_for(charge.contract_id, charge.credit_type)
-        if cap is None:
-            continue
-        key = (charge.contract_id, charge.credit_type.id, cap.period_containing(charge.at))
-        for deduction in outcome.deductions:
-            if by_id[deduction.grant_id].contract_id != charge.contract_id:
-                drawn[key] = drawn.get(key, Decimal(0)) + deduction.amount
-        assert drawn.get(key, Decimal(0)) <= cap.amount
+        for capped in (charge.contract_id, *hierarchy.ancestors_of(charge.contract_id)):
+            cap = hierarchy.cap_for(capped, charge.credit_type)
+            if cap is None:
+                continue
+            key = (capped, charge.credit_type.id, cap.period_containing(charge.at))
+            above = hierarchy.ancestors_of(capped)
+            for deduction in outcome.deductions:
+                if by_id[deduction.grant_id].contract_id in above:
+                    drawn[key] = drawn.get(key, Decimal(0)) + deduction.amount
+            assert drawn.get(key, Decimal(0)) <= cap.amount
 
 
 @settings(max_examples=100, deadline=None)

@@ -10,7 +10,18 @@ import pytest
 
 from portal.domain.charges import Charge
 from portal.domain.errors import InvalidHierarchy
-from portal.domain.grants import ChildAccess, Grant, GrantKind, GrantScope, budget_used, burn_down
+from portal.domain.grants import (
+    ChildAccess,
+    Grant,
+    GrantKind,
+    GrantScope,
+    applies,
+    budget_used,
+    burn_down,
+    burn_down_key,
+    burn_down_order_key,
+    ordering_reason,
+)
 from portal.domain.hierarchy import (
     NO_HIERARCHY,
     BudgetCap,
@@ -83,9 +94,24 @@ def test_a_contract_cannot_be_its_own_parent_or_a_child_twice() -> None:
         Hierarchy(children=(ChildContract("a", "p"), ChildContract("a", "q")))
 
 
-def test_hierarchies_are_one_level_deep() -> None:
-    with pytest.raises(InvalidHierarchy, match="one level deep"):
-        Hierarchy(children=(ChildContract("team", "department"), ChildContract("department", "company")))
+def test_a_child_may_have_children_of_its_own_but_a_cycle_is_refused_naming_its_contracts() -> None:
+    tree = Hierarchy(children=(ChildContract("team", "department"), ChildContract("department", "company")))
+    assert tree.ancestors_of("team") == ("department", "company")
+    with pytest.raises(InvalidHierarchy) as refused:
+        Hierarchy(
+            children=(
+                ChildContract("team", "department"),
+                ChildContract("department", "company"),
+                ChildContract("company", "team"),
+                ChildContract("intern", "team"),  # hangs off the cycle, is not part of it
+            )
+        )
+    assert str(refused.value) == (
+        "Contracts company, team, department form a cycle (company's parent is team, team's parent is department, "
+        "department's parent is company): a contract cannot be its own ancestor; remove one of these parent relations."
+    )
+    with pytest.raises(InvalidHierarchy, match=r"Contracts a, b form a cycle \(a's parent is b, b's parent is a\)"):
+        Hierarchy(children=(ChildContract("b", "a"), ChildContract("a", "b")))
 
 
 def test_caps_must_belong_to_a_child_once_per_credit_type_and_not_be_negative() -> None:
@@ -309,3 +335,261 @@ def test_statement_rows_are_per_credit_type() -> None:
 def test_only_a_parent_has_a_consolidated_statement() -> None:
     with pytest.raises(InvalidHierarchy, match="ask for its parent"):
         consolidated_statement("research", family(), burn_down([], []))
+
+
+# --- Deeper hierarchies: enterprise -> division -> department ------------------------------------
+
+
+def held(grant_id: str, holder: str, amount: object, **fields: Any) -> Grant:
+    """A dollar commit of ``holder`` shared with everything under it, unless told otherwise."""
+    return Grant(
+        grant_id, holder, GrantKind.COMMIT, USD, Decimal(str(amount)), JAN_1, scope=GrantScope.SHARED, **fields
+    )
+
+
+def enterprise(
+    *caps: BudgetCap,
+    payers: dict[str, Payer] | None = None,
+    statements: dict[str, StatementMode] | None = None,
+) -> Hierarchy:
+    """root -> divisions east and west; east -> departments dept-a and dept-b; west -> dept-c (all SELF and
+    CONSOLIDATED unless told otherwise)."""
+    relations = (("east", "root"), ("west", "root"), ("dept-a", "east"), ("dept-b", "east"), ("dept-c", "west"))
+    payers, statements = payers or {}, statements or {}
+    return Hierarchy(
+        children=tuple(
+            ChildContract(kid, parent, payers.get(kid, Payer.SELF), statements.get(kid, StatementMode.CONSOLIDATED))
+            for kid, parent in relations
+        ),
+        caps=caps,
+    )
+
+
+def test_the_tree_answers_ancestors_descendants_root_and_depth() -> None:
+    tree = enterprise()
+    assert tree.ancestors_of("dept-a") == ("east", "root")  # nearest first
+    assert tree.ancestors_of("east") == ("root",)
+    assert tree.ancestors_of("root") == ()
+    assert tree.descendants_of("root") == ("dept-a", "dept-b", "dept-c", "east", "west")  # every level, by id
+    assert tree.descendants_of("east") == ("dept-a", "dept-b")
+    assert tree.descendants_of("dept-a") == ()
+    assert [tree.root_of(c) for c in ("dept-c", "west", "root", "stranger")] == ["root", "root", "root", "stranger"]
+    assert [tree.depth_of(c) for c in ("root", "east", "dept-a", "stranger")] == [0, 1, 2, 0]
+    assert [c.contract_id for c in tree.children_of("east")] == ["dept-a", "dept-b"]
+    assert (tree.distance("root", "dept-a"), tree.distance("dept-a", "dept-a"), tree.distance("west", "dept-a")) == (
+        2,
+        0,
+        None,
+    )
+
+
+def test_a_department_draws_its_own_grant_then_its_divisions_shared_commit_then_the_roots() -> None:
+    tree = enterprise()
+    # The root's commit has the better priority (1 against 100): the nearer holder still comes first.
+    grants = [
+        own("a-own", "dept-a", "30"),
+        held("east-pool", "east", "100"),
+        held("root-pool", "root", "1000", priority=1),
+    ]
+    charges = [charge("e1", "east", "50", at=utc(2026, 1, 5)), charge("a1", "dept-a", "200")]
+    result = burn_down(charges, grants, hierarchy=tree)
+    # e1 (5 Jan, the division's own charge): 50 from east's own shared commit (50 left), before the root's.
+    (e1,) = result.outcome("e1").deductions
+    assert (e1.grant_id, e1.amount) == ("east-pool", Decimal(50))
+    assert e1.explanation == "#1 of 2 applicable grants: east's own shared grant before its ancestor root's (root-pool)"
+    # a1 (10 Jan): 30 own, then east's last 50, then 200 - 30 - 50 = 120 from the root's commit (880 left).
+    a1 = result.outcome("a1")
+    assert [(d.grant_id, d.amount) for d in a1.deductions] == [
+        ("a-own", Decimal(30)),
+        ("east-pool", Decimal(50)),
+        ("root-pool", Decimal(120)),
+    ]
+    assert [d.explanation for d in a1.deductions] == [
+        "#1 of 3 applicable grants: contract grant before shared grant (east-pool, root-pool)",
+        "#2 of 3 applicable grants, drawn after a-own ran out: "
+        "the nearer ancestor's shared grant comes first, east's before root's (root-pool)",
+        "#3 of 3 applicable grants, drawn after a-own, east-pool ran out; last in burn-down order",
+    ]
+    assert (a1.drawn_from_own, a1.drawn_from_shared, a1.overage) == (Decimal(30), Decimal(170), Decimal(0))
+    assert (result.balance("east-pool"), result.balance("root-pool")) == (Decimal(0), Decimal(880))
+    ordered = sorted(grants, key=lambda g: burn_down_order_key(g, "dept-a", tree))
+    assert [g.id for g in ordered] == ["a-own", "east-pool", "root-pool"]
+    assert [g.id for g in sorted(grants, key=burn_down_key)][-1] == "east-pool"  # one holder's order alone
+    assert ordering_reason(grants[1], grants[2], "east") == "east's own shared grant before its ancestor root's"
+
+
+def test_a_shared_grant_reaches_every_level_its_access_admits_and_no_other_branch() -> None:
+    tree = enterprise()
+    assert applies(held("r", "root", 1), charge("x", "dept-c", 1), tree)  # ALL: any level below the root
+    assert not applies(held("e", "east", 1), charge("x", "dept-c", 1), tree)  # west's department: not under east
+    assert not applies(held("e", "east", 1), charge("x", "root", 1), tree)  # never upwards
+    assert not applies(held("r", "root", 1), charge("x", "dept-a", 1))  # no hierarchy given
+    listed = [
+        held("for-b", "root", 100, child_access=("dept-b",)),
+        held("for-east", "root", 100, child_access=("east",)),
+    ]
+    charges = [charge("a1", "dept-a", "10"), charge("b1", "dept-b", "10"), charge("e1", "east", "10")]
+    result = burn_down(charges, listed, hierarchy=tree)
+    # A list names contracts at any level, and only those: naming east does not open it to east's departments.
+    assert [(d.grant_id, d.amount) for d in result.outcome("b1").deductions] == [("for-b", Decimal(10))]
+    assert [(d.grant_id, d.amount) for d in result.outcome("e1").deductions] == [("for-east", Decimal(10))]
+    a1 = result.outcome("a1")
+    assert (a1.deductions, a1.overage, a1.explanation) == (
+        (),
+        Decimal(10),
+        "no grant applies to this charge: the rest is billed to dept-a",
+    )
+
+
+def subtree_caps(division: CapBehaviour) -> Hierarchy:
+    """East capped at 600 a month for itself and its departments together; dept-a at 500, dept-b at 300."""
+    return enterprise(
+        cap(600, division, child="east"),
+        cap(500, CapBehaviour.OVERAGE, "dept-a"),
+        cap(300, CapBehaviour.OVERAGE, "dept-b"),
+    )
+
+
+def test_a_divisions_cap_limits_its_departments_together_and_the_nearest_used_up_cap_binds() -> None:
+    tree = subtree_caps(CapBehaviour.OVERAGE)
+    charges = [charge("a1", "dept-a", "700", at=utc(2026, 1, 5)), charge("b1", "dept-b", "250")]
+    result = burn_down(charges, [held("root-pool", "root", "10000")], hierarchy=tree)
+    # a1: the root's commit is limited by dept-a's cap (500 left) and east's (600 left): 500 drawn, dept-a's cap
+    # is used up, the other 200 are overage (dept-a's cap says OVERAGE).
+    a1 = result.outcome("a1")
+    assert (a1.drawn_from_shared, a1.overage, a1.blocked) == (Decimal(500), Decimal(200), Decimal(0))
+    assert a1.deductions[0].explanation == (
+        "the only grant that applies to this charge; capped by dept-a's budget of 500 for 2026-01-01 to 2026-02-01"
+    )
+    assert a1.explanation == (
+        "dept-a has drawn its whole budget of 500 for 2026-01-01 to 2026-02-01: the rest is billed to dept-a"
+    )
+    # b1: dept-b's own cap has 300 left, but east's has only 600 - 500 = 100: 100 drawn, 150 overage, and the cap
+    # that bound is east's.
+    b1 = result.outcome("b1")
+    assert (b1.drawn_from_shared, b1.overage, b1.blocked) == (Decimal(100), Decimal(150), Decimal(0))
+    assert b1.deductions[0].explanation.endswith("capped by east's budget of 600 for 2026-01-01 to 2026-02-01")
+    assert b1.explanation == (
+        "east and the contracts under it have drawn east's whole budget of 600 for 2026-01-01 to 2026-02-01: "
+        "the rest is billed to dept-b"
+    )
+    assert result.balance("root-pool") == Decimal(9400)  # 10000 - 500 - 100
+    spent = [
+        budget_used(c, USD, JANUARY, [held("root-pool", "root", "10000")], result.new_entries, tree)
+        for c in (
+            "east",
+            "dept-a",
+            "dept-b",
+        )
+    ]
+    assert spent == [Decimal(600), Decimal(500), Decimal(100)]
+
+
+def test_a_blocking_division_cap_blocks_the_rest_unless_a_nearer_used_up_cap_says_overage() -> None:
+    tree = subtree_caps(CapBehaviour.BLOCK)
+    pool = [held("root-pool", "root", "10000")]
+    charges = [
+        charge("a1", "dept-a", "700", at=utc(2026, 1, 5)),
+        charge("b1", "dept-b", "250"),
+        charge("e1", "east", "20", at=utc(2026, 1, 13)),
+        charge("a2", "dept-a", "40", at=utc(2026, 1, 14)),
+    ]
+    first = burn_down(charges, pool, hierarchy=tree)
+    # a1 as before: dept-a's own cap (OVERAGE) binds first, 500 drawn, 200 overage.
+    assert (first.outcome("a1").overage, first.outcome("a1").blocked) == (Decimal(200), Decimal(0))
+    # b1: 100 drawn (east's cap), the other 150 blocked: neither drawn nor billed.
+    b1 = first.outcome("b1")
+    assert (b1.drawn_from_shared, b1.overage, b1.blocked) == (Decimal(100), Decimal(0), Decimal(150))
+    assert b1.explanation.endswith(
+        "have drawn east's whole budget of 600 for 2026-01-01 to 2026-02-01: the rest is blocked, not billed"
+    )
+    # e1: the division's own charge is under its own cap: all 20 blocked.
+    e1 = first.outcome("e1")
+    assert (e1.deductions, e1.blocked, e1.explanation) == (
+        (),
+        Decimal(20),
+        "east has drawn its whole budget of 600 for 2026-01-01 to 2026-02-01: the rest is blocked, not billed",
+    )
+    # a2: both caps are used up; dept-a's is the nearer and says OVERAGE: 40 overage.
+    assert (first.outcome("a2").overage, first.outcome("a2").blocked) == (Decimal(40), Decimal(0))
+    # A later run counts the draws already on the ledger: east's 600 are spent in January, not in February.
+    later = [charge("b2", "dept-b", "30", at=utc(2026, 1, 20)), charge("b3", "dept-b", "30", at=utc(2026, 2, 3))]
+    second = burn_down(later, pool, first.new_entries, tree)
+    assert (second.outcome("b2").blocked, second.outcome("b3").drawn_from_shared) == (Decimal(30), Decimal(30))
+
+
+def test_a_divisions_cap_does_not_limit_draws_on_the_divisions_own_shared_commit() -> None:
+    tree = enterprise(cap(0, CapBehaviour.BLOCK, child="east"))
+    grants = [held("east-pool", "east", "100"), held("root-pool", "root", "1000")]
+    result = burn_down([charge("a1", "dept-a", "150")], grants, hierarchy=tree)
+    # 100 from east's own commit (east's cap limits draws on the root's, not on east's own), then nothing from
+    # the root's (east's cap is 0): the other 50 blocked.
+    a1 = result.outcome("a1")
+    assert [(d.grant_id, d.amount) for d in a1.deductions] == [("east-pool", Decimal(100))]
+    assert (a1.overage, a1.blocked) == (Decimal(0), Decimal(50))
+    assert a1.explanation.startswith("east and the contracts under it have drawn east's whole budget of 0")
+
+
+def test_a_parent_payer_rolls_up_until_a_contract_that_pays_for_itself() -> None:
+    tree = enterprise(payers={"east": Payer.PARENT, "dept-a": Payer.PARENT, "west": Payer.SELF, "dept-c": Payer.PARENT})
+    # dept-a -> east -> root (both PARENT); dept-b pays itself; dept-c -> west, which pays for itself.
+    payers = {c: tree.payer_of(c) for c in ("root", "east", "dept-a", "dept-b", "west", "dept-c")}
+    assert payers == {
+        "root": "root",
+        "east": "root",
+        "dept-a": "root",
+        "dept-b": "dept-b",
+        "west": "west",
+        "dept-c": "west",
+    }
+    charges = [charge("a", "dept-a", "1"), charge("b", "dept-b", "10"), charge("c", "dept-c", "100")]
+    result = burn_down(charges, [], hierarchy=tree)
+    assert [(p.payer_contract_id, p.amount) for p in result.overage_by_payer()] == [
+        ("dept-b", Decimal(10)),
+        ("root", Decimal(1)),
+        ("west", Decimal(100)),
+    ]
+
+
+def test_the_consolidated_statement_walks_the_tree_with_depths_and_leaves_out_separate_branches() -> None:
+    tree = enterprise(
+        payers={"east": Payer.PARENT, "dept-a": Payer.PARENT},
+        statements={"west": StatementMode.SEPARATE},
+    )
+    charges = [
+        charge(f"{c}-1", c, amount)
+        for c, amount in (("root", "5"), ("east", "10"), ("dept-a", "20"), ("dept-b", "40"), ("west", "80"))
+    ]
+    charges.append(charge("c-1", "dept-c", "160"))
+    result = burn_down(charges, [held("root-pool", "root", "50"), own("b-own", "dept-b", "15")], hierarchy=tree)
+    # In time, then id order (all on 10 January): c-1, dept-a-1, dept-b-1, east-1, root-1, west-1. The root's 50:
+    # c-1 (dept-c) 50, nothing left for the others. dept-b's own 15 pays part of its 40.
+    statement = consolidated_statement("root", tree, result)
+    # west keeps a separate statement: it and dept-c under it are left out. Depth-first: root, east, its departments.
+    assert [
+        (g.contract_id, g.parent_contract_id, g.depth, g.is_parent, g.payer_contract_id) for g in statement.groups
+    ] == [
+        ("root", None, 0, True, "root"),
+        ("east", "root", 1, False, "root"),
+        ("dept-a", "east", 2, False, "root"),
+        ("dept-b", "east", 2, False, "dept-b"),
+    ]
+    (total,) = statement.totals
+    # Charged 5 + 10 + 20 + 40 = 75; own 15 (dept-b); overage 75 - 15 = 60, of which the root pays all but
+    # dept-b's 25: 35.
+    assert (total.charged, total.from_own_grants, total.from_shared_commit, total.overage) == (
+        Decimal(75),
+        Decimal(15),
+        Decimal(0),
+        Decimal(60),
+    )
+    assert total.overage_billed_to_parent == Decimal(35)
+    division = consolidated_statement("west", tree, result)
+    assert [(g.contract_id, g.parent_contract_id, g.depth, g.from_shared_commit) for g in division.groups] == [
+        ("west", None, 0, Decimal(0)),
+        ("dept-c", "west", 1, Decimal(50)),
+    ]
+    east = consolidated_statement("east", tree, result)
+    assert [(g.contract_id, g.depth) for g in east.groups] == [("east", 0), ("dept-a", 1), ("dept-b", 1)]
+    with pytest.raises(InvalidHierarchy, match="ask for its parent"):
+        consolidated_statement("dept-a", tree, result)

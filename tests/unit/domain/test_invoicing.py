@@ -327,6 +327,105 @@ def test_a_child_must_come_with_its_parent_and_its_calendar() -> None:
         draft([contracts[0], late], hierarchy=hierarchy)
 
 
+def enterprise(payers: dict[str, Payer], *caps: BudgetCap, pool: int = 10_000) -> tuple[list[Contract], Hierarchy]:
+    """root (a shared commit of ``pool`` AI credits for everything under it) -> divisions east and west;
+    east -> dept-a; west -> dept-c. Payers SELF unless told otherwise."""
+    shared = Grant("pool", "root", GrantKind.COMMIT, AI, D(pool), JAN_1, scope=GrantScope.SHARED)
+    relations = (("east", "root"), ("west", "root"), ("dept-a", "east"), ("dept-c", "west"))
+    contracts = [usage_only("root", grants=(shared,)), *(usage_only(kid) for kid, _ in relations)]
+    children = tuple(ChildContract(kid, parent, payers.get(kid, Payer.SELF)) for kid, parent in relations)
+    return contracts, Hierarchy(children, caps)
+
+
+def test_a_parent_payer_rolls_up_two_levels_to_the_roots_invoice_and_a_self_division_stops_it() -> None:
+    payers = {"east": Payer.PARENT, "dept-a": Payer.PARENT, "dept-c": Payer.PARENT}
+    contracts, hierarchy = enterprise(payers, pool=9000)
+    events = {
+        "root": [use("r", utc(2026, 1, 3), 1000)],
+        "dept-a": [use("a", utc(2026, 1, 5), 4000)],
+        "dept-c": [use("c", utc(2026, 1, 10), 6000)],
+        "east": [use("e", utc(2026, 1, 12), 500)],
+    }
+    run = draft(contracts, events, hierarchy=hierarchy)
+    # Each usage line is one charge at the period's start, drawn in charge id order from the root's 9,000 credits:
+    # dept-a 4,000 (5,000 left), dept-c 5,000 of its 6,000 (1,000 = $10 overage), east 500 ($5 overage), root
+    # 1,000 ($10 overage).
+    # dept-a -> east -> root: on the root's invoice; dept-c -> west, which pays for itself: on west's invoice.
+    assert [i.contract_id for i in run.invoices] == ["root", "west"]
+    root = run.invoice("root")
+    assert [c for c, _ in root.by_contract()] == ["root", "dept-a", "east"]
+    assert figures(line(root, LineKind.USAGE, "root")) == (1000, 0, 0, 1000)
+    assert figures(line(root, LineKind.USAGE, "dept-a")) == (4000, 4000, 0, 0)
+    assert figures(line(root, LineKind.USAGE, "east")) == (500, 0, 0, 500)
+    west = run.invoice("west")
+    assert figures(line(west, LineKind.USAGE, "dept-c")) == (6000, 5000, 0, 1000)
+    assert (root.total_due, west.total_due) == (Money.of("15", "USD"), Money.of("10", "USD"))
+    # Both payers have children, so both invoices carry a statement; the root's walks the whole tree.
+    assert root.statement is not None
+    assert west.statement is not None
+    assert [(g.contract_id, g.parent_contract_id, g.depth) for g in root.statement.groups] == [
+        ("root", None, 0),
+        ("east", "root", 1),
+        ("dept-a", "east", 2),
+        ("dept-c", "west", 2),
+    ]
+    assert [(g.contract_id, g.depth, g.payer_contract_id) for g in west.statement.groups] == [("dept-c", 1, "west")]
+
+
+def test_a_hundred_departments_under_three_divisions_draft_in_one_call() -> None:
+    divisions = ("div-0", "div-1", "div-2")
+    departments = [(f"dept-{n:03d}", divisions[n % 3]) for n in range(100)]
+    shared = Grant("pool", "root", GrantKind.COMMIT, AI, D(100_000), JAN_1, scope=GrantScope.SHARED)
+    contracts = [usage_only("root", grants=(shared,)), *(usage_only(c) for c in (*divisions, *dict(departments)))]
+    relations = [ChildContract(d, "root") for d in divisions]
+    relations += [
+        ChildContract(c, d, Payer.PARENT if n % 2 == 0 else Payer.SELF) for n, (c, d) in enumerate(departments)
+    ]
+    caps = tuple(BudgetCap(d, AI, D(20_000), JAN_1) for d in divisions)
+    hierarchy = Hierarchy(tuple(relations), caps)
+    events = {c: [use(c, utc(2026, 1, 10 + n % 20), 1000)] for n, (c, _) in enumerate(departments)}
+    run = draft(contracts, events, hierarchy=hierarchy)
+    # 100 departments × 1,000 credits = 100,000 credits ($1,000). div-0 has 34 departments (34,000 credits),
+    # div-1 and div-2 33 each; each division (with its departments) may draw 20,000 of the root's commit:
+    # 60,000 drawn ($600), 40,000 overage ($400), 40,000 left on the commit.
+    # Invoices: the root, the 3 divisions (even departments are on their division's), the 50 odd departments.
+    assert len(run.invoices) == 1 + 3 + 50
+    assert sum(i.subtotal_minor for i in run.invoices) == 100_000
+    assert sum(i.grants_applied_minor for i in run.invoices) == 60_000
+    assert sum(i.total_due_minor for i in run.invoices) == 40_000
+    assert run.burn_down.balance("pool") == D(40_000)
+    for division, count in zip(divisions, (34, 33, 33), strict=True):
+        mine = [
+            o
+            for o in run.burn_down.outcomes
+            if hierarchy.root_of(o.charge.contract_id) == "root"
+            and division in (o.charge.contract_id, *hierarchy.ancestors_of(o.charge.contract_id))
+        ]
+        assert len(mine) == count
+        assert sum((o.drawn_from_shared for o in mine), D(0)) == D(20_000)
+        assert sum((o.overage for o in mine), D(0)) == D(count * 1000 - 20_000)
+    statement = run.invoice("root").statement
+    assert statement is not None
+    assert len(statement.groups) == 100  # one row per department with usage, each two levels down
+    assert {(g.depth, g.parent_contract_id in divisions) for g in statement.groups} == {(2, True)}
+    (total,) = statement.totals
+    assert (total.charged, total.from_shared_commit, total.overage) == (D(100_000), D(60_000), D(40_000))
+
+
+def test_a_family_is_drafted_as_one_whole_tree_on_one_calendar() -> None:
+    contracts, hierarchy = enterprise({})
+    by_id = {c.id: c for c in contracts}
+    with pytest.raises(InvalidInvoice, match="Child contract dept-a is given without its parent east"):
+        draft([by_id[c] for c in ("root", "west", "dept-a", "dept-c")], hierarchy=hierarchy)
+    with pytest.raises(InvalidInvoice, match="Contract east is given without its child dept-a"):
+        draft([by_id[c] for c in ("root", "east", "west", "dept-c")], hierarchy=hierarchy)
+    with pytest.raises(InvalidInvoice, match="Contracts c1, c2 are in different families"):
+        draft([usage_only("c1"), usage_only("c2")])
+    late = replace(by_id["dept-c"], starting_at=utc(2026, 1, 10))
+    with pytest.raises(InvalidInvoice, match="children must bill on their parent's calendar"):
+        draft([*(by_id[c] for c in ("root", "east", "west", "dept-a")), late], hierarchy=hierarchy)
+
+
 # --- money and calendars --------------------------------------------------------------------------
 
 

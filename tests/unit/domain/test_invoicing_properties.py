@@ -145,7 +145,8 @@ def events(draw: st.DrawFn, contract_id: str) -> list[UsageEvent]:
 
 @dataclass(frozen=True)
 class Scenario:
-    """A family (one contract, or a parent and a child) and each contract's events."""
+    """A family (one contract; a parent and a child; or a parent, a child and a grandchild) and each contract's
+    events."""
 
     contracts: tuple[Contract, ...]
     hierarchy: Hierarchy
@@ -157,17 +158,20 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     if not draw(st.booleans()):
         solo = draw(contracts("solo", False))
         return Scenario((solo,), NO_HIERARCHY, {"solo": draw(events("solo"))})
+    deep = draw(st.booleans())  # three levels: the kid has a grandkid and a shared commit of its own
     parent = draw(contracts("parent", True))
-    child = draw(contracts("kid", False))
-    cap = BudgetCap(
-        "kid",
-        AI,
-        Decimal(draw(st.integers(0, 4000))),
-        JAN_1,
-        behaviour=draw(st.sampled_from(CapBehaviour)),
+    child = draw(contracts("kid", deep))
+    members = ("kid", "grandkid") if deep else ("kid",)
+    caps = tuple(
+        BudgetCap(kid, AI, Decimal(draw(st.integers(0, 4000))), JAN_1, behaviour=draw(st.sampled_from(CapBehaviour)))
+        for kid in members
     )
-    hierarchy = Hierarchy((ChildContract("kid", "parent", draw(st.sampled_from(Payer))),), (cap,))
-    return Scenario((parent, child), hierarchy, {"parent": draw(events("parent")), "kid": draw(events("kid"))})
+    relations = (ChildContract("kid", "parent", draw(st.sampled_from(Payer))),)
+    family = (parent, child)
+    if deep:
+        relations += (ChildContract("grandkid", "kid", draw(st.sampled_from(Payer))),)
+        family += (draw(contracts("grandkid", False)),)
+    return Scenario(family, Hierarchy(relations, caps), {c.id: draw(events(c.id)) for c in family})
 
 
 def run(scenario: Scenario, usage: dict[str, UsageSource] | None = None, **kwargs: object) -> InvoiceRun:
