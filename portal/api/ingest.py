@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from portal.api.deps import ERRORS, Principal, Problem
+from portal.services import enterprise_alerts
 from portal.services import ingest as ingest_service
 from portal.services.errors import InvalidInput
 from portal.services.ingest_writer import WriterStopped, writer
@@ -96,6 +97,8 @@ async def ingest(request: Request, principal: Principal) -> Response:
     except WriterStopped as exc:
         return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "5"})
     report = ingest_service.report(accepted, refused, stored)
+    if accepted:
+        enterprise_alerts.watcher().touched({a.event.customer_id for a in accepted})
     # Built directly (the shape is IngestResponse): validating 100 outcomes per request would cost more
     # than storing them.
     body = {

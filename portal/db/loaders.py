@@ -364,7 +364,7 @@ class Family:
 
 
 def load_family(session: Session, contract_id: str, catalog: Catalog) -> Family:
-    """The family ``contract_id`` belongs to: its parent (if any) and all the parent's children."""
+    """The family ``contract_id`` belongs to: the contract at the top of its tree and every contract under it."""
     return load_families(session, [contract_id], catalog)[contract_id]
 
 
@@ -379,17 +379,14 @@ def load_families(session: Session, contract_ids: Sequence[str], catalog: Catalo
     missing = [c for c in contract_ids if c not in given]
     if missing:
         raise ContractDataError(f"Contract {missing[0]} does not exist.")
-    roots = {c: given[c].parent_contract_id or c for c in contract_ids}
-    root_rows = {r.id: r for r in _rows_in(session, Contract, Contract.id, roots.values())}
-    children = _by(
-        _rows_in(session, Contract, Contract.parent_contract_id, roots.values(), col(Contract.created_at)),
-        lambda r: r.parent_contract_id or "",
-    )
-    members = {root: [root_rows[root], *children.get(root, [])] for root in set(roots.values())}
+    roots = _roots(session, given)
+    members = _trees(session, {roots[c] for c in contract_ids})
     rows = _ContractRows.read(session, [r.id for family in members.values() for r in family])
     contracts = {root: tuple(rows.contract(r, catalog) for r in family) for root, family in members.items()}
     caps = _by(
-        _rows_in(session, BudgetCapRow, BudgetCapRow.child_contract_id, [c.id for f in children.values() for c in f]),
+        _rows_in(
+            session, BudgetCapRow, BudgetCapRow.child_contract_id, [r.id for f in members.values() for r in f[1:]]
+        ),
         lambda cap: cap.child_contract_id,
     )
     grant_ids = {g.id for family in contracts.values() for c in family for g in c.grants}
@@ -412,7 +409,10 @@ def load_families(session: Session, contract_ids: Sequence[str], catalog: Catalo
         kids = family_rows[1:]
         anchors = {r.id: (r.starting_at, Frequency[r.billing_frequency]) for r in family_rows}
         hierarchy = Hierarchy(
-            children=tuple(ChildContract(c.id, root, Payer(c.payer), StatementMode(c.statement)) for c in kids),
+            children=tuple(
+                ChildContract(c.id, c.parent_contract_id or root, Payer(c.payer), StatementMode(c.statement))
+                for c in kids
+            ),
             caps=tuple(
                 BudgetCap(
                     cap.child_contract_id,
@@ -433,6 +433,43 @@ def load_families(session: Session, contract_ids: Sequence[str], catalog: Catalo
         )
         families[root] = Family(contracts[root], hierarchy, ledger)
     return {c: families[roots[c]] for c in contract_ids}
+
+
+def _roots(session: Session, given: dict[str, Contract]) -> dict[str, str]:
+    """The root contract (the one without a parent) above each given contract, reading one level per query."""
+    known = dict(given)
+    wanted = {
+        r.parent_contract_id for r in known.values() if r.parent_contract_id and r.parent_contract_id not in known
+    }
+    while wanted:
+        found = _rows_in(session, Contract, Contract.id, wanted)
+        known.update((r.id, r) for r in found)
+        wanted = {r.parent_contract_id for r in found if r.parent_contract_id and r.parent_contract_id not in known}
+    roots: dict[str, str] = {}
+    for contract_id in given:
+        seen: set[str] = set()
+        current = known[contract_id]
+        while current.parent_contract_id in known and current.id not in seen:
+            seen.add(current.id)
+            current = known[current.parent_contract_id]
+        roots[contract_id] = current.id
+    return roots
+
+
+def _trees(session: Session, roots: set[str]) -> dict[str, list[Contract]]:
+    """Each root contract and every contract under it (parents before their children), one level per query."""
+    root_rows = {r.id: r for r in _rows_in(session, Contract, Contract.id, roots)}
+    trees = {root: [root_rows[root]] for root in roots}
+    tree_of = {root: root for root in roots}
+    level = list(roots)
+    while level:
+        found = _rows_in(session, Contract, Contract.parent_contract_id, level, col(Contract.created_at))
+        found = [r for r in found if r.id not in tree_of]
+        for row in found:
+            tree_of[row.id] = tree_of[row.parent_contract_id or ""]
+            trees[tree_of[row.id]].append(row)
+        level = [r.id for r in found]
+    return trees
 
 
 def finalized_invoices(

@@ -483,3 +483,19 @@ class SimulationRow(SQLModel, table=True):
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     acknowledged_by: str | None = Field(default=None, max_length=320)
     acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class EnterpriseAlert(SQLModel, table=True):
+    """An alert raised to an enterprise's admins: a department's budget at 80% or 100% in a period, or a shared
+    commitment projected to run out before its term ends. Raised once per subject, kind and period."""
+
+    __tablename__ = "enterprise_alert"
+    __table_args__ = (UniqueConstraint("subject_id", "kind", "period_start", name="uq_enterprise_alert_once"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    enterprise_id: str = Field(foreign_key="customer.id", index=True, max_length=40, description="whose admins see it")
+    subject_id: str = Field(max_length=300, description="the department's customer id, or the commitment's grant id")
+    kind: str = Field(max_length=30, description="budget_80, budget_100 or commitment_runout")
+    period_start: datetime = Field(sa_type=UTCDateTime)
+    message: str = Field(max_length=500)
+    raised_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)

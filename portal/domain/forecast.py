@@ -7,7 +7,8 @@ Rules:
 * The **band** comes from the spread of those days: the rate plus and minus one standard deviation of the
   daily burns (population), never below zero. The fast rate gives the earliest run-out, the slow rate the
   latest (none when the slow rate is zero).
-* The **run-out** instant is ``now + balance / rate`` days. A balance already at zero has run out now.
+* The **run-out** instant is ``now + balance / rate`` days. A balance already at zero has run out now;
+  one that would last more than 100 years never runs out.
 * At the **term's end**, the projected balance is ``balance - rate x days left``: above zero it is the
   commitment left unused, below zero the shortfall (what usage at this rate will cost beyond the balance).
   ``runs_out_before_end`` says whether the run-out comes before the term ends.
@@ -27,6 +28,9 @@ from portal.domain.money import ZERO, to_decimal
 from portal.domain.periods import ensure_utc
 
 _DAY_SECONDS = Decimal(86_400)
+
+HORIZON_DAYS = 36_500
+"""A balance that lasts longer than this (100 years) at the rate is treated as never running out."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +69,10 @@ def _after(now: datetime, balance: Decimal, rate: Decimal) -> datetime | None:
         return now
     if rate <= 0:
         return None
-    return now + timedelta(seconds=int(balance / rate * _DAY_SECONDS))
+    days = balance / rate
+    if days > HORIZON_DAYS:
+        return None
+    return now + timedelta(seconds=int(days * _DAY_SECONDS))
 
 
 def forecast(

@@ -43,6 +43,7 @@ from portal.db.models import (
 from portal.db.uow import UnitOfWork
 from portal.domain import invoicing
 from portal.domain.errors import DomainError
+from portal.domain.hierarchy import ConsolidatedStatement
 from portal.domain.invoicing import Invoice, InvoiceLine, InvoiceRun, InvoiceStatus, SeatCountChange, TierSwitch, Timing
 from portal.domain.metrics import UsageSource
 from portal.domain.money import CreditType, Money
@@ -115,6 +116,20 @@ class LineView:
 
 
 @dataclass(frozen=True, slots=True)
+class StatementRowView:
+    """One department's usage on a parent's consolidated statement, in one credit unit (formatted)."""
+
+    department: str
+    depth: int
+    pays_own_overage: bool
+    charged: str
+    from_own_credits: str
+    from_shared_commitment: str
+    overage: str
+    blocked: str
+
+
+@dataclass(frozen=True, slots=True)
 class InvoiceView:
     """An invoice, formatted; ``*_minor`` figures are integer minor units of ``currency``."""
 
@@ -134,6 +149,8 @@ class InvoiceView:
     grants_applied_minor: int
     total_due_minor: int
     payment_note: str = ""
+    statement: tuple[StatementRowView, ...] = ()
+    """For a parent: each department's usage, own credits, draw on the shared commitment and overage."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +290,27 @@ def line_view(line: InvoiceLine, departments: dict[str, str]) -> LineView:
     )
 
 
+def statement_view(
+    statement: ConsolidatedStatement | None, departments: dict[str, str]
+) -> tuple[StatementRowView, ...]:
+    """A consolidated statement's rows as the UI and API show them (departments depth first)."""
+    if statement is None:
+        return ()
+    return tuple(
+        StatementRowView(
+            department=departments.get(g.contract_id, g.contract_id),
+            depth=g.depth,
+            pays_own_overage=g.payer_contract_id == g.contract_id and not g.is_parent,
+            charged=_units(g.credit_type, g.charged),
+            from_own_credits=_units(g.credit_type, g.from_own_grants),
+            from_shared_commitment=_units(g.credit_type, g.from_shared_commit),
+            overage=_units(g.credit_type, g.overage),
+            blocked=_units(g.credit_type, g.blocked),
+        )
+        for g in statement.groups
+    )
+
+
 def invoice_view(invoice: Invoice, departments: dict[str, str]) -> InvoiceView:
     """An invoice as the UI and API show it."""
     currency = invoice.currency
@@ -292,6 +330,7 @@ def invoice_view(invoice: Invoice, departments: dict[str, str]) -> InvoiceView:
         subtotal_minor=invoice.subtotal_minor,
         grants_applied_minor=invoice.grants_applied_minor,
         total_due_minor=invoice.total_due_minor,
+        statement=statement_view(invoice.statement, departments),
     )
 
 

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from sqlmodel import Session, col, select
 
-from portal.db.models import BillableMetricRow, Customer, IngestAlias
+from portal.db.models import BillableMetricRow, Contract, Customer, GrantRow, IngestAlias
 from portal.db.repositories import metric_from_row
 from portal.db.uow import UnitOfWork
 from portal.db.usage_store import load_rollups
@@ -77,9 +77,55 @@ def visible_customer(session: Session, actor: Actor, customer_id: str) -> Custom
     """The customer, if ``actor`` may see it; otherwise :class:`NotFound` (never reveals other customers)."""
     customer = session.get(Customer, customer_id)
     own = actor.customer_id
-    if customer is None or not (actor.is_staff or own in (customer.id, customer.parent_id)):
+    if customer is None or not (
+        actor.is_staff
+        or own == customer.id
+        or (own is not None and own in {a.id for a in ancestors(session, customer)})
+    ):
         raise NotFound(f"There is no customer {customer_id}.")
     return customer
+
+
+MAX_DEPTH = 5
+"""How many levels a customer hierarchy may have (an enterprise, divisions, departments, teams, ...)."""
+
+
+def is_enterprise(session: Session, customer: Customer) -> bool:
+    """True for a customer with departments, or whose contract holds a commitment shared with departments."""
+    if session.exec(select(Customer.id).where(Customer.parent_id == customer.id)).first() is not None:
+        return True
+    shared = (
+        select(GrantRow.id)
+        .join(Contract, col(Contract.id) == GrantRow.contract_id)
+        .where(Contract.customer_id == customer.id, GrantRow.scope == "shared")
+    )
+    return session.exec(shared).first() is not None
+
+
+def customers_under(session: Session, customer: Customer) -> list[str]:
+    """``customer``'s id and those of every customer under it, level by level."""
+    found = [customer.id]
+    level = [customer.id]
+    while level:
+        below = session.exec(select(Customer.id).where(col(Customer.parent_id).in_(level))).all()
+        level = [c for c in below if c not in found]
+        found += level
+    return found
+
+
+def ancestors(session: Session, customer: Customer) -> list[Customer]:
+    """The customers above ``customer``, nearest first."""
+    found: list[Customer] = []
+    seen = {customer.id}
+    parent_id = customer.parent_id
+    while parent_id is not None and parent_id not in seen:
+        parent = session.get(Customer, parent_id)
+        if parent is None:
+            break
+        found.append(parent)
+        seen.add(parent.id)
+        parent_id = parent.parent_id
+    return found
 
 
 def _view(session: Session, customer: Customer) -> CustomerView:
@@ -108,8 +154,10 @@ def create_customer(
             parent = uow.session.get(Customer, parent_id)
             if parent is None:
                 raise InvalidInput(f"The parent customer {parent_id} does not exist.")
-            if parent.parent_id is not None:
-                raise InvalidInput(f"{parent.name} is itself a department: a hierarchy has one level of children.")
+            if len(ancestors(uow.session, parent)) + 2 > MAX_DEPTH:
+                raise InvalidInput(
+                    f"{parent.name} is already {MAX_DEPTH - 1} levels down: a hierarchy has at most {MAX_DEPTH} levels."
+                )
         taken = uow.session.exec(select(IngestAlias.alias).where(col(IngestAlias.alias).in_(ingest_aliases))).all()
         if taken:
             raise InvalidInput(f"The ingest alias {taken[0]!r} already belongs to another customer.")

@@ -32,6 +32,7 @@ from portal.config import get_settings
 from portal.db.models import Customer, User, UserSession, utcnow
 from portal.db.uow import UnitOfWork
 from portal.services import sign_in_limits
+from portal.services.customers import is_enterprise
 from portal.services.errors import InvalidInput, NotSignedIn
 
 SESSION_COOKIE = "portal_session"
@@ -54,6 +55,8 @@ class Identity:
     email_verified: bool
     company_name: str
     """The company named at sign-up (a purchase can start from it); empty when none was given."""
+    is_department_admin: bool = False
+    """An admin of a department (a customer under an enterprise): sees their department's budget."""
 
     @property
     def is_customer_admin(self) -> bool:
@@ -110,10 +113,8 @@ class PendingSignIn:
 
 def _identity(session: Session, user: User) -> Identity:
     customer = session.get(Customer, user.customer_id) if user.customer_id else None
-    has_children = (
-        customer is not None
-        and session.exec(select(Customer.id).where(Customer.parent_id == customer.id)).first() is not None
-    )
+    admin = customer is not None and user.role == "admin"
+    enterprise = admin and customer is not None and is_enterprise(session, customer)
     return Identity(
         user_id=user.id,
         email=user.email,
@@ -122,7 +123,8 @@ def _identity(session: Session, user: User) -> Identity:
         customer_id=user.customer_id,
         customer_name=customer.name if customer else "",
         role=user.role,
-        is_enterprise_admin=has_children and user.role == "admin",
+        is_enterprise_admin=enterprise,
+        is_department_admin=admin and customer is not None and customer.parent_id is not None,
         email_verified=user.email_verified_at is not None,
         company_name=user.company_name,
     )

@@ -18,6 +18,9 @@ Rules (also in the API docs):
 * A timestamp more than 24 hours in the future, or older than the 34-day
   backfill window, is refused.
 * An ingest key may only send usage for its own customer; a staff key for any.
+* Usage of a department whose **blocking budget** is used up (see :mod:`portal.services.enterprise`) is
+  refused with a "budget exhausted" reason and counts nothing, until an admin raises the budget or the next
+  budget period starts.
 * When the response is sent, the events are durable and every balance,
   rollup and draft invoice already includes them (read-your-writes).
 
@@ -40,6 +43,7 @@ from sqlmodel import Session, select
 from portal.db.models import Customer, IngestAlias, utcnow
 from portal.db.session import get_engine
 from portal.domain.metrics import UsageEvent
+from portal.services import budget_gate
 from portal.services.api_keys import INGEST, ApiPrincipal
 from portal.services.errors import InvalidInput
 from portal.services.ingest_writer import Stored, writer
@@ -237,6 +241,7 @@ def prepare(
     refused = [p for p in parsed if isinstance(p, EventResult)]
     valid = [p for p in parsed if isinstance(p, _Valid)]
     customers = _DIRECTORY.resolve({v.event.customer_id for v in valid})
+    blocked = budget_gate.gate().refusals(customers.values()) if customers else {}
     accepted: list[_Valid] = []
     for item in valid:
         event = item.event
@@ -251,6 +256,8 @@ def prepare(
                     item.index, event.transaction_id, REJECTED, "this API key may only send usage for its own customer"
                 )
             )
+        elif customer_id in blocked:
+            refused.append(EventResult(item.index, event.transaction_id, REJECTED, blocked[customer_id]))
         else:
             resolved = (
                 event

@@ -73,16 +73,17 @@ def _seat_subscription(session: Session, customer_id: str, at: datetime) -> Seat
     return session.exec(select(SeatSubscriptionRow).where(SeatSubscriptionRow.contract_id == contract.id)).first()
 
 
-def _invitee(session: Session, customer_id: str, email: str, name: str) -> User:
-    """The user ``email`` as a new member of the customer: a new account, or one that belongs to no customer."""
+def invitee(session: Session, customer_id: str, email: str, name: str, role: str = "member") -> User:
+    """The user ``email`` as a new ``role`` (member or admin) of the customer: a new account, or one that
+    belongs to no customer."""
     user = session.exec(select(User).where(User.email == email)).first()
     if user is None:
-        return User(email=email, name=name, customer_id=customer_id, role="member")
+        return User(email=email, name=name, customer_id=customer_id, role=role)
     if user.customer_id == customer_id:
         raise InvalidInput(f"{email} is already a member of this account.")
     if user.customer_id is not None or user.is_staff:
         raise InvalidInput(f"{email} already belongs to another account, so they cannot join this one.")
-    user.customer_id, user.role, user.name = customer_id, "member", user.name or name
+    user.customer_id, user.role, user.name = customer_id, role, user.name or name
     return user
 
 
@@ -108,7 +109,7 @@ def invite_member(
             raise InvalidInput("This plan has no seats to give: choose a plan with seats first.")
         if seats.unassigned_seats < 1:
             raise InvalidInput(f"All {seats.seats} seats are taken: add a seat above, then invite {email}.")
-        user = _invitee(session, customer_id, email, name)
+        user = invitee(session, customer_id, email, name)
         session.add(user)
         session.add(SeatChangeRow(subscription_id=subscription.id, at=at, kind="add_seat_ids", seat_ids=[email]))
         session.flush()

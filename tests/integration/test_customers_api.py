@@ -41,11 +41,18 @@ def test_staff_create_customers_and_departments(client: TestClient, setup: Usage
         headers=_auth(setup.staff_key),
     ).json()
     assert (child["parent_id"], child["currency"]) == (parent.json()["id"], "EUR")
-    grandchild = client.post(
-        "/api/v1/customers", json={"name": "Too deep", "parent_id": child["id"]}, headers=_auth(setup.staff_key)
+    below = child["id"]
+    for level in range(3, 6):  # departments of departments, down to the fifth level
+        created = client.post(
+            "/api/v1/customers", json={"name": f"Level {level}", "parent_id": below}, headers=_auth(setup.staff_key)
+        )
+        assert created.status_code == 201
+        below = created.json()["id"]
+    too_deep = client.post(
+        "/api/v1/customers", json={"name": "Too deep", "parent_id": below}, headers=_auth(setup.staff_key)
     )
-    assert grandchild.status_code == 422
-    assert "one level of children" in grandchild.json()["detail"]
+    assert too_deep.status_code == 422
+    assert "at most 5 levels" in too_deep.json()["detail"]
 
 
 @pytest.mark.parametrize(

@@ -64,3 +64,9 @@ def test_the_band_always_contains_the_forecast(balance: int, burns: list[int]) -
         assert result.earliest_run_out_at is not None
         assert result.earliest_run_out_at <= result.run_out_at
         assert result.latest_run_out_at is None or result.run_out_at <= result.latest_run_out_at
+
+
+def test_a_balance_lasting_beyond_a_century_never_runs_out() -> None:
+    # 2,912,116 credits at 1 a day would last 7,973 years: past any date a calendar holds.
+    result = forecast("2912116", [1], NOW, NOW + timedelta(days=365))
+    assert (result.run_out_at, result.runs_out_before_end, result.unused_at_end) == (None, False, 2911751)
