@@ -87,6 +87,17 @@ def _invoice(detail: InvoiceDetail, explanations: dict[str, dict[str, Any]]) -> 
         "grants_applied": invoice.grants_applied,
         "due": invoice.total_due,
         "lines": lines,
+        "statement": [
+            {
+                "department": "\u2003" * row.depth + row.department,
+                "charged": row.charged,
+                "own": row.from_own_credits,
+                "shared": row.from_shared_commitment,
+                "overage": row.overage + (" (pays its own)" if row.pays_own_overage else ""),
+                "blocked": row.blocked,
+            }
+            for row in invoice.statement
+        ],
     }
 
 
@@ -112,6 +123,7 @@ class CustomerState(rx.State):
     chart_series: list[dict[str, str]] = []
     chart_has_usage: bool = False
     draft: dict[str, Any] = {}
+    draft_statement: list[dict[str, str]] = []
     draft_lines: list[dict[str, str]] = []
     invoices: list[dict[str, Any]] = []
     explain_open: bool = False
@@ -235,6 +247,7 @@ class CustomerState(rx.State):
         explanations: dict[str, dict[str, Any]] = {}
         self.draft = _invoice(view.draft, explanations) if view.draft else {}
         self.draft_lines = self.draft.get("lines", [])
+        self.draft_statement = self.draft.get("statement", [])
         self.invoices = [_invoice(i, explanations) for i in view.invoices]
         self._explanations = explanations
         if self.explain_open:
@@ -495,6 +508,29 @@ def _draft_panel() -> rx.Component:
             rx.text("Nothing billed yet this period.", size="2", color_scheme="gray"),
         ),
         invoice_totals(CustomerState.draft, "draft-totals"),
+        rx.cond(
+            CustomerState.draft_statement.length() > 0,
+            rx.vstack(
+                rx.heading("Usage by department", size="3"),
+                rx.text(
+                    "What each department used this period, what its own credits and the shared commitment "
+                    "covered, and its overage (billed here unless the department pays its own).",
+                    size="2",
+                    color_scheme="gray",
+                ),
+                figures_table(
+                    ["Department", "Used", "Own credits", "Shared commitment", "Overage", "Blocked"],
+                    CustomerState.draft_statement,
+                    lambda row: rx.text(row["department"], white_space="pre"),
+                    ["charged", "own", "shared", "overage", "blocked"],
+                    "statement",
+                ),
+                width="100%",
+                align="start",
+                spacing="2",
+                id="statement-panel",
+            ),
+        ),
         action=status_badge("draft"),
         id="draft-panel",
     )

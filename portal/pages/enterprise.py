@@ -11,7 +11,7 @@ import reflex as rx
 
 from portal.components.access import guarded
 from portal.components.layout import labelled, notice, shell
-from portal.pages.enterprise_state import CommitmentRow, DepartmentRow, EnterpriseState
+from portal.pages.enterprise_state import AlertRow, CommitmentRow, DepartmentRow, EnterpriseState
 
 S = EnterpriseState
 
@@ -106,6 +106,23 @@ def _commitment_card(c: CommitmentRow) -> rx.Component:
             ),
             rx.progress(value=c.percent_used, max=100, size="2", class_name="commitment-progress"),
             rx.text(c.percent_used.to_string() + "% of the commitment used", size="1", color_scheme="gray"),
+            rx.hstack(
+                rx.icon("trending-down", size=16, color=rx.cond(c.runs_out_early, "var(--red-9)", "var(--gray-9)")),
+                rx.text(
+                    rx.text.strong(c.run_out),
+                    rx.cond(c.band != "", " (" + c.band + ")", ""),
+                    " at the last 7 days' burn of ",
+                    c.burn,
+                    "; ",
+                    c.at_end,
+                    ".",
+                    size="2",
+                    color_scheme=rx.cond(c.runs_out_early, "red", "gray"),
+                ),
+                spacing="2",
+                align="center",
+                class_name="commitment-forecast",
+            ),
             spacing="3",
             width="100%",
         ),
@@ -185,6 +202,7 @@ def _budget_cell(d: DepartmentRow) -> rx.Component:
                 rx.fragment(
                     rx.progress(value=d.percent, max=100, size="1", color_scheme=d.status_color, width="140px"),
                     rx.text(d.drawn, size="1", color_scheme="gray", class_name="dept-drawn"),
+                    rx.text(d.forecast, size="1", color_scheme="gray", class_name="dept-forecast"),
                 ),
             ),
             spacing="1",
@@ -273,6 +291,37 @@ def _departments() -> rx.Component:
         spacing="3",
         width="100%",
         id="departments",
+    )
+
+
+def _alert(alert: AlertRow) -> rx.Component:
+    return rx.hstack(
+        rx.badge(alert.label, color_scheme=alert.color, variant="soft"),
+        rx.text(alert.message, size="2"),
+        rx.spacer(),
+        rx.text(alert.when, size="1", color_scheme="gray", white_space="nowrap"),
+        width="100%",
+        align="center",
+        class_name="alert-row",
+    )
+
+
+def _alerts() -> rx.Component:
+    return rx.cond(
+        S.alerts.length() > 0,
+        rx.vstack(
+            rx.heading("Alerts", size="5"),
+            rx.text(
+                "Raised once per period when a department reaches 80% and 100% of its budget, and when the "
+                "commitment is projected to run out before its term ends; also sent to the admins by email.",
+                size="2",
+                color_scheme="gray",
+            ),
+            rx.card(rx.vstack(rx.foreach(S.alerts, _alert), spacing="2", width="100%"), width="100%"),
+            spacing="3",
+            width="100%",
+            id="alerts",
+        ),
     )
 
 
@@ -447,6 +496,7 @@ def enterprise_page() -> rx.Component:
                 rx.foreach(S.commitments, _commitment_card),
                 rx.cond(S.commitments.length() > 0, _summary()),
                 _departments(),
+                _alerts(),
                 _create_dialog(),
                 _budget_dialog(),
                 _move_dialog(),

@@ -15,8 +15,9 @@ import reflex as rx
 from reflex.event import EventSpec
 
 from portal.components.access import LOADING
+from portal.domain.forecast import Forecast
 from portal.domain.money import ZERO, CreditType
-from portal.services import enterprise
+from portal.services import enterprise, enterprise_alerts
 from portal.services.errors import ServiceError
 from portal.services.identity import Identity
 from portal.state.access import load_guarded
@@ -38,6 +39,23 @@ class CommitmentRow:
     drawn: str
     term_end: str
     percent_used: int
+    burn: str
+    """The trailing week's burn per day."""
+    run_out: str
+    band: str
+    at_end: str
+    """What is projected to be left unused (or missing) when the term ends."""
+    runs_out_early: bool
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    """An alert raised to the admins, newest first."""
+
+    when: str
+    message: str
+    label: str
+    color: str
 
 
 @dataclass(frozen=True)
@@ -71,6 +89,8 @@ class DepartmentRow:
     behaviour: str
     behaviour_label: str
     can_change: bool
+    forecast: str
+    """When the budget runs out this period at the trailing week's burn (empty without a budget)."""
 
 
 def _units(credit_type: CreditType | None, units: Decimal) -> str:
@@ -98,6 +118,34 @@ def _plain(units: Decimal) -> str:
 
 def _day(value: datetime | None) -> str:
     return f"{value:%Y-%m-%d}" if value else "no end"
+
+
+def _run_out(forecast: Forecast) -> tuple[str, str]:
+    """The run-out date at the forecast's rate and its band, as sentences."""
+    if forecast.run_out_at is None:
+        return "Does not run out at this burn rate", ""
+    latest = _day(forecast.latest_run_out_at) if forecast.latest_run_out_at else "never"
+    return f"Runs out around {_day(forecast.run_out_at)}", f"between {_day(forecast.earliest_run_out_at)} and {latest}"
+
+
+def _budget_forecast(forecast: Forecast | None) -> str:
+    if forecast is None:
+        return ""
+    if forecast.run_out_at is None or not forecast.runs_out_before_end:
+        return "Lasts the period at this week's burn"
+    return f"At this week's burn, used up around {_day(forecast.run_out_at)}"
+
+
+ALERT_LABELS = {
+    enterprise_alerts.BUDGET_80: ("80% of budget", "amber"),
+    enterprise_alerts.BUDGET_100: ("Budget used up", "red"),
+    enterprise_alerts.COMMITMENT_RUNOUT: ("Commitment runs short", "red"),
+}
+
+
+def _alert_row(alert: enterprise_alerts.AlertView) -> AlertRow:
+    label, color = ALERT_LABELS.get(alert.kind, (alert.kind, "gray"))
+    return AlertRow(f"{alert.raised_at:%Y-%m-%d %H:%M}", alert.message, label, color)
 
 
 def _status_label(department: enterprise.DepartmentView) -> str:
@@ -137,11 +185,13 @@ def _department_row(view: enterprise.EnterpriseView, d: enterprise.DepartmentVie
         behaviour=d.behaviour,
         behaviour_label=BEHAVIOUR_LABELS.get(d.behaviour, d.behaviour) if d.budget is not None else "—",
         can_change=d.can_change_budget and view.can_manage,
+        forecast=_budget_forecast(d.forecast),
     )
 
 
 def _commitment_row(credit_type: CreditType | None, c: enterprise.CommitmentView) -> CommitmentRow:
     used = c.amount - c.remaining
+    run_out, band = _run_out(c.forecast)
     return CommitmentRow(
         reason=c.reason,
         amount=_units(credit_type, c.amount),
@@ -149,6 +199,15 @@ def _commitment_row(credit_type: CreditType | None, c: enterprise.CommitmentView
         drawn=_units(credit_type, c.drawn_this_period),
         term_end=_day(c.ending_before),
         percent_used=min(int(used * 100 / c.amount), 100) if c.amount else 0,
+        burn=_units(credit_type, c.forecast.daily_rate) + " a day",
+        run_out=run_out,
+        band=band,
+        at_end=(
+            _units(credit_type, c.forecast.shortfall_at_end) + " short at the end of the term"
+            if c.forecast.shortfall_at_end
+            else _units(credit_type, c.forecast.unused_at_end) + " left unused at the end of the term"
+        ),
+        runs_out_early=c.forecast.runs_out_before_end,
     )
 
 
@@ -162,6 +221,7 @@ class EnterpriseState(rx.State):
     is_department: bool = False
     can_manage: bool = False
     commitments: list[CommitmentRow] = []
+    alerts: list[AlertRow] = []
     departments: list[DepartmentRow] = []
     department_count: int = 0
     """Departments under the viewer's customer (the rows below depth 0)."""
@@ -201,6 +261,7 @@ class EnterpriseState(rx.State):
         self.is_department = identity.is_department_admin and not identity.is_staff
         self.can_manage = view.can_manage
         self.commitments = [_commitment_row(ct, c) for c in view.commitments]
+        self.alerts = [_alert_row(a) for a in enterprise_alerts.recent_alerts(identity)]
         self.departments = [_department_row(view, d) for d in view.departments]
         self.department_count = sum(1 for d in view.departments if d.depth > 0)
         self.movable_count = sum(1 for d in self.departments if d.can_change)

@@ -20,7 +20,7 @@ from portal.auth.passwords import hash_password
 from portal.db.models import Customer, User, utcnow
 from portal.db.uow import UnitOfWork
 from portal.domain.metrics import UsageEvent
-from portal.services import enterprise
+from portal.services import enterprise, enterprise_alerts
 from portal.services.customers import create_customer
 from portal.services.demo import DEMO_PASSWORD
 from portal.services.demo_catalog import CREDITS, RATE_CARD, TOKENS_EVENT
@@ -106,6 +106,7 @@ def test_an_admin_splits_the_allocation_moves_budget_and_the_department_admin_se
     # 2. Research uses 800 credits: 600 from the commitment (its budget), 200 its own overage.
     research_id, marketing_id = _department_id(enterprise_id, "Research"), _department_id(enterprise_id, "Marketing")
     _use(research_id, 80_000, f"{suffix}-r1")
+    enterprise_alerts.evaluate(enterprise_id)  # what the ingest API's watcher does within a second
     page.click("#refresh")
     expect(research.locator(".dept-used")).to_have_text("800 AI credits")
     expect(research.locator(".dept-from-commitment")).to_have_text("600 AI credits")
@@ -113,6 +114,9 @@ def test_an_admin_splits_the_allocation_moves_budget_and_the_department_admin_se
     expect(research.locator(".dept-overage-value")).to_have_text("$2.00")
     expect(research.locator(".dept-status")).to_have_text("exhausted")
     expect(page.locator("#commitment-remaining")).to_contain_text("9,400 AI credits")
+    expect(page.locator("#alerts")).to_contain_text("Budget used up")
+    expect(page.locator("#alerts")).to_contain_text("Research has drawn its whole 600 AI credits budget")
+    expect(page.locator(".commitment-forecast")).to_contain_text("at the last 7 days' burn of")
 
     # 3. Moving more than Marketing has is refused in the dialog; moving 300 covers Research's overage.
     page.click("#move-budget")
