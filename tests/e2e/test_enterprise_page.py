@@ -136,10 +136,16 @@ def test_an_admin_splits_the_allocation_moves_budget_and_the_department_admin_se
     expect(marketing.locator(".dept-budget")).to_have_text("100 AI credits")
     expect(page.locator("#commitment-remaining")).to_contain_text("9,200 AI credits")
 
-    # 4. Research's admin sees Research alone, cannot change budgets, and cannot reach Marketing.
+    # 4. Research uses 200 more credits: 900 from the commitment (its budget now), 100 its own overage, which
+    # its admin finds on Research's own invoice ($1.00 of $10.00). Research's admin sees Research alone, cannot
+    # change budgets, and cannot reach Marketing.
+    _use(research_id, 20_000, f"{suffix}-r2")
     _set_password(research_admin)
     page.context.clear_cookies()
     sign_in(page, research_admin)
+    open_page(page, "/customer")
+    expect(page.locator("#draft-totals")).to_contain_text("$1.00")
+    expect(page.locator("#draft-totals")).to_contain_text("$9.00")
     page.click("#nav-enterprise")
     page.wait_for_url("**/enterprise")
     expect(page.locator("#enterprise-kind")).to_have_text("Department")
@@ -148,7 +154,8 @@ def test_an_admin_splits_the_allocation_moves_budget_and_the_department_admin_se
     expect(page.locator(".department-row")).to_have_count(1)
     mine = page.get_by_test_id("department-Research")
     expect(mine.locator(".dept-budget")).to_have_text("900 AI credits")
-    expect(mine.locator(".dept-from-commitment")).to_have_text("800 AI credits")
+    expect(mine.locator(".dept-from-commitment")).to_have_text("900 AI credits")
+    expect(mine.locator(".dept-overage")).to_have_text("100 AI credits")
     expect(page.locator("#departments-table")).not_to_contain_text("Marketing")
     for control in (".set-budget", "#move-budget", "#new-department", "#commitment-card"):
         expect(page.locator(control)).to_have_count(0)
