@@ -8,6 +8,7 @@ Anyone else is told the customer does not exist, so ids cannot be probed.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -102,13 +103,15 @@ def is_enterprise(session: Session, customer: Customer) -> bool:
     return session.exec(shared).first() is not None
 
 
-def customers_under(session: Session, customer: Customer) -> list[str]:
-    """``customer``'s id and those of every customer under it, level by level."""
-    found = [customer.id]
-    level = [customer.id]
+def customers_under(session: Session, customer_ids: Iterable[str]) -> list[str]:
+    """``customer_ids`` and the ids of every customer under them, level by level."""
+    found = list(dict.fromkeys(customer_ids))
+    seen = set(found)
+    level = list(found)
     while level:
         below = session.exec(select(Customer.id).where(col(Customer.parent_id).in_(level))).all()
-        level = [c for c in below if c not in found]
+        level = [c for c in below if c not in seen]
+        seen.update(level)
         found += level
     return found
 

@@ -331,22 +331,43 @@ def view_of(session: Session, viewer: Customer, at: datetime) -> EnterpriseView:
     rated = billing.rate(session, Catalog(session), own_contract.id, at)
     commitments = _commitments(rated, own_contract)
     credit_type = commitments[0].credit_type if commitments else None
+    trailing = _trailing(rated, at) if credit_type is not None else [(at, rated.run.burn_down.drawn)]
+    rows = _department_rows(session, tree, rated, credit_type, trailing)
+    held = [g for g in commitments if g.contract_id == own_contract.id]
+    return EnterpriseView(
+        customer_id=viewer.id,
+        name=viewer.name,
+        period=rated.period,
+        credit_type=credit_type,
+        commitments=tuple(_commitment_view(session, g, rated, trailing) for g in held),
+        departments=rows,
+        can_manage=bool(held) or len(rows) > 1,
+    )
+
+
+def _department_rows(
+    session: Session,
+    tree: _Tree,
+    rated: Rated,
+    credit_type: CreditType | None,
+    trailing: Sequence[tuple[datetime, Sequence[DrawnCharge]]],
+) -> tuple[DepartmentView, ...]:
+    """The viewer's customer and each department under it, depth first, with figures, budget and forecast."""
+    contract_ids = [c.id for c in tree.contracts.values()]
     caps = {
         cap.child_contract_id: cap
-        for cap in session.exec(
-            select(BudgetCapRow).where(col(BudgetCapRow.child_contract_id).in_([c.id for c in tree.contracts.values()]))
-        ).all()
+        for cap in session.exec(select(BudgetCapRow).where(col(BudgetCapRow.child_contract_id).in_(contract_ids)))
         if credit_type is None or cap.credit_type_id == credit_type.id
     }
     members = Counter(
         session.exec(select(User.customer_id).where(col(User.customer_id).in_(list(tree.customers)))).all()
     )
-    trailing = _trailing(rated, at) if credit_type is not None else [(at, rated.run.burn_down.drawn)]
     history = [(when, _draw_sums(drawn, credit_type)) for when, drawn in trailing] if credit_type else []
     sums = history[-1][1] if history else {}
     hierarchy = rated.family.hierarchy
+    at = trailing[-1][0]
     rows: list[DepartmentView] = []
-    for customer, depth in tree.walk(viewer.id):
+    for customer, depth in tree.walk(tree.root.id):
         contract = tree.contracts.get(customer.id)
         if contract is None:
             continue
@@ -375,34 +396,24 @@ def view_of(session: Session, viewer: Customer, at: datetime) -> EnterpriseView:
                 forecast=budget_forecast,
             )
         )
-    held = [g for g in commitments if g.contract_id == own_contract.id]
-    drawn_now = _drawn_per_grant(rated.run.burn_down.drawn)
-    drawn_then = [(when, _drawn_per_grant(drawn)) for when, drawn in trailing]
-    return EnterpriseView(
-        customer_id=viewer.id,
-        name=viewer.name,
-        period=rated.period,
-        credit_type=credit_type,
-        commitments=tuple(
-            CommitmentView(
-                g.id,
-                _reason(session, g.id),
-                g.amount,
-                rated.run.burn_down.balance(g.id),
-                drawn_now[g.id],
-                g.starting_at,
-                g.ending_before,
-                _forecast(
-                    [(when, drawn[g.id]) for when, drawn in drawn_then],
-                    rated.run.burn_down.balance(g.id),
-                    at,
-                    g.ending_before,
-                ),
-            )
-            for g in held
-        ),
-        departments=tuple(rows),
-        can_manage=bool(held) or len(rows) > 1,
+    return tuple(rows)
+
+
+def _commitment_view(
+    session: Session, grant: Grant, rated: Rated, trailing: Sequence[tuple[datetime, Sequence[DrawnCharge]]]
+) -> CommitmentView:
+    """A commitment with what is left, what this period drew and its forecast at the trailing week's burn."""
+    remaining = rated.run.burn_down.balance(grant.id)
+    points = [(when, _drawn_per_grant(drawn)[grant.id]) for when, drawn in trailing]
+    return CommitmentView(
+        grant.id,
+        _reason(session, grant.id),
+        grant.amount,
+        remaining,
+        points[-1][1],
+        grant.starting_at,
+        grant.ending_before,
+        _forecast(points, remaining, trailing[-1][0], grant.ending_before),
     )
 
 
@@ -455,6 +466,12 @@ def _budget_credit_type(session: Session, customer: Customer, at: datetime) -> s
     raise InvalidInput(f"There is no shared commitment above {customer.name} for a budget to draw on.")
 
 
+def _budgeted(session: Session, identity: Identity, customer_id: str, at: datetime) -> tuple[Customer, Contract, str]:
+    """A department whose budget ``identity`` may change, its contract and the credit type of its budget."""
+    customer = _manageable(session, identity, customer_id)
+    return customer, _budgeted_contract(session, customer, at), _budget_credit_type(session, customer, at)
+
+
 def _cap(session: Session, contract: Contract, credit_type_id: str) -> BudgetCapRow | None:
     return session.exec(
         select(BudgetCapRow).where(
@@ -481,9 +498,7 @@ def set_budget(
     units = None if cleared else _amount(amount, "budget")
     with UnitOfWork() as uow:
         session = uow.session
-        customer = _manageable(session, identity, customer_id)
-        contract = _budgeted_contract(session, customer, at)
-        credit_type_id = _budget_credit_type(session, customer, at)
+        customer, contract, credit_type_id = _budgeted(session, identity, customer_id, at)
         cap = _cap(session, contract, credit_type_id)
         before = _cap_snapshot(cap)
         if units is None:
@@ -517,12 +532,9 @@ def move_budget(
         raise InvalidInput("Choose two different departments to move budget between.")
     with UnitOfWork() as uow:
         session = uow.session
-        source = _manageable(session, identity, from_customer_id)
-        target = _manageable(session, identity, to_customer_id)
-        source_contract = _budgeted_contract(session, source, at)
-        target_contract = _budgeted_contract(session, target, at)
-        credit_type_id = _budget_credit_type(session, source, at)
-        if _budget_credit_type(session, target, at) != credit_type_id:
+        source, source_contract, credit_type_id = _budgeted(session, identity, from_customer_id, at)
+        target, target_contract, target_type_id = _budgeted(session, identity, to_customer_id, at)
+        if target_type_id != credit_type_id:
             raise InvalidInput(f"{source.name} and {target.name} draw on commitments in different units.")
         giving = _cap(session, source_contract, credit_type_id)
         if giving is None:
@@ -710,12 +722,7 @@ def gated_customers(session: Session) -> set[str]:
         .join(BudgetCapRow, col(BudgetCapRow.child_contract_id) == Contract.id)
         .where(BudgetCapRow.behaviour == "block")
     )
-    gated = set(session.exec(query).all())
-    level = set(gated)
-    while level:
-        level = set(session.exec(select(Customer.id).where(col(Customer.parent_id).in_(level))).all()) - gated
-        gated |= level
-    return gated
+    return set(customers_under(session, session.exec(query).all()))
 
 
 def budget_exhausted(session: Session, customer_id: str, at: datetime) -> str | None:
@@ -836,7 +843,7 @@ def set_commitment_access(
         if departments is None:
             access = ["*"]
         else:
-            below = set(customers_under(session, session.get(Customer, holder.customer_id) or Customer(name="")))
+            below = set(customers_under(session, [holder.customer_id]))
             unknown = [d for d in departments if d not in below or d == holder.customer_id]
             if unknown:
                 raise InvalidInput(f"{unknown[0]} is not a department under the commitment's holder.")

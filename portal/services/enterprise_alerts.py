@@ -166,7 +166,7 @@ def recent_alerts(identity: Identity) -> list[AlertView]:
         customer = session.get(Customer, identity.customer_id)
         if customer is None:
             return []
-        tree = customers_under(session, customer)
+        tree = customers_under(session, [customer.id])
         query = (
             select(EnterpriseAlert)
             .where(col(EnterpriseAlert.enterprise_id).in_(tree))
