@@ -1,5 +1,6 @@
 """One customer's staff page at ``/staff/customers/<customer id>``: contract, balances, the live draft, past
-invoices with voiding, the hierarchy, and granting credits by hand."""
+invoices with voiding, the hierarchy, granting credits by hand, and setting up an enterprise (its panel is in
+:mod:`portal.pages.staff_enterprise_panel`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from portal.components.staff_nav import staff_area
 from portal.components.tables import data_table
 from portal.pages.staff_customer_state import CustomerDetailState as S
 from portal.pages.staff_customers import ROUTE as CUSTOMERS_ROUTE
+from portal.pages.staff_enterprise_panel import enterprise_panel
 
 
 def _panel(title: str, *content: rx.Component, action: rx.Component | None = None, **props: Any) -> rx.Component:
@@ -272,6 +274,7 @@ def staff_customer_page() -> rx.Component:
         page_header(S.customer["name"], S.customer["id"]),
         _contract_panel(),
         _hierarchy_panel(),
+        enterprise_panel(_panel),
         rx.cond(
             S.billing_note == "",
             rx.vstack(_balances_panel(), _draft_panel(), _invoices_panel(), spacing="3", width="100%"),

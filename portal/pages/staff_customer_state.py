@@ -17,6 +17,7 @@ from portal.components.access import LOADING
 from portal.components.invoice_rows import explanation, grant_step, line_row
 from portal.pages.staff_customers import ROUTE as CUSTOMERS_ROUTE
 from portal.pages.staff_customers import customer_href
+from portal.pages.staff_enterprise_state import StaffEnterpriseState
 from portal.pages.staff_routes import id_in_path
 from portal.services import billing, customers, packages, staff_customers
 from portal.services.billing import InvoiceView, LineView
@@ -178,13 +179,15 @@ class CustomerDetailState(rx.State):
             self.grant_unit = self.credit_types[0] if self.credit_types else ""
 
     @rx.event
-    def load(self) -> None:
-        """Read the customer in the address (staff only)."""
+    def load(self) -> EventSpec | None:
+        """Read the customer in the address (staff only), then its Enterprise panel."""
         self.grant_open = self.void_open = self.explain_open = False
         customer_id = self._customer_id()
         data = load_guarded(self, lambda identity: read_customer(identity, customer_id))
-        if data is not None:
-            self._show(data)
+        if data is None:
+            return None
+        self._show(data)
+        return StaffEnterpriseState.load
 
     def _reload(self, identity: Identity) -> EventSpec | None:
         try:
