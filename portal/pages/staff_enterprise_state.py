@@ -14,18 +14,13 @@ from typing import TypedDict
 
 import reflex as rx
 from reflex.event import EventSpec
-from sqlmodel import Session
 
-from portal.db.loaders import Catalog
-from portal.db.models import Contract, Customer, GrantRow, utcnow
-from portal.db.uow import UnitOfWork
-from portal.domain.errors import DomainError
 from portal.domain.money import CreditType
 from portal.pages.staff_customers import ROUTE as CUSTOMERS_ROUTE
 from portal.pages.staff_customers import customer_href
 from portal.pages.staff_routes import id_in_path
-from portal.services import audit, enterprise, packages, rate_changes
-from portal.services.errors import NotFound, ServiceError
+from portal.services import enterprise, rate_changes
+from portal.services.errors import ServiceError
 from portal.services.identity import Identity
 from portal.state.session import identity_of, session_ended
 
@@ -98,12 +93,10 @@ def _day(value: datetime | None) -> str:
     return f"{value:%Y-%m-%d}" if value else "no end"
 
 
-def _tree_rows(session: Session, view: enterprise.EnterpriseView) -> list[TreeRow]:
+def _tree_rows(view: enterprise.EnterpriseView) -> list[TreeRow]:
     ct = view.credit_type
     rows = []
     for d in view.departments:
-        contract = session.get(Contract, d.contract_id)
-        below_another = contract is not None and contract.parent_contract_id is not None
         budget = _units(ct, d.budget)
         if d.budget is not None and d.behaviour == "block":
             budget += " (blocks)"
@@ -115,10 +108,8 @@ def _tree_rows(session: Session, view: enterprise.EnterpriseView) -> list[TreeRo
                 depth=d.depth,
                 indent=f"{d.depth * 24}px",
                 option=("\u2003" * d.depth) + d.name,
-                payer=PAYER_LABELS.get(d.payer, d.payer) if below_another else "—",
-                statement=STATEMENT_LABELS.get(contract.statement, contract.statement)
-                if contract is not None and below_another
-                else "—",
+                payer=PAYER_LABELS.get(d.payer, d.payer) if d.statement else "—",
+                statement=STATEMENT_LABELS.get(d.statement, d.statement) if d.statement else "—",
                 budget=budget,
                 used=_units(ct, d.figures.used) if ct else "—",
             )
@@ -126,20 +117,18 @@ def _tree_rows(session: Session, view: enterprise.EnterpriseView) -> list[TreeRo
     return rows
 
 
-def _commitment_rows(session: Session, view: enterprise.EnterpriseView) -> list[CommitmentRow]:
+def _commitment_rows(view: enterprise.EnterpriseView) -> list[CommitmentRow]:
+    names = {d.customer_id: d.name for d in view.departments}
     rows = []
     for c in view.commitments:
-        grant = session.get(GrantRow, c.grant_id)
-        stored = (grant.child_access if grant is not None else None) or []
         ids: list[str] = []
-        if stored == ["*"]:
+        if c.child_access is None:
             mode, label = EVERY, "every department"
-        elif not stored:
+        elif not c.child_access:
             mode, label = NONE, "none"
         else:
-            chosen = [d for d in view.departments if d.depth > 0 and d.contract_id in stored]
-            mode, ids = CHOSEN, [d.customer_id for d in chosen]
-            label = ", ".join(d.name for d in chosen) or "none"
+            ids = [d.customer_id for d in view.departments if d.customer_id in c.child_access]
+            mode, label = CHOSEN, ", ".join(names[i] for i in ids) or "none"
         rows.append(
             CommitmentRow(
                 grant_id=c.grant_id,
@@ -155,16 +144,9 @@ def _commitment_rows(session: Session, view: enterprise.EnterpriseView) -> list[
     return rows
 
 
-def _credit_types(session: Session, identity: Identity) -> list[Option]:
+def _credit_types(identity: Identity) -> list[Option]:
     """The credit types a commitment may be kept in, the AI credits first when there are any."""
-    catalog = Catalog(session)
-    options = []
-    for credit_type_id in packages.credit_type_ids(identity):
-        try:
-            name = catalog.credit_type(credit_type_id).name
-        except DomainError:
-            name = credit_type_id
-        options.append(Option(credit_type_id, name))
+    options = [Option(unit_id, name) for unit_id, name in enterprise.commitment_units(identity)]
     return sorted(options, key=lambda o: o.label != DEFAULT_CREDIT_TYPE_NAME)
 
 
@@ -182,38 +164,15 @@ class EnterpriseData:
     """For a department without commitments of its own: the name of the customer at the top of its tree."""
 
 
-def _top(session: Session, customer: Customer) -> Customer:
-    seen = {customer.id}
-    while customer.parent_id and customer.parent_id not in seen:
-        parent = session.get(Customer, customer.parent_id)
-        if parent is None:
-            break
-        seen.add(parent.id)
-        customer = parent
-    return customer
-
-
 def read_enterprise(identity: Identity, customer_id: str, at: datetime | None = None) -> EnterpriseData:
     """The enterprise panel of one customer (staff only)."""
-    audit.require_staff(identity)
+    found = enterprise.staff_view(identity, customer_id, at)
     cards = [Option(card_id, name) for card_id, name in rate_changes.list_rate_cards(identity)]
-    with UnitOfWork() as uow:
-        session = uow.session
-        customer = session.get(Customer, customer_id)
-        if customer is None:
-            raise NotFound(f"There is no customer {customer_id}.")
-        credit_types = _credit_types(session, identity)
-        top = _top(session, customer)
-        holder = top.name if top.id != customer.id else ""
-        try:
-            view = enterprise.view_of(session, customer, at or utcnow())
-        except NotFound:
-            return EnterpriseData(False, "", [], [], cards, credit_types, holder)
-        except (ServiceError, DomainError) as exc:
-            return EnterpriseData(True, str(exc), [], [], cards, credit_types, holder)
-        return EnterpriseData(
-            True, "", _tree_rows(session, view), _commitment_rows(session, view), cards, credit_types, holder
-        )
+    credit_types = _credit_types(identity)
+    view = found.view
+    if view is None:
+        return EnterpriseData(found.problem != "", found.problem, [], [], cards, credit_types, found.top_name)
+    return EnterpriseData(True, "", _tree_rows(view), _commitment_rows(view), cards, credit_types, found.top_name)
 
 
 def parse_term(text: str) -> int:

@@ -81,6 +81,8 @@ class DepartmentView:
     depth: int
     parent_id: str | None
     payer: str
+    statement: str
+    """``consolidated`` or ``separate`` for a department; empty for a customer at the top of its tree."""
     members: int
     budget: Decimal | None
     behaviour: str
@@ -119,6 +121,8 @@ class CommitmentView:
     ending_before: datetime | None
     forecast: Forecast
     """When it runs out at the trailing week's burn, and what is left (or short) at its term's end."""
+    child_access: tuple[str, ...] | None
+    """Which departments may draw on it: None for every one, else the customer ids of those that may."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,7 +343,7 @@ def view_of(session: Session, viewer: Customer, at: datetime) -> EnterpriseView:
         name=viewer.name,
         period=rated.period,
         credit_type=credit_type,
-        commitments=tuple(_commitment_view(session, g, rated, trailing) for g in held),
+        commitments=tuple(_commitment_view(session, g, rated, tree, trailing) for g in held),
         departments=rows,
         can_manage=bool(held) or len(rows) > 1,
     )
@@ -388,6 +392,7 @@ def _department_rows(
                 depth=depth,
                 parent_id=customer.parent_id if depth else None,
                 payer=contract.payer if contract.parent_contract_id else "self",
+                statement=contract.statement if contract.parent_contract_id else "",
                 members=members.get(customer.id, 0),
                 budget=cap.amount if cap else None,
                 behaviour=cap.behaviour if cap else "overage",
@@ -400,20 +405,29 @@ def _department_rows(
 
 
 def _commitment_view(
-    session: Session, grant: Grant, rated: Rated, trailing: Sequence[tuple[datetime, Sequence[DrawnCharge]]]
+    session: Session,
+    grant: Grant,
+    rated: Rated,
+    tree: _Tree,
+    trailing: Sequence[tuple[datetime, Sequence[DrawnCharge]]],
 ) -> CommitmentView:
-    """A commitment with what is left, what this period drew and its forecast at the trailing week's burn."""
+    """A commitment with what is left, what this period drew, its forecast at the trailing week's burn and which
+    departments may draw on it."""
+    row = session.get(GrantRow, grant.id)
+    access = (row.child_access if row is not None else None) or []
+    customer_of = {c.id: customer_id for customer_id, c in tree.contracts.items()}
     remaining = rated.run.burn_down.balance(grant.id)
     points = [(when, _drawn_per_grant(drawn)[grant.id]) for when, drawn in trailing]
     return CommitmentView(
         grant.id,
-        _reason(session, grant.id),
+        row.reason if row is not None and row.reason else "Shared commitment",
         grant.amount,
         remaining,
         points[-1][1],
         grant.starting_at,
         grant.ending_before,
         _forecast(points, remaining, trailing[-1][0], grant.ending_before),
+        None if access == ["*"] else tuple(customer_of[c] for c in access if c in customer_of),
     )
 
 
@@ -424,11 +438,6 @@ def _drawn_per_grant(drawn: Sequence[DrawnCharge]) -> dict[str, Decimal]:
         for grant, take, _ in d.draws:
             sums[grant.id] += take
     return sums
-
-
-def _reason(session: Session, grant_id: str) -> str:
-    row = session.get(GrantRow, grant_id)
-    return row.reason if row is not None and row.reason else "Shared commitment"
 
 
 # --- budgets -----------------------------------------------------------------------------------------
@@ -825,6 +834,42 @@ def open_enterprise(
              "starts": start.isoformat(), "ends": end.isoformat()},
         )  # fmt: skip
         return contract.id
+
+
+@dataclass(frozen=True, slots=True)
+class StaffEnterprise:
+    """A customer's enterprise as staff see it: the view (None before it has a contract), or why it could not be
+    drafted, and the customer at the top of its tree when that is another one."""
+
+    view: EnterpriseView | None
+    problem: str
+    top_name: str
+
+
+def staff_view(actor: Identity, customer_id: str, at: datetime | None = None) -> StaffEnterprise:
+    """The enterprise view of any customer (staff only)."""
+    audit.require_staff(actor)
+    with UnitOfWork() as uow:
+        session = uow.session
+        customer = session.get(Customer, customer_id)
+        if customer is None:
+            raise NotFound(f"There is no customer {customer_id}.")
+        above = ancestors(session, customer)
+        top_name = above[-1].name if above else ""
+        try:
+            return StaffEnterprise(view_of(session, customer, at or utcnow()), "", top_name)
+        except NotFound:
+            return StaffEnterprise(None, "", top_name)
+        except (InvalidInput, DomainError) as exc:
+            return StaffEnterprise(None, str(exc), top_name)
+
+
+def commitment_units(actor: Identity) -> list[tuple[str, str]]:
+    """The credit units a commitment may be kept in, as (id, name), by name (staff only)."""
+    audit.require_staff(actor)
+    with UnitOfWork() as uow:
+        catalog = Catalog(uow.session)
+        return sorted(((c.id, c.name) for c in catalog.credit_types.values()), key=lambda unit: unit[1])
 
 
 def set_commitment_access(
