@@ -18,6 +18,8 @@ from sqlmodel import Session, create_engine
 from portal.config import get_settings
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_POOL_SIZE = 40
+"""Connections kept open to a SQLite file: as many as the server's request threads."""
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
@@ -38,7 +40,14 @@ def engine_for(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            # Enough pooled connections for every request thread at once: a connection opened beyond the pool
+            # is configured (the pragmas below) and thrown away again, which costs more than the query.
+            pool_size=SQLITE_POOL_SIZE,
+            max_overflow=SQLITE_POOL_SIZE,
+        )
         event.listen(engine, "connect", _configure_sqlite)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
