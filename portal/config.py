@@ -8,10 +8,12 @@ database URL is read here too so that the CLI, the API and Alembic agree.
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -70,6 +72,29 @@ class Settings(BaseSettings):
         description="The address people open the portal at; links in emails point there.",
     )
 
+    stripe_secret_key: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("STRIPE_SECRET_KEY", "PORTAL_STRIPE_SECRET_KEY"),
+        description="Stripe secret key; when set, payments are collected through Stripe (else recorded as due).",
+    )
+    stripe_publishable_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("STRIPE_PUBLISHABLE_KEY", "PORTAL_STRIPE_PUBLISHABLE_KEY")
+    )
+    stripe_webhook_secret: str | None = Field(
+        default=None, validation_alias=AliasChoices("STRIPE_WEBHOOK_SECRET", "PORTAL_STRIPE_WEBHOOK_SECRET")
+    )
+    stripe_api_base: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("STRIPE_API_BASE", "PORTAL_STRIPE_API_BASE"),
+        description="Another Stripe API address, for tests only: a loopback address, with an sk_test_ key.",
+    )
+
+    @model_validator(mode="after")
+    def _check_stripe_api_base(self) -> Settings:
+        if self.stripe_api_base:
+            check_stripe_api_base(self.stripe_api_base, self.stripe_secret_key)
+        return self
+
     @field_validator("oidc_email_domains")
     @classmethod
     def _check_domain_aliases(cls, value: str) -> str:
@@ -109,6 +134,32 @@ def domain_aliases(text: str) -> dict[str, str]:
             )
         aliases[domain.lower()] = alias
     return aliases
+
+
+def check_stripe_api_base(api_base: str, secret_key: str | None) -> None:
+    """Refuse an API base override unless it is a loopback address used with an ``sk_test_`` key.
+
+    A live key can never reach a fake, and a fake can never be used in production. ValueError names the setting.
+    """
+    if not (secret_key or "").startswith("sk_test_"):
+        raise ValueError(
+            "STRIPE_API_BASE is only accepted with a test key: STRIPE_SECRET_KEY must start with 'sk_test_' "
+            "(a live key never goes anywhere but Stripe)"
+        )
+    parts = urlsplit(api_base)
+    host = parts.hostname or ""
+    if parts.scheme not in ("http", "https") or not host:
+        raise ValueError(f"STRIPE_API_BASE must be an http(s) URL such as http://127.0.0.1:12111; got {api_base!r}")
+    if host != "localhost":
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            raise ValueError(
+                f"STRIPE_API_BASE must point at this machine (127.0.0.0/8, ::1 or localhost); {host!r} is not "
+                "a loopback address"
+            )
 
 
 @lru_cache(maxsize=1)

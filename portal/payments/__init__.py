@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from portal.config import get_settings
 from portal.payments.gateway import PaymentGateway
 from portal.payments.offline import OfflineGateway
 
 
 def configured_gateway() -> PaymentGateway:
-    """The gateway that collects payments: the offline one, which records amounts as due.
+    """Stripe when ``STRIPE_SECRET_KEY`` is set; else the offline gateway, which records amounts as due."""
+    settings = get_settings()
+    if settings.stripe_secret_key:
+        from portal.payments.stripe_gateway import StripeGateway
 
-    (Collection through Stripe is a gateway of its own, added with its settings.)
-    """
+        return StripeGateway(settings.stripe_secret_key, settings.stripe_api_base)
     return OfflineGateway()

@@ -5,6 +5,12 @@ no other module imports a provider's SDK. A gateway collects the amount due
 on one of our finalized invoices and says what happened: paid, failed (with
 the reason a customer can act on), or left due because no provider is
 configured. It never reports money it did not collect.
+
+Collection has two phases so that a crash at any step never charges twice:
+:meth:`PaymentGateway.prepare` creates (or finds again) the provider's invoice
+for ours and returns its id, which the caller commits to our database before
+:meth:`PaymentGateway.settle` finalizes and pays it. A retry settles the
+recorded provider invoice again, which is never paid twice.
 """
 
 from __future__ import annotations
@@ -23,8 +29,20 @@ class PaymentStatus(Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class CollectionLine:
+    """One line of the invoice as the provider shows it: what it is and what it costs (minor units)."""
+
+    description: str
+    amount_minor: int
+
+
+@dataclass(frozen=True, slots=True)
 class CollectionRequest:
-    """Collect ``amount_minor`` of ``currency`` for one of our invoices (``attempt`` counts retries)."""
+    """Collect ``amount_minor`` of ``currency`` for one of our invoices (``attempt`` counts retries).
+
+    ``provider_customer`` is the provider's customer (from :meth:`PaymentGateway.ensure_customer`); ``lines``,
+    when given, add up to ``amount_minor`` and become the provider invoice's items (else one item for the amount).
+    """
 
     invoice_id: str
     customer_id: str
@@ -33,6 +51,15 @@ class CollectionRequest:
     currency: str
     description: str
     attempt: int = 1
+    provider_customer: str | None = None
+    lines: tuple[CollectionLine, ...] = ()
+
+
+class PaymentProviderError(Exception):
+    """The provider could not be reached or refused the request for a reason that is not the customer's card.
+
+    Whether money moved is unknown to the caller; settling the same recorded reference again is safe.
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +80,27 @@ class PaymentGateway(Protocol):
         """Short name shown in the UI and stored with payments ("stripe", "offline")."""
         ...
 
-    def collect(self, request: CollectionRequest) -> CollectionResult:
-        """Collect the amount due on one invoice, at most once per invoice whatever happens."""
+    def ensure_customer(
+        self, customer_id: str, name: str, email: str | None, existing_reference: str | None
+    ) -> str | None:
+        """The provider's customer for ours, created once (``existing_reference`` when we have one already).
+
+        None when the provider has no customers (offline).
+        """
+        ...
+
+    def prepare(self, request: CollectionRequest) -> str | None:
+        """Create, or find again, the provider's invoice for ``request.invoice_id`` and return its id.
+
+        Nothing is charged. The caller records the id with our invoice before calling :meth:`settle`;
+        None means there is nothing to record (offline, or nothing to pay).
+        """
+        ...
+
+    def settle(self, request: CollectionRequest, reference: str | None) -> CollectionResult:
+        """Collect the provider invoice ``reference`` (from :meth:`prepare`), at most once whatever happens.
+
+        An invoice the provider already has as paid is reported paid without a new charge; a declined card is
+        FAILED with a message the customer can act on; :class:`PaymentProviderError` when the outcome is unknown.
+        """
         ...

@@ -12,7 +12,17 @@ class OfflineGateway:
 
     name = "offline"
 
-    def collect(self, request: CollectionRequest) -> CollectionResult:
+    def ensure_customer(
+        self, customer_id: str, name: str, email: str | None, existing_reference: str | None
+    ) -> str | None:
+        """No provider, no customer there."""
+        return None
+
+    def prepare(self, request: CollectionRequest) -> str | None:
+        """No provider invoice to create."""
+        return None
+
+    def settle(self, request: CollectionRequest, reference: str | None) -> CollectionResult:
         """Nothing to collect with: the invoice stays due (a zero amount is simply settled)."""
         if request.amount_minor == 0:
             return CollectionResult(PaymentStatus.PAID, self.name, "Nothing to pay.")

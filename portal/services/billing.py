@@ -38,6 +38,7 @@ from portal.db.models import (
     PackageVersion,
     SeatChangeRow,
     SeatSubscriptionRow,
+    User,
     utcnow,
 )
 from portal.db.uow import UnitOfWork
@@ -49,7 +50,13 @@ from portal.domain.metrics import UsageSource
 from portal.domain.money import CreditType, Money
 from portal.domain.periods import Frequency, Period
 from portal.payments import configured_gateway
-from portal.payments.gateway import CollectionRequest, PaymentStatus
+from portal.payments.gateway import (
+    CollectionLine,
+    CollectionRequest,
+    CollectionResult,
+    PaymentProviderError,
+    PaymentStatus,
+)
 from portal.services.audit import record, record_if_staff
 from portal.services.customers import Actor, visible_customer
 from portal.services.errors import Forbidden, InvalidInput, NotFound
@@ -575,6 +582,9 @@ def collect(invoice: InvoiceView | None) -> InvoiceView | None:
 
     The outcome is recorded on the invoice: paid, payment failed (with the reason), or still due (no
     provider configured). A failed payment never undoes what was bought; it shows on the invoice.
+
+    Two phases, so that a retry or a crash at any step never charges twice: the provider's invoice is
+    prepared and its id committed with ours first, then settled; a retry settles the recorded one again.
     """
     if invoice is None:
         return None
@@ -584,30 +594,67 @@ def collect(invoice: InvoiceView | None) -> InvoiceView | None:
         customer = uow.session.get(Customer, row.customer_id) if row else None
         if row is None or customer is None:
             raise NotFound(f"There is no invoice {invoice.id}.")
-        if row.status != InvoiceStatus.PAID.value:
-            row.payment_attempts += 1
-            result = gateway.collect(
-                CollectionRequest(
-                    invoice_id=row.id,
-                    customer_id=customer.id,
-                    customer_name=customer.name,
-                    amount_minor=row.total_minor,
-                    currency=row.currency,
-                    description=f"{customer.name}: {invoice.period}",
-                    attempt=row.payment_attempts,
-                )
-            )
-            row.payment_provider, row.payment_reference, row.payment_note = (
-                result.provider,
-                result.reference,
-                result.message,
-            )
-            if result.status is PaymentStatus.PAID:
-                row.status, row.paid_at = InvoiceStatus.PAID.value, utcnow()
-            elif result.status is PaymentStatus.FAILED:
-                row.status = InvoiceStatus.PAYMENT_FAILED.value
-            uow.session.add(row)
+        if row.status == InvoiceStatus.PAID.value:
+            return replace(invoice, status=row.status, payment_note=row.payment_note)
+        row.payment_attempts += 1
+        uow.session.add(row)
+        email = uow.session.exec(
+            select(User.email).where(User.customer_id == customer.id).where(User.role == "admin").order_by(User.email)
+        ).first()
+        request = CollectionRequest(
+            invoice_id=row.id,
+            customer_id=customer.id,
+            customer_name=customer.name,
+            amount_minor=row.total_minor,
+            currency=row.currency,
+            description=f"{customer.name}: {invoice.period}",
+            attempt=row.payment_attempts,
+            lines=tuple(CollectionLine(line.description, line.due_minor) for line in invoice.lines if line.due_minor),
+        )
+        recorded = row.payment_reference if row.payment_provider == gateway.name else None
+        known_customer = customer.payment_customer_id
+    reference = recorded
+    try:
+        provider_customer = gateway.ensure_customer(request.customer_id, request.customer_name, email, known_customer)
+        request = replace(request, provider_customer=provider_customer)
+        if reference is None:
+            reference = gateway.prepare(request)
+        if provider_customer != known_customer or reference != recorded:
+            _record_references(request, gateway.name, provider_customer, reference)
+        result = gateway.settle(request, reference)
+    except PaymentProviderError as error:
+        note = f"The payment could not be completed and will be tried again: {error}"
+        result = CollectionResult(PaymentStatus.DUE, gateway.name, note, reference)
+    with UnitOfWork() as uow:
+        row = uow.session.get(InvoiceRow, invoice.id)
+        if row is None:
+            raise NotFound(f"There is no invoice {invoice.id}.")
+        if result.reference is not None or row.payment_reference is None:
+            row.payment_provider, row.payment_reference = result.provider, result.reference
+        row.payment_note = result.message
+        if result.status is PaymentStatus.PAID:
+            row.status, row.paid_at = InvoiceStatus.PAID.value, utcnow()
+        elif result.status is PaymentStatus.FAILED:
+            row.status = InvoiceStatus.PAYMENT_FAILED.value
+        uow.session.add(row)
         return replace(invoice, status=row.status, payment_note=row.payment_note)
+
+
+def _record_references(
+    request: CollectionRequest, provider: str, provider_customer: str | None, reference: str | None
+) -> None:
+    """Commit the provider's customer and invoice ids before anything is charged against them."""
+    with UnitOfWork() as uow:
+        customer = uow.session.get(Customer, request.customer_id)
+        row = uow.session.get(InvoiceRow, request.invoice_id)
+        if customer is None or row is None:
+            raise NotFound(f"There is no invoice {request.invoice_id}.")
+        if provider_customer is not None:
+            customer.payment_customer_id = provider_customer
+            uow.session.add(customer)
+        if reference is not None:
+            row.payment_provider, row.payment_reference = provider, reference
+            uow.session.add(row)
 
 
 def check_seats(version: PackageVersion, seats: int, holders: int) -> None:

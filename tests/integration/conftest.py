@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -15,6 +16,7 @@ from portal.services.customers import create_customer
 from portal.services.demo_catalog import TOKENS_EVENT, ensure_catalog, ensure_tiers
 from portal.services.identity import operator_identity
 from portal.services.ingest_writer import writer
+from tests.support.stripe import running_fake_stripe
 
 STAFF = replace(operator_identity(), email="staff@portal.test")
 """A staff member (the audit log names them by this email)."""
@@ -46,3 +48,10 @@ def initech(database: str) -> str:
     writer().refresh_metrics()
     writer().submit(events).result()
     return customer.id
+
+
+@pytest.fixture(scope="session")
+def fake_stripe() -> Iterator[str]:
+    """Base URL of the Stripe-compatible fake (tests/fakes/fake_stripe), one for the whole run, stopped by PID."""
+    with running_fake_stripe() as url:
+        yield url

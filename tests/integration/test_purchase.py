@@ -101,8 +101,16 @@ class _DecliningGateway:
 
     name = "declining"
 
-    def collect(self, request: CollectionRequest) -> CollectionResult:
-        return CollectionResult(PaymentStatus.FAILED, self.name, "The card was declined.", f"ch_{request.invoice_id}")
+    def ensure_customer(
+        self, customer_id: str, name: str, email: str | None, existing_reference: str | None
+    ) -> str | None:
+        return existing_reference or f"dc_{customer_id}"
+
+    def prepare(self, request: CollectionRequest) -> str | None:
+        return f"ch_{request.invoice_id}"
+
+    def settle(self, request: CollectionRequest, reference: str | None) -> CollectionResult:
+        return CollectionResult(PaymentStatus.FAILED, self.name, "The card was declined.", reference)
 
 
 def test_a_declined_payment_keeps_the_purchase_and_is_shown_to_the_admin(

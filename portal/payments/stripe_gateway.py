@@ -1,0 +1,146 @@
+"""Collection through Stripe with the official SDK's ``StripeClient``: the only module that imports ``stripe``.
+
+Each of our invoices becomes one Stripe invoice (draft, one item per line, finalize, pay). Every request that
+creates something carries an idempotency key derived from our ids, and the caller records the Stripe invoice id
+with ours before it is paid (:meth:`StripeGateway.prepare` then :meth:`StripeGateway.settle`), so a retry or a
+crash at any step never charges twice: a retry finds the recorded Stripe invoice and pays it only if it is not
+paid already.
+"""
+
+from __future__ import annotations
+
+import stripe
+from stripe._base_address import BaseAddresses
+from stripe.params import CustomerCreateParams
+
+from portal.payments.gateway import (
+    CollectionLine,
+    CollectionRequest,
+    CollectionResult,
+    PaymentProviderError,
+    PaymentStatus,
+)
+
+NO_CARD = "No card on file: add a card, then pay the invoice again."
+DECLINED = "Your card was declined: use another card or ask your bank, then pay the invoice again."
+
+
+class StripeGateway:
+    """Collects through Stripe (or, with a ``sk_test_`` key, a Stripe-compatible server on loopback)."""
+
+    name = "stripe"
+
+    def __init__(self, secret_key: str, api_base: str | None = None) -> None:
+        addresses: BaseAddresses = {"api": api_base} if api_base else {}
+        self._client = stripe.StripeClient(secret_key, base_addresses=addresses)
+
+    def ensure_customer(
+        self, customer_id: str, name: str, email: str | None, existing_reference: str | None
+    ) -> str | None:
+        """The Stripe customer for ours: the recorded one, else created once (keyed by our customer id)."""
+        if existing_reference:
+            return existing_reference
+        params: CustomerCreateParams = {"name": name, "metadata": {"portal_customer_id": customer_id}}
+        if email:
+            params["email"] = email
+        try:
+            customer = self._client.v1.customers.create(params, {"idempotency_key": f"{customer_id}:customer"})
+        except stripe.StripeError as error:
+            raise PaymentProviderError(f"Stripe did not create the customer: {error.user_message or error}") from error
+        return customer.id
+
+    def set_default_card(self, customer_reference: str, payment_method: str) -> str | None:
+        """Attach ``payment_method`` to the Stripe customer and charge invoices to it; a refusal's reason, or None."""
+        try:
+            self._client.v1.payment_methods.attach(payment_method, {"customer": customer_reference})
+            self._client.v1.customers.update(
+                customer_reference, {"invoice_settings": {"default_payment_method": payment_method}}
+            )
+        except stripe.CardError as error:
+            return f"{error.user_message or 'The card was declined'}: try another card."
+        except stripe.StripeError as error:
+            raise PaymentProviderError(f"Stripe did not save the card: {error.user_message or error}") from error
+        return None
+
+    def prepare(self, request: CollectionRequest) -> str | None:
+        """Create (or find again, by idempotency key) the draft Stripe invoice with its items; nothing is charged."""
+        if request.amount_minor == 0:
+            return None
+        if not request.provider_customer:
+            raise PaymentProviderError(f"Invoice {request.invoice_id} has no Stripe customer to bill.")
+        currency = request.currency.lower()
+        lines = request.lines
+        if not lines or sum(line.amount_minor for line in lines) != request.amount_minor:
+            lines = (CollectionLine(request.description, request.amount_minor),)
+        try:
+            invoice = self._client.v1.invoices.create(
+                {
+                    "customer": request.provider_customer,
+                    "currency": currency,
+                    "description": request.description,
+                    "collection_method": "charge_automatically",
+                    "auto_advance": False,
+                    "pending_invoice_items_behavior": "exclude",
+                    "metadata": {"portal_invoice_id": request.invoice_id},
+                },
+                {"idempotency_key": f"{request.invoice_id}:invoice"},
+            )
+            assert invoice.id is not None
+            for number, line in enumerate(lines, start=1):
+                self._client.v1.invoice_items.create(
+                    {
+                        "customer": request.provider_customer,
+                        "invoice": invoice.id,
+                        "amount": line.amount_minor,
+                        "currency": currency,
+                        "description": line.description,
+                    },
+                    {"idempotency_key": f"{request.invoice_id}:item:{number}"},
+                )
+        except stripe.StripeError as error:
+            raise PaymentProviderError(f"Stripe did not create the invoice: {error.user_message or error}") from error
+        return invoice.id
+
+    def settle(self, request: CollectionRequest, reference: str | None) -> CollectionResult:
+        """Finalize and pay the recorded Stripe invoice unless Stripe has it as paid already."""
+        if reference is None:
+            if request.amount_minor == 0:
+                return CollectionResult(PaymentStatus.PAID, self.name, "Nothing to pay.")
+            raise PaymentProviderError(f"Invoice {request.invoice_id} has no Stripe invoice to settle.")
+        try:
+            invoice = self._client.v1.invoices.retrieve(reference)
+            if invoice.status == "draft":
+                invoice = self.finalize(reference)
+            if invoice.status == "open":
+                billed = invoice.customer if isinstance(invoice.customer, str) else request.provider_customer
+                if not self._has_card(billed):
+                    return CollectionResult(PaymentStatus.FAILED, self.name, NO_CARD, reference)
+                invoice = self.pay(reference, f"{request.invoice_id}:pay:{request.attempt}")
+        except stripe.CardError as error:
+            reason = error.user_message or str(error)
+            return CollectionResult(PaymentStatus.FAILED, self.name, f"{DECLINED} ({reason})", reference)
+        except stripe.StripeError as error:
+            raise PaymentProviderError(f"Stripe did not settle the invoice: {error.user_message or error}") from error
+        if invoice.status == "paid":
+            return CollectionResult(PaymentStatus.PAID, self.name, "Paid by card.", reference)
+        return CollectionResult(
+            PaymentStatus.FAILED, self.name, f"Stripe has the invoice as {invoice.status}: it was not paid.", reference
+        )
+
+    def _has_card(self, customer_reference: str | None) -> bool:
+        """Whether invoices of the Stripe customer have a card (or source) to be charged to."""
+        if not customer_reference:
+            return False
+        customer = self._client.v1.customers.retrieve(customer_reference)
+        settings = customer.invoice_settings
+        return bool((settings and settings.default_payment_method) or customer.default_source)
+
+    def finalize(self, reference: str) -> stripe.Invoice:
+        """Finalize the draft Stripe invoice (one step of :meth:`settle`; tests inject crashes around it)."""
+        return self._client.v1.invoices.finalize_invoice(
+            reference, {"auto_advance": False}, {"idempotency_key": f"{reference}:finalize"}
+        )
+
+    def pay(self, reference: str, idempotency_key: str) -> stripe.Invoice:
+        """Charge the open Stripe invoice to the customer's default card (one step of :meth:`settle`)."""
+        return self._client.v1.invoices.pay(reference, {}, {"idempotency_key": idempotency_key})
