@@ -338,7 +338,8 @@ def test_staff_set_up_three_levels_and_a_hundred_departments(umbrella: Identity)
     )
     assert view.department(teams[2]).figures.from_commitment == Decimal(200)
     staff = enterprise.staff_view(STAFF, root)
-    assert staff.view is not None and staff.top_name == ""
+    assert staff.view is not None
+    assert staff.top_name == ""
     assert staff.view.commitments[0].child_access == (teams[2],)
     assert (staff.view.department(separate).statement, staff.view.department(divisions[0]).payer) == (
         "separate",
