@@ -8,13 +8,15 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from portal.db.models import utcnow
+from portal.auth.passwords import hash_password
+from portal.db.models import User, utcnow
 from portal.db.uow import UnitOfWork
 from portal.domain.metrics import UsageEvent
 from portal.services.billing import provision
 from portal.services.customers import create_customer
+from portal.services.demo import seed_demo
 from portal.services.demo_catalog import TOKENS_EVENT, ensure_catalog, ensure_tiers
-from portal.services.identity import operator_identity
+from portal.services.identity import Identity, operator_identity, sign_in
 from portal.services.ingest_writer import writer
 from tests.support.stripe import running_fake_stripe
 
@@ -55,3 +57,12 @@ def fake_stripe() -> Iterator[str]:
     """Base URL of the Stripe-compatible fake (tests/fakes/fake_stripe), one for the whole run, stopped by PID."""
     with running_fake_stripe() as url:
         yield url
+
+
+@pytest.fixture
+def buyer(database: str) -> Identity:
+    """The demo data and a newly signed-up user with no account yet (new@initech.test, password pw-123456)."""
+    seed_demo()
+    with UnitOfWork() as uow:
+        uow.session.add(User(email="new@initech.test", name="Nina New", password_hash=hash_password("pw-123456")))
+    return sign_in("new@initech.test", "pw-123456").identity

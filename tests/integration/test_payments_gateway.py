@@ -15,16 +15,14 @@ import stripe
 from pydantic import ValidationError
 from sqlmodel import select
 
-from portal.auth.passwords import hash_password
 from portal.config import Settings
-from portal.db.models import Customer, InvoiceRow, User
+from portal.db.models import Customer, InvoiceRow
 from portal.db.uow import UnitOfWork
 from portal.payments import configured_gateway
 from portal.payments.gateway import PaymentGateway
 from portal.payments.offline import NOT_CONFIGURED, OfflineGateway
 from portal.payments.stripe_gateway import DECLINED, NO_CARD, StripeGateway
 from portal.services import billing
-from portal.services.demo import seed_demo
 from portal.services.identity import Identity, sign_in
 from portal.services.purchase import purchase
 from tests.support.settings import settings_env
@@ -99,14 +97,6 @@ def provider(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
         chosen = Provider(CardOnFile(api_base), stripe_charges(api_base), "paid", "Paid by card.")
     monkeypatch.setattr(billing, "configured_gateway", lambda: chosen.gateway)
     return chosen
-
-
-@pytest.fixture
-def buyer(database: str) -> Identity:
-    seed_demo()
-    with UnitOfWork() as uow:
-        uow.session.add(User(email="new@initech.test", name="Nina New", password_hash=hash_password("pw-123456")))
-    return sign_in("new@initech.test", "pw-123456").identity
 
 
 def the_invoice() -> tuple[billing.InvoiceView, InvoiceRow, Customer]:

@@ -7,9 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from portal.auth.passwords import hash_password
-from portal.db.models import User, utcnow
-from portal.db.uow import UnitOfWork
+from portal.db.models import utcnow
 from portal.domain.money import Money, currency
 from portal.domain.periods import Period, prorate
 from portal.payments.gateway import CollectionRequest, CollectionResult, PaymentStatus
@@ -20,14 +18,6 @@ from portal.services.demo import DEMO_PASSWORD, seed_demo
 from portal.services.errors import Forbidden, InvalidInput, NotSignedIn
 from portal.services.identity import Identity, sign_in
 from portal.services.purchase import purchase, quote, switch_tier
-
-
-@pytest.fixture
-def buyer(database: str) -> Identity:
-    seed_demo()
-    with UnitOfWork() as uow:
-        uow.session.add(User(email="new@initech.test", name="Nina New", password_hash=hash_password("pw-123456")))
-    return sign_in("new@initech.test", "pw-123456").identity
 
 
 def test_a_quote_prices_the_first_period_in_advance(database: str) -> None:
