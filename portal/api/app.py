@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
-from portal.api import auth, billing, catalog, customers, health, ingest, staff
+from portal.api import auth, billing, catalog, customers, health, ingest, staff, stripe_webhooks
 from portal.domain.errors import DomainError
 from portal.services.errors import Forbidden, InvalidInput, NotFound, NotSignedIn, ServiceError
 
@@ -50,6 +50,6 @@ def create_api() -> FastAPI:
     api.add_exception_handler(ServiceError, _refused)
     api.add_exception_handler(DomainError, _refused)
     api.add_exception_handler(OperationalError, _database_unavailable)
-    for module in (health, catalog, auth, ingest, customers, billing, staff):
+    for module in (health, catalog, auth, ingest, customers, billing, staff, stripe_webhooks):
         api.include_router(module.router)
     return api

@@ -499,3 +499,17 @@ class EnterpriseAlert(SQLModel, table=True):
     period_start: datetime = Field(sa_type=UTCDateTime)
     message: str = Field(max_length=500)
     raised_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+class PaymentEventRow(SQLModel, table=True):
+    """A payment provider's webhook event we acted on (or chose to ignore): stored once, in the same transaction
+    as what it changed, so a replayed event id is acknowledged and does nothing."""
+
+    __tablename__ = "payment_event"
+
+    id: str = Field(primary_key=True, max_length=255, description="the provider's event id (evt_...)")
+    provider: str = Field(max_length=20, description="stripe")
+    type: str = Field(max_length=100, description="the event type, e.g. invoice.paid")
+    object_id: str | None = Field(default=None, max_length=255, description="the provider object the event names")
+    outcome: str = Field(default="", max_length=500, description="what the portal did with it")
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)

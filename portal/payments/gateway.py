@@ -104,3 +104,31 @@ class PaymentGateway(Protocol):
         FAILED with a message the customer can act on; :class:`PaymentProviderError` when the outcome is unknown.
         """
         ...
+
+
+class InvalidEvent(Exception):
+    """A webhook that cannot be trusted: no or a wrong signature, a stale timestamp, or a body that is not an event.
+
+    ``str(error)`` says which, for the sender's delivery log; nothing was acted on.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderEvent:
+    """A verified provider event: its id (unique at the provider), its type and the id of the object it names."""
+
+    id: str
+    type: str
+    object_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderInvoiceState:
+    """What the provider says of one of its invoices now (re-fetched, never taken from an event's payload).
+
+    ``status`` is the provider's: ``paid``, ``open``, ``uncollectible``, ``void`` or ``draft``; ``failure_message``
+    is why the last charge failed, when one did, in words the customer can act on.
+    """
+
+    status: str
+    failure_message: str = ""

@@ -17,12 +17,48 @@ from portal.payments.gateway import (
     CollectionLine,
     CollectionRequest,
     CollectionResult,
+    InvalidEvent,
     PaymentProviderError,
     PaymentStatus,
+    ProviderEvent,
+    ProviderInvoiceState,
 )
 
 NO_CARD = "No card on file: add a card, then pay the invoice again."
 DECLINED = "Your card was declined: use another card or ask your bank, then pay the invoice again."
+WEBHOOK_TOLERANCE_SECONDS = 300
+"""A signed webhook older than this is refused as stale (the SDK's default tolerance): a captured one cannot be
+replayed later."""
+
+
+def verify_event(payload: bytes, header: str | None, secret: str) -> ProviderEvent:
+    """The event in ``payload`` if ``header`` (``Stripe-Signature``) signs it with ``secret`` within the tolerance.
+
+    :class:`InvalidEvent` says what is wrong: no signature, a signature that does not match, a stale timestamp,
+    or a body that is not a Stripe event. Only the event's id, type and object id are read from the payload; what
+    the object says is re-fetched from Stripe before anything is acted on.
+    """
+    if not header:
+        raise InvalidEvent("No Stripe-Signature header: only events signed by Stripe are accepted.")
+    try:
+        event = stripe.Webhook.construct_event(payload, header, secret, tolerance=WEBHOOK_TOLERANCE_SECONDS)
+    except stripe.SignatureVerificationError as error:
+        if "tolerance" in str(error):
+            raise InvalidEvent(
+                f"The Stripe-Signature timestamp is more than {WEBHOOK_TOLERANCE_SECONDS} seconds old: "
+                "the event is refused as stale."
+            ) from error
+        raise InvalidEvent(
+            "The Stripe-Signature header does not sign this body with the configured STRIPE_WEBHOOK_SECRET."
+        ) from error
+    except ValueError as error:
+        raise InvalidEvent(f"The body is not a Stripe event: {error}") from error
+    data = getattr(event, "data", None)
+    found = getattr(data, "object", None) if data is not None else None
+    object_id = getattr(found, "id", None) if found is not None else None
+    if not isinstance(getattr(event, "id", None), str) or not isinstance(getattr(event, "type", None), str):
+        raise InvalidEvent("The body is not a Stripe event: it has no id or type.")
+    return ProviderEvent(event.id, event.type, object_id if isinstance(object_id, str) else None)
 
 
 class StripeGateway:
@@ -126,6 +162,39 @@ class StripeGateway:
         return CollectionResult(
             PaymentStatus.FAILED, self.name, f"Stripe has the invoice as {invoice.status}: it was not paid.", reference
         )
+
+    def invoice_state(self, reference: str) -> ProviderInvoiceState | None:
+        """What Stripe says of its invoice ``reference`` now, with the last charge's failure; None if it has none.
+
+        :class:`PaymentProviderError` when Stripe cannot be asked (the event is then refused, and Stripe retries).
+        """
+        try:
+            invoice = self._client.v1.invoices.retrieve(reference)
+        except stripe.InvalidRequestError as error:
+            if error.http_status == 404:
+                return None
+            raise PaymentProviderError(f"Stripe did not return the invoice: {error.user_message or error}") from error
+        except stripe.StripeError as error:
+            raise PaymentProviderError(f"Stripe did not return the invoice: {error.user_message or error}") from error
+        status = invoice.status or "draft"
+        failure = ""
+        if status == "open":
+            failure = self._last_failure(invoice)
+        return ProviderInvoiceState(status, failure)
+
+    def _last_failure(self, invoice: stripe.Invoice) -> str:
+        """Why the last charge of an open invoice failed, as the customer should read it ("" if none failed)."""
+        intent = getattr(invoice, "payment_intent", None)
+        if not intent:
+            return ""
+        try:
+            found = self._client.v1.payment_intents.retrieve(intent if isinstance(intent, str) else intent.id)
+        except stripe.StripeError:
+            return DECLINED
+        error = found.last_payment_error
+        if error is None:
+            return ""
+        return f"{DECLINED} ({error.message})" if error.message else DECLINED
 
     def _has_card(self, customer_reference: str | None) -> bool:
         """Whether invoices of the Stripe customer have a card (or source) to be charged to."""
