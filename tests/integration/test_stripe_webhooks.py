@@ -25,7 +25,7 @@ from portal.payments.stripe_gateway import DECLINED
 from portal.services import billing
 from portal.services.identity import Identity
 from portal.services.purchase import purchase
-from tests.integration.test_payments_gateway import DECLINED_AT_CHARGE, GOOD_CARD, CardOnFile, the_invoice
+from tests.support.payments import DECLINED_AT_CHARGE, GOOD_CARD, CardOnFile, the_invoice
 from tests.support.settings import settings_env
 from tests.support.stripe import TEST_SECRET_KEY
 
