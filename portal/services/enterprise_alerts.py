@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,6 +33,9 @@ from portal.services.identity import Identity
 BUDGET_80, BUDGET_100, COMMITMENT_RUNOUT = "budget_80", "budget_100", "commitment_runout"
 RECENT = 50
 """How many alerts the /enterprise page lists."""
+
+ROOTS_KEPT_SECONDS = 30.0
+"""How long the watcher trusts what it read of a customer's place in an enterprise."""
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +188,7 @@ class AlertWatcher:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
-        self._roots: dict[str, str | None] = {}
+        self._roots: dict[str, tuple[float, str | None]] = {}
 
     def touched(self, customer_ids: Iterable[str]) -> None:
         """Note that usage of ``customer_ids`` was stored: their enterprises are evaluated within a second (cheap:
@@ -196,17 +200,20 @@ class AlertWatcher:
                 self._thread.start()
         self._wake.set()
 
-    def _root(self, customer_id: str) -> str | None:
-        """The top customer of ``customer_id``'s enterprise, or None when it is not part of one (remembered)."""
-        if customer_id in self._roots:
-            return self._roots[customer_id]
+    def enterprise_of(self, customer_id: str) -> str | None:
+        """The top customer of ``customer_id``'s enterprise, or None when it is not part of one (remembered for
+        :data:`ROOTS_KEPT_SECONDS`: a customer that becomes an enterprise or a department is noticed then)."""
+        now = time.monotonic()
+        kept = self._roots.get(customer_id)
+        if kept is not None and now - kept[0] < ROOTS_KEPT_SECONDS:
+            return kept[1]
         with Session(get_engine()) as session:
             customer = session.get(Customer, customer_id)
             above = ancestors(session, customer) if customer is not None else []
             root = above[-1].id if above else None
             if root is None and customer is not None and is_enterprise(session, customer):
                 root = customer.id
-        self._roots[customer_id] = root
+        self._roots[customer_id] = (now, root)
         return root
 
     def _run(self) -> None:
@@ -216,15 +223,11 @@ class AlertWatcher:
             with self._lock:
                 dirty, self._dirty = self._dirty, set()
             try:
-                roots = {r for r in (self._root(c) for c in dirty) if r is not None}
+                roots = {r for r in (self.enterprise_of(c) for c in dirty) if r is not None}
                 for enterprise_id in sorted(roots):
                     evaluate(enterprise_id)
             except Exception:  # an alert must never take ingest down; the next usage evaluates again
                 log.exception("Evaluating enterprise alerts failed")
-
-    def forget(self) -> None:
-        """Forget which customers belong to which enterprise (after departments change, or in tests)."""
-        self._roots.clear()
 
 
 _WATCHER = AlertWatcher()

@@ -350,3 +350,26 @@ def test_staff_set_up_three_levels_and_a_hundred_departments(umbrella: Identity)
     assert enterprise.staff_view(STAFF, newcomer.id) == enterprise.StaffEnterprise(None, "", "")
     with pytest.raises(Forbidden):
         enterprise.staff_view(umbrella, root)
+
+
+def test_the_watcher_notices_a_customer_that_becomes_an_enterprise(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with UnitOfWork() as uow:
+        ensure_catalog(uow.session)
+    customer = create_customer(STAFF, "Cyberdyne")
+    watcher = enterprise_alerts.AlertWatcher()
+    assert watcher.enterprise_of(customer.id) is None  # not an enterprise yet, and the watcher remembers that
+    monkeypatch.setattr(enterprise_alerts, "ROOTS_KEPT_SECONDS", 0.0)  # as if the remembered answer had aged
+    enterprise.open_enterprise(
+        STAFF, customer.id, rate_card_id=RATE_CARD, commitment="10000", credit_type_id=CREDITS, term_months=12
+    )
+    writer().refresh_metrics()
+    _use(customer.id, 900_000, "own")  # the enterprise itself burns 9,000 of its 10,000 credits in a day
+    admin = _with_user(_admin_of(customer.id, "admin@cyberdyne.test"))
+    assert watcher.enterprise_of(customer.id) == customer.id
+    watcher.touched([customer.id])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not enterprise_alerts.recent_alerts(admin):
+        time.sleep(0.1)
+    assert [a.kind for a in enterprise_alerts.recent_alerts(admin)] == [enterprise_alerts.COMMITMENT_RUNOUT]
