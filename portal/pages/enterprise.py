@@ -10,12 +10,13 @@ from __future__ import annotations
 import reflex as rx
 
 from portal.components.access import guarded
+from portal.components.account_forms import error_message
+from portal.components.dialogs import dialog_buttons, native_select
 from portal.components.layout import labelled, notice, shell
 from portal.pages.enterprise_state import AlertRow, CommitmentRow, DepartmentRow, EnterpriseState
 
 S = EnterpriseState
 
-_FIELD_STYLE = {"width": "100%", "padding": "6px"}
 
 _BEHAVIOURS = (
     (
@@ -29,19 +30,6 @@ _BEHAVIOURS = (
         "Usage sent for the department is refused until the next period or until its budget is raised.",
     ),
 )
-
-
-def _error(message: rx.Var[str] | str, error_id: str) -> rx.Component:
-    return rx.cond(message != "", rx.callout(message, icon="triangle-alert", color_scheme="red", id=error_id))
-
-
-def _buttons(submit_label: str, submit_id: str) -> rx.Component:
-    return rx.hstack(
-        rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray", type="button")),
-        rx.button(submit_label, type="submit", id=submit_id),
-        justify="end",
-        width="100%",
-    )
 
 
 # --- header, commitments, summary -------------------------------------------------------------------
@@ -328,10 +316,6 @@ def _alerts() -> rx.Component:
 # --- dialogs -----------------------------------------------------------------------------------------
 
 
-def _select(name: str, field_id: str, options: rx.Component, **props: object) -> rx.Component:
-    return rx.el.select(options, name=name, id=field_id, style=_FIELD_STYLE, **props)
-
-
 def _parent_option(d: DepartmentRow) -> rx.Component:
     return rx.el.option(d.option, value=d.id)
 
@@ -339,7 +323,7 @@ def _parent_option(d: DepartmentRow) -> rx.Component:
 def _create_form() -> rx.Component:
     return rx.form(
         rx.vstack(
-            _error(S.create_error, "create-department-error"),
+            error_message(S.create_error, "create-department-error"),
             labelled("Name", rx.input(id="department-name", name="name", placeholder="e.g. Research", width="100%")),
             labelled(
                 "Admin's email address",
@@ -348,7 +332,7 @@ def _create_form() -> rx.Component:
             ),
             labelled(
                 "Under",
-                _select("parent", "department-parent", rx.foreach(S.departments, _parent_option)),
+                native_select("parent", "department-parent", rx.foreach(S.departments, _parent_option)),
             ),
             labelled(
                 "Budget per period (optional)",
@@ -357,17 +341,17 @@ def _create_form() -> rx.Component:
             ),
             labelled(
                 "At the budget",
-                _select("behaviour", "department-behaviour",
+                native_select("behaviour", "department-behaviour",
                         rx.fragment(*[rx.el.option(label, value=v) for v, label, _ in _BEHAVIOURS])),
             ),
             labelled(
                 "Who pays its overage",
-                _select("payer", "department-payer", rx.fragment(
+                native_select("payer", "department-payer", rx.fragment(
                     rx.el.option("The department itself", value="self"),
                     rx.el.option("The account above it", value="parent"),
                 )),
             ),
-            _buttons("Create and invite", "create-department-submit"),
+            dialog_buttons(rx.button("Create and invite", type="submit", id="create-department-submit")),
             spacing="3",
             width="100%",
         ),
@@ -413,7 +397,7 @@ def _budget_dialog() -> rx.Component:
             rx.dialog.title("Budget of ", S.budget_name),
             rx.form(
                 rx.vstack(
-                    _error(S.budget_error, "budget-error"),
+                    error_message(S.budget_error, "budget-error"),
                     labelled(
                         "Budget per period",
                         rx.input(id="budget-amount", name="amount", default_value=S.budget_amount, width="100%"),
@@ -421,7 +405,7 @@ def _budget_dialog() -> rx.Component:
                     ),
                     rx.text("At the budget", weight="medium", size="2"),
                     *[_behaviour_choice(*b) for b in _BEHAVIOURS],
-                    _buttons("Save budget", "save-budget"),
+                    dialog_buttons(rx.button("Save budget", type="submit", id="save-budget")),
                     spacing="3",
                     width="100%",
                 ),
@@ -448,7 +432,7 @@ def _move_dialog() -> rx.Component:
             ),
             rx.form(
                 rx.vstack(
-                    _error(S.move_error, "move-error"),
+                    error_message(S.move_error, "move-error"),
                     rx.text("Budgets per period now", weight="medium", size="2"),
                     rx.vstack(
                         rx.foreach(
@@ -462,12 +446,12 @@ def _move_dialog() -> rx.Component:
                         width="100%",
                         id="move-current-budgets",
                     ),
-                    labelled("From", _select("from", "move-from", rx.fragment(
+                    labelled("From", native_select("from", "move-from", rx.fragment(
                         rx.el.option("Choose…", value=""), rx.foreach(S.movable, _budget_option)))),
-                    labelled("To", _select("to", "move-to", rx.fragment(
+                    labelled("To", native_select("to", "move-to", rx.fragment(
                         rx.el.option("Choose…", value=""), rx.foreach(S.movable, _budget_option)))),
                     labelled("Amount", rx.input(id="move-amount", name="amount", placeholder="e.g. 300", width="100%")),
-                    _buttons("Move budget", "move-submit"),
+                    dialog_buttons(rx.button("Move budget", type="submit", id="move-submit")),
                     spacing="3",
                     width="100%",
                 ),

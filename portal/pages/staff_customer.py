@@ -8,6 +8,8 @@ from typing import Any
 
 import reflex as rx
 
+from portal.components.account_forms import error_message
+from portal.components.dialogs import dialog_buttons
 from portal.components.invoice import explain_dialog, invoice_lines, invoice_totals, status_badge
 from portal.components.layout import labelled, page_header
 from portal.components.staff_nav import staff_area
@@ -187,17 +189,13 @@ def _invoices_panel() -> rx.Component:
     )
 
 
-def _error(text: rx.Var, error_id: str) -> rx.Component:
-    return rx.cond(text != "", rx.callout(text, icon="triangle-alert", color_scheme="red", id=error_id))
-
-
 def _grant_dialog() -> rx.Component:
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title("Grant credits to ", S.customer["name"]),
             rx.form(
                 rx.vstack(
-                    _error(S.grant_error, "grant-error"),
+                    error_message(S.grant_error, "grant-error"),
                     rx.hstack(
                         labelled("Amount", rx.input(name="amount", id="grant-amount", placeholder="500")),
                         labelled(
@@ -213,7 +211,7 @@ def _grant_dialog() -> rx.Component:
                         ),
                     ),
                     labelled("Expires (optional)", rx.input(name="expires", type="date", id="grant-expires")),
-                    _dialog_buttons(rx.button(rx.icon("gift", size=14), "Grant", type="submit", id="grant-submit")),
+                    dialog_buttons(rx.button(rx.icon("gift", size=14), "Grant", type="submit", id="grant-submit")),
                     spacing="3",
                     width="100%",
                 ),
@@ -228,16 +226,6 @@ def _grant_dialog() -> rx.Component:
     )
 
 
-def _dialog_buttons(submit: rx.Component) -> rx.Component:
-    """Cancel (closes the dialog) and the dialog's submit button, at its foot."""
-    return rx.hstack(
-        rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray", type="button")),
-        submit,
-        justify="end",
-        width="100%",
-    )
-
-
 def _void_dialog() -> rx.Component:
     return rx.dialog.root(
         rx.dialog.content(
@@ -247,9 +235,9 @@ def _void_dialog() -> rx.Component:
             ),
             rx.form(
                 rx.vstack(
-                    _error(S.void_error, "void-error"),
+                    error_message(S.void_error, "void-error"),
                     labelled("Reason", rx.text_area(name="reason", id="void-reason")),
-                    _dialog_buttons(rx.button("Void invoice", color_scheme="red", type="submit", id="void-submit")),
+                    dialog_buttons(rx.button("Void invoice", color_scheme="red", type="submit", id="void-submit")),
                     spacing="3",
                     width="100%",
                     margin_top="12px",

@@ -8,28 +8,11 @@ from collections.abc import Callable
 
 import reflex as rx
 
+from portal.components.account_forms import error_message
+from portal.components.dialogs import dialog_buttons, native_select
 from portal.components.layout import labelled
 from portal.pages.staff_enterprise_state import CHOSEN, EVERY, NONE, CommitmentRow, Option, TreeRow
 from portal.pages.staff_enterprise_state import StaffEnterpriseState as E
-
-_FIELD_STYLE = {"width": "100%", "padding": "6px"}
-
-
-def _error(text: rx.Var, error_id: str) -> rx.Component:
-    return rx.cond(text != "", rx.callout(text, icon="triangle-alert", color_scheme="red", id=error_id))
-
-
-def _buttons(submit: rx.Component) -> rx.Component:
-    return rx.hstack(
-        rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray", type="button")),
-        submit,
-        justify="end",
-        width="100%",
-    )
-
-
-def _select(name: str, field_id: str, options: rx.Component) -> rx.Component:
-    return rx.el.select(options, name=name, id=field_id, style=_FIELD_STYLE)
 
 
 def _option(o: Option) -> rx.Component:
@@ -190,15 +173,16 @@ def _open_dialog() -> rx.Component:
             ),
             rx.form(
                 rx.vstack(
-                    _error(E.open_error, "enterprise-open-error"),
+                    error_message(E.open_error, "enterprise-open-error"),
                     labelled(
-                        "Rate card", _select("rate_card", "enterprise-rate-card", rx.foreach(E.rate_cards, _option))
+                        "Rate card",
+                        native_select("rate_card", "enterprise-rate-card", rx.foreach(E.rate_cards, _option)),
                     ),
                     rx.hstack(
                         labelled("Commitment", _field("commitment", "enterprise-commitment", placeholder="250000")),
                         labelled(
                             "Credit type",
-                            _select("credit_type", "enterprise-credit-type", rx.foreach(E.credit_types, _option)),
+                            native_select("credit_type", "enterprise-credit-type", rx.foreach(E.credit_types, _option)),
                         ),
                         width="100%",
                     ),
@@ -211,7 +195,7 @@ def _open_dialog() -> rx.Component:
                         _field("reason", "enterprise-reason", default_value="Enterprise commitment"),
                         "Names the commitment on statements and in the audit log.",
                     ),
-                    _buttons(rx.button("Open as enterprise", type="submit", id="enterprise-open-submit")),
+                    dialog_buttons(rx.button("Open as enterprise", type="submit", id="enterprise-open-submit")),
                     spacing="3",
                     width="100%",
                     margin_top="12px",
@@ -234,20 +218,20 @@ def _parent_option(d: TreeRow) -> rx.Component:
 def _department_form() -> rx.Component:
     return rx.form(
         rx.vstack(
-            _error(E.department_error, "department-error"),
+            error_message(E.department_error, "department-error"),
             labelled("Name", _field("name", "department-name", placeholder="e.g. Research")),
             labelled(
                 "Admin's email address (optional)",
                 _field("admin_email", "department-admin-email", type="email"),
                 "They get an invitation to join as the department's admin.",
             ),
-            labelled("Under", _select("parent", "department-parent", rx.foreach(E.tree, _parent_option))),
+            labelled("Under", native_select("parent", "department-parent", rx.foreach(E.tree, _parent_option))),
             rx.hstack(
-                labelled("Who pays its overage", _select("payer", "department-payer", rx.fragment(
+                labelled("Who pays its overage", native_select("payer", "department-payer", rx.fragment(
                     rx.el.option("The department itself", value="self"),
                     rx.el.option("The customer above it", value="parent"),
                 ))),
-                labelled("Usage statement", _select("statement", "department-statement", rx.fragment(
+                labelled("Usage statement", native_select("statement", "department-statement", rx.fragment(
                     rx.el.option("Consolidated into the parent's", value="consolidated"),
                     rx.el.option("Separate", value="separate"),
                 ))),
@@ -255,7 +239,7 @@ def _department_form() -> rx.Component:
             ),
             labelled(
                 "Rates",
-                _select("rate_card", "department-rate-card", rx.fragment(
+                native_select("rate_card", "department-rate-card", rx.fragment(
                     rx.el.option("The parent's terms", value=""), rx.foreach(E.rate_cards, _option)
                 )),
                 "Custom rates bill the department on a rate card of its own.",
@@ -263,13 +247,13 @@ def _department_form() -> rx.Component:
             rx.hstack(
                 labelled("Budget per period (optional)", _field("budget", "department-budget",
                                                                 placeholder="e.g. 600")),
-                labelled("At the budget", _select("behaviour", "department-behaviour", rx.fragment(
+                labelled("At the budget", native_select("behaviour", "department-behaviour", rx.fragment(
                     rx.el.option("Overage billed", value="overage"),
                     rx.el.option("Block usage", value="block"),
                 ))),
                 width="100%",
             ),
-            _buttons(rx.button("Add department", type="submit", id="department-submit")),
+            dialog_buttons(rx.button("Add department", type="submit", id="department-submit")),
             spacing="3",
             width="100%",
             margin_top="12px",
@@ -339,7 +323,7 @@ def _access_dialog() -> rx.Component:
             ),
             rx.form(
                 rx.vstack(
-                    _error(E.access_error, "access-error"),
+                    error_message(E.access_error, "access-error"),
                     _mode(EVERY, "Every department"),
                     _mode(NONE, "None"),
                     _mode(CHOSEN, "The departments ticked:"),
@@ -350,7 +334,7 @@ def _access_dialog() -> rx.Component:
                         max_height="320px",
                         id="access-choices",
                     ),
-                    _buttons(rx.button("Save child access", type="submit", id="access-submit")),
+                    dialog_buttons(rx.button("Save child access", type="submit", id="access-submit")),
                     spacing="2",
                     width="100%",
                     margin_top="12px",

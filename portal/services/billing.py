@@ -19,7 +19,7 @@ read their own (and their departments'); only staff provision contracts.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -344,14 +344,22 @@ def invoice_view(invoice: Invoice, departments: dict[str, str]) -> InvoiceView:
 # --- loading and rating ----------------------------------------------------------------------------
 
 
+def active_contracts(session: Session, customer_ids: Iterable[str], at: datetime) -> dict[str, Contract]:
+    """Each customer's contract in force at ``at`` (the latest started, not ended); customers without one are
+    left out. One query for them all."""
+    wanted = list(dict.fromkeys(customer_ids))
+    rows = session.exec(
+        select(Contract)
+        .where(col(Contract.customer_id).in_(wanted), col(Contract.starting_at) <= at)
+        .where((col(Contract.ending_before).is_(None)) | (col(Contract.ending_before) > at))
+        .order_by(col(Contract.starting_at))
+    ).all()
+    return {row.customer_id: row for row in rows}  # the latest started wins
+
+
 def active_contract(session: Session, customer_id: str, at: datetime) -> Contract:
     """The customer's contract in force at ``at`` (the latest started, not ended)."""
-    row = session.exec(
-        select(Contract)
-        .where(Contract.customer_id == customer_id, col(Contract.starting_at) <= at)
-        .where((col(Contract.ending_before).is_(None)) | (col(Contract.ending_before) > at))
-        .order_by(col(Contract.starting_at).desc())
-    ).first()
+    row = active_contracts(session, [customer_id], at).get(customer_id)
     if row is None:
         raise NotFound("This customer has no contract yet: provision a package first.")
     return row

@@ -15,7 +15,7 @@ own budget: only an admin of a customer above it (or staff) can. Every change is
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -176,22 +176,12 @@ class _Tree:
 
 
 def _tree(session: Session, root: Customer, at: datetime) -> _Tree:
-    customers = {root.id: root}
+    ids = customers_under(session, [root.id])
+    customers = {c.id: c for c in session.exec(select(Customer).where(col(Customer.id).in_(ids))).all()}
     children: dict[str, list[str]] = defaultdict(list)
-    level = [root.id]
-    while level:
-        found = session.exec(select(Customer).where(col(Customer.parent_id).in_(level))).all()
-        for customer in found:
-            customers[customer.id] = customer
-            children[customer.parent_id or ""].append(customer.id)
-        level = [c.id for c in found]
-    contracts: dict[str, Contract] = {}
-    for customer_id in customers:
-        try:
-            contracts[customer_id] = billing.active_contract(session, customer_id, at)
-        except NotFound:
-            continue
-    return _Tree(root, customers, dict(children), contracts)
+    for customer_id in ids[1:]:
+        children[customers[customer_id].parent_id or ""].append(customer_id)
+    return _Tree(root, customers, dict(children), billing.active_contracts(session, ids, at))
 
 
 def _own_customer(session: Session, identity: Identity) -> Customer:
@@ -338,12 +328,13 @@ def view_of(session: Session, viewer: Customer, at: datetime) -> EnterpriseView:
     trailing = _trailing(rated, at) if credit_type is not None else [(at, rated.run.burn_down.drawn)]
     rows = _department_rows(session, tree, rated, credit_type, trailing)
     held = [g for g in commitments if g.contract_id == own_contract.id]
+    drawn_then = [(when, _drawn_per_grant(drawn)) for when, drawn in trailing] if held else []
     return EnterpriseView(
         customer_id=viewer.id,
         name=viewer.name,
         period=rated.period,
         credit_type=credit_type,
-        commitments=tuple(_commitment_view(session, g, rated, tree, trailing) for g in held),
+        commitments=tuple(_commitment_view(session, g, rated, tree, drawn_then) for g in held),
         departments=rows,
         can_manage=bool(held) or len(rows) > 1,
     )
@@ -409,7 +400,7 @@ def _commitment_view(
     grant: Grant,
     rated: Rated,
     tree: _Tree,
-    trailing: Sequence[tuple[datetime, Sequence[DrawnCharge]]],
+    drawn_then: Sequence[tuple[datetime, Mapping[str, Decimal]]],
 ) -> CommitmentView:
     """A commitment with what is left, what this period drew, its forecast at the trailing week's burn and which
     departments may draw on it."""
@@ -417,7 +408,7 @@ def _commitment_view(
     access = (row.child_access if row is not None else None) or []
     customer_of = {c.id: customer_id for customer_id, c in tree.contracts.items()}
     remaining = rated.run.burn_down.balance(grant.id)
-    points = [(when, _drawn_per_grant(drawn)[grant.id]) for when, drawn in trailing]
+    points = [(when, drawn[grant.id]) for when, drawn in drawn_then]
     return CommitmentView(
         grant.id,
         row.reason if row is not None and row.reason else "Shared commitment",
@@ -426,7 +417,7 @@ def _commitment_view(
         points[-1][1],
         grant.starting_at,
         grant.ending_before,
-        _forecast(points, remaining, trailing[-1][0], grant.ending_before),
+        _forecast(points, remaining, points[-1][0], grant.ending_before),
         None if access == ["*"] else tuple(customer_of[c] for c in access if c in customer_of),
     )
 
@@ -736,21 +727,18 @@ def gated_customers(session: Session) -> set[str]:
 
 def budget_exhausted(session: Session, customer_id: str, at: datetime) -> str | None:
     """Why usage of ``customer_id`` is refused now: its blocking budget (or one above it) is used up; else None."""
-    customer = session.get(Customer, customer_id)
-    if customer is None:
+    contract = billing.active_contracts(session, [customer_id], at).get(customer_id)
+    if contract is None:
         return None
-    try:
-        contract = billing.active_contract(session, customer_id, at)
-    except NotFound:
-        return None
-    rated = billing.rate(session, Catalog(session), contract.id, at)
+    catalog = Catalog(session)
+    rated = billing.rate(session, catalog, contract.id, at)
     hierarchy = rated.family.hierarchy
     path = [contract.id, *hierarchy.ancestors_of(contract.id)]
     caps = session.exec(
         select(BudgetCapRow).where(col(BudgetCapRow.child_contract_id).in_(path), BudgetCapRow.behaviour == "block")
     ).all()
     for cap in sorted(caps, key=lambda c: path.index(c.child_contract_id)):
-        credit_type = Catalog(session).credit_type(cap.credit_type_id)
+        credit_type = catalog.credit_type(cap.credit_type_id)
         sums = _draw_sums(rated.run.burn_down.drawn, credit_type)
         subtree = [cap.child_contract_id, *hierarchy.descendants_of(cap.child_contract_id)]
         above = set(hierarchy.ancestors_of(cap.child_contract_id))
@@ -892,7 +880,8 @@ def set_commitment_access(
             unknown = [d for d in departments if d not in below or d == holder.customer_id]
             if unknown:
                 raise InvalidInput(f"{unknown[0]} is not a department under the commitment's holder.")
-            access = sorted(billing.active_contract(session, d, at).id for d in departments)
+            in_force = billing.active_contracts(session, departments, at)
+            access = sorted(in_force[d].id for d in departments if d in in_force)
         before = {"child_access": grant.child_access}
         grant.child_access = access
         session.add(grant)
