@@ -29,6 +29,7 @@ from tests.support.database import migrated, new_sqlite_url
 from tests.support.oidc_provider import STAFF_GROUP, DevProvider, issuer_at, provider_settings, running_provider
 from tests.support.postgres import free_port
 from tests.support.settings import settings_env
+from tests.support.stripe import TEST_PUBLISHABLE_KEY, TEST_SECRET_KEY, TEST_WEBHOOK_SECRET, running_fake_stripe
 
 E2E_OIDC_SETTINGS = {
     "OIDC_PROVIDER_NAME": "Dev IdP",
@@ -126,6 +127,21 @@ def oidc_provider(portal_app: AppHarness, idp_port: int) -> Iterator[DevProvider
     callbacks = [f"{backend}{CALLBACK_PATH}", f"{backend.replace('://127.0.0.1:', '://localhost:')}{CALLBACK_PATH}"]
     with running_provider(idp_port, callbacks) as provider:
         yield provider
+
+
+@pytest.fixture
+def stripe_payments(portal_app: AppHarness) -> Iterator[str]:
+    """For one test, the running app collects through Stripe: the local Stripe-compatible server (started here,
+    stopped by PID) with test keys; it also serves the Stripe.js replacement the card forms load. Yields its URL."""
+    with running_fake_stripe() as url:
+        keys = {
+            "STRIPE_SECRET_KEY": TEST_SECRET_KEY,
+            "STRIPE_PUBLISHABLE_KEY": TEST_PUBLISHABLE_KEY,
+            "STRIPE_WEBHOOK_SECRET": TEST_WEBHOOK_SECRET,
+            "STRIPE_API_BASE": url,
+        }
+        with settings_env(keys):
+            yield url
 
 
 @pytest.fixture(scope="session")

@@ -27,9 +27,9 @@ from portal.services.identity import Identity
 from portal.services.purchase import purchase
 from tests.support.payments import DECLINED_AT_CHARGE, GOOD_CARD, CardOnFile, the_invoice
 from tests.support.settings import settings_env
-from tests.support.stripe import TEST_SECRET_KEY
+from tests.support.stripe import TEST_SECRET_KEY, TEST_WEBHOOK_SECRET
 
-SECRET = "whsec_portal_tests"
+SECRET = TEST_WEBHOOK_SECRET
 
 
 @dataclass

@@ -21,6 +21,8 @@ from tests.support.processes import stop
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TEST_SECRET_KEY = "sk_test_portal_tests"
+TEST_PUBLISHABLE_KEY = "pk_test_portal_tests"
+TEST_WEBHOOK_SECRET = "whsec_portal_tests"
 
 
 @contextlib.contextmanager

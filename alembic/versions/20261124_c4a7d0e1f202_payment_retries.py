@@ -1,0 +1,27 @@
+"""Payment retries: when a failed invoice payment is tried again, and period close.
+
+Revision ID: c4a7d0e1f202
+Revises: c4a7d0e1f201
+Create Date: 2026-11-24 10:00:00
+"""
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+import portal.db.types
+
+
+revision: str = 'c4a7d0e1f202'
+down_revision: str | None = 'c4a7d0e1f201'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
