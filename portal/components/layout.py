@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 
 from portal.services.identity import SESSION_ENDED
@@ -195,4 +197,27 @@ def labelled(label: str, control: rx.Component, hint: str = "") -> rx.Component:
         rx.text(hint, size="1", color_scheme="gray") if hint else rx.fragment(),
         spacing="1",
         width="100%",
+    )
+
+
+def panel(
+    title: str, subtitle: str | rx.Var, *content: rx.Component, action: rx.Component | None = None, **props: Any
+) -> rx.Component:
+    """A titled card holding one part of the dashboard."""
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.vstack(rx.heading(title, size="4"), rx.text(subtitle, size="2", color_scheme="gray"), spacing="1"),
+                rx.spacer(),
+                action or rx.fragment(),
+                width="100%",
+                align="start",
+            ),
+            *content,
+            spacing="4",
+            width="100%",
+        ),
+        size="3",
+        width="100%",
+        **props,
     )

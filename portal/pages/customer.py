@@ -21,7 +21,7 @@ from portal.components.access import LOADING, OK, guarded
 from portal.components.charts import metric_picker, series_color, series_legend, stacked_daily_chart
 from portal.components.invoice import explain_dialog, invoice_lines, invoice_totals, status_badge
 from portal.components.invoice_rows import explanation, grant_step, line_row
-from portal.components.layout import notice, shell
+from portal.components.layout import notice, panel, shell
 from portal.components.tables import figures_table
 from portal.services import dashboard
 from portal.services.dashboard import Dashboard, InvoiceDetail, LineDetail, MetricUsage, UsageMarker
@@ -278,29 +278,6 @@ def _eyebrow(text: str | rx.Var) -> rx.Component:
     )
 
 
-def _panel(
-    title: str, subtitle: str | rx.Var, *content: rx.Component, action: rx.Component | None = None, **props: Any
-) -> rx.Component:
-    """A titled card holding one part of the dashboard."""
-    return rx.card(
-        rx.vstack(
-            rx.hstack(
-                rx.vstack(rx.heading(title, size="4"), rx.text(subtitle, size="2", color_scheme="gray"), spacing="1"),
-                rx.spacer(),
-                action or rx.fragment(),
-                width="100%",
-                align="start",
-            ),
-            *content,
-            spacing="4",
-            width="100%",
-        ),
-        size="3",
-        width="100%",
-        **props,
-    )
-
-
 def _stat(icon: str, label: str, value: rx.Var | str, detail: rx.Component, stat_id: str) -> rx.Component:
     return rx.card(
         rx.vstack(
@@ -456,8 +433,8 @@ def _seat_table() -> rx.Component:
     )
 
 
-def _usage_panel() -> rx.Component:
-    return _panel(
+def _usagepanel() -> rx.Component:
+    return panel(
         "Daily usage",
         rx.cond(CustomerState.is_admin, "This period, by seat", "This period, your seat"),
         rx.cond(
@@ -498,8 +475,8 @@ def _usage_panel() -> rx.Component:
     )
 
 
-def _draft_panel() -> rx.Component:
-    return _panel(
+def _draftpanel() -> rx.Component:
+    return panel(
         "Current invoice",
         "Draft for " + CustomerState.plan["period"].to(str) + ": it grows with usage and is finalized at period end.",
         rx.cond(
@@ -560,8 +537,8 @@ def _past_invoice(invoice: rx.Var) -> rx.Component:
     )
 
 
-def _invoices_panel() -> rx.Component:
-    return _panel(
+def _invoicespanel() -> rx.Component:
+    return panel(
         "Past invoices",
         "Finalized invoices, newest first.",
         rx.cond(
@@ -579,8 +556,8 @@ def _invoices_panel() -> rx.Component:
     )
 
 
-def _team_panel() -> rx.Component:
-    return _panel(
+def _teampanel() -> rx.Component:
+    return panel(
         "Team",
         "People with access to this account.",
         rx.table.root(
@@ -642,11 +619,11 @@ def _admin_view() -> rx.Component:
             spacing="4",
             width="100%",
         ),
-        _usage_panel(),
-        _panel("Credits by seat", "Each seat's usage this period and where its credits came from.", _seat_table()),
-        _draft_panel(),
-        _invoices_panel(),
-        _team_panel(),
+        _usagepanel(),
+        panel("Credits by seat", "Each seat's usage this period and where its credits came from.", _seat_table()),
+        _draftpanel(),
+        _invoicespanel(),
+        _teampanel(),
         spacing="5",
         width="100%",
     )
@@ -661,8 +638,8 @@ def _member_view() -> rx.Component:
             spacing="4",
             width="100%",
         ),
-        _usage_panel(),
-        _team_panel(),
+        _usagepanel(),
+        _teampanel(),
         spacing="5",
         width="100%",
     )
