@@ -433,7 +433,7 @@ def _seat_table() -> rx.Component:
     )
 
 
-def _usagepanel() -> rx.Component:
+def _usage_panel() -> rx.Component:
     return panel(
         "Daily usage",
         rx.cond(CustomerState.is_admin, "This period, by seat", "This period, your seat"),
@@ -475,7 +475,7 @@ def _usagepanel() -> rx.Component:
     )
 
 
-def _draftpanel() -> rx.Component:
+def _draft_panel() -> rx.Component:
     return panel(
         "Current invoice",
         "Draft for " + CustomerState.plan["period"].to(str) + ": it grows with usage and is finalized at period end.",
@@ -537,7 +537,7 @@ def _past_invoice(invoice: rx.Var) -> rx.Component:
     )
 
 
-def _invoicespanel() -> rx.Component:
+def _invoices_panel() -> rx.Component:
     return panel(
         "Past invoices",
         "Finalized invoices, newest first.",
@@ -556,7 +556,7 @@ def _invoicespanel() -> rx.Component:
     )
 
 
-def _teampanel() -> rx.Component:
+def _team_panel() -> rx.Component:
     return panel(
         "Team",
         "People with access to this account.",
@@ -619,11 +619,11 @@ def _admin_view() -> rx.Component:
             spacing="4",
             width="100%",
         ),
-        _usagepanel(),
+        _usage_panel(),
         panel("Credits by seat", "Each seat's usage this period and where its credits came from.", _seat_table()),
-        _draftpanel(),
-        _invoicespanel(),
-        _teampanel(),
+        _draft_panel(),
+        _invoices_panel(),
+        _team_panel(),
         spacing="5",
         width="100%",
     )
@@ -638,8 +638,8 @@ def _member_view() -> rx.Component:
             spacing="4",
             width="100%",
         ),
-        _usagepanel(),
-        _teampanel(),
+        _usage_panel(),
+        _team_panel(),
         spacing="5",
         width="100%",
     )
