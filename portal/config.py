@@ -18,6 +18,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'data' / 'portal.db'}"
+MAX_GRACE_HOURS = 168
+MAX_JOB_INTERVAL_SECONDS = 3600
+STRIPE_JS_URL = "https://js.stripe.com/v3/"
+"""Stripe.js, which card forms load in production (card numbers go from the browser to Stripe, never to us)."""
 
 
 class Settings(BaseSettings):
@@ -78,7 +82,9 @@ class Settings(BaseSettings):
         description="Stripe secret key; when set, payments are collected through Stripe (else recorded as due).",
     )
     stripe_publishable_key: str | None = Field(
-        default=None, validation_alias=AliasChoices("STRIPE_PUBLISHABLE_KEY", "PORTAL_STRIPE_PUBLISHABLE_KEY")
+        default=None,
+        validation_alias=AliasChoices("STRIPE_PUBLISHABLE_KEY", "PORTAL_STRIPE_PUBLISHABLE_KEY"),
+        description="Stripe publishable key the card forms use in the browser; required with STRIPE_SECRET_KEY.",
     )
     stripe_webhook_secret: str | None = Field(
         default=None, validation_alias=AliasChoices("STRIPE_WEBHOOK_SECRET", "PORTAL_STRIPE_WEBHOOK_SECRET")
@@ -89,10 +95,33 @@ class Settings(BaseSettings):
         description="Another Stripe API address, for tests only: a loopback address, with an sk_test_ key.",
     )
 
+    invoice_grace_hours: int = Field(
+        default=24,
+        validation_alias=AliasChoices("INVOICE_GRACE_HOURS", "PORTAL_INVOICE_GRACE_HOURS"),
+        description="How long after a billing period ends its invoice is finalized and collected (late usage counts).",
+    )
+    billing_job_interval_seconds: int = Field(
+        default=60,
+        validation_alias=AliasChoices("BILLING_JOB_INTERVAL_SECONDS", "PORTAL_BILLING_JOB_INTERVAL_SECONDS"),
+        description="How often the server closes ended periods and retries failed payments.",
+    )
+
+    @field_validator("invoice_grace_hours")
+    @classmethod
+    def _check_grace(cls, value: int) -> int:
+        return check_range("INVOICE_GRACE_HOURS", value, 0, MAX_GRACE_HOURS, "hours", "a week")
+
+    @field_validator("billing_job_interval_seconds")
+    @classmethod
+    def _check_job_interval(cls, value: int) -> int:
+        return check_range("BILLING_JOB_INTERVAL_SECONDS", value, 1, MAX_JOB_INTERVAL_SECONDS, "seconds", "an hour")
+
     @model_validator(mode="after")
-    def _check_stripe_api_base(self) -> Settings:
+    def _check_stripe(self) -> Settings:
         if self.stripe_api_base:
             check_stripe_api_base(self.stripe_api_base, self.stripe_secret_key)
+        if self.stripe_secret_key:
+            check_stripe_keys(self.stripe_secret_key, self.stripe_publishable_key)
         return self
 
     @field_validator("oidc_email_domains")
@@ -105,6 +134,13 @@ class Settings(BaseSettings):
     def oidc_domain_aliases(self) -> dict[str, str]:
         """``OIDC_EMAIL_DOMAINS`` as a mapping from lower-case email domain to customer alias."""
         return domain_aliases(self.oidc_email_domains)
+
+    @property
+    def stripe_js_url(self) -> str:
+        """Where the card forms load Stripe.js from: Stripe's own, or the test server's replacement."""
+        if self.stripe_api_base:
+            return f"{self.stripe_api_base.rstrip('/')}/js.stripe.com/v3/"
+        return STRIPE_JS_URL
 
     @property
     def is_sqlite(self) -> bool:
@@ -134,6 +170,36 @@ def domain_aliases(text: str) -> dict[str, str]:
             )
         aliases[domain.lower()] = alias
     return aliases
+
+
+def check_stripe_keys(secret_key: str, publishable_key: str | None) -> None:
+    """Refuse a secret key without its publishable key, or a test key paired with a live one (ValueError says
+    which)."""
+    if not publishable_key:
+        raise ValueError(
+            "STRIPE_PUBLISHABLE_KEY is required with STRIPE_SECRET_KEY: the card forms need it (pk_test_... or "
+            "pk_live_..., from the same Stripe account)"
+        )
+    secret_mode = "test" if secret_key.startswith(("sk_test_", "rk_test_")) else "live"
+    publishable_mode = "test" if publishable_key.startswith("pk_test_") else "live"
+    if not publishable_key.startswith("pk_"):
+        raise ValueError(
+            f"STRIPE_PUBLISHABLE_KEY must start with 'pk_test_' or 'pk_live_'; got {publishable_key[:8]!r}"
+        )
+    if secret_mode != publishable_mode:
+        raise ValueError(
+            f"STRIPE_SECRET_KEY is a {secret_mode} key but STRIPE_PUBLISHABLE_KEY is a {publishable_mode} key: "
+            "use both keys of the same mode"
+        )
+
+
+def check_range(setting: str, value: int, low: int, high: int, unit: str, high_in_words: str) -> int:
+    """``value`` if it lies in ``[low, high]``; else ValueError naming the setting, the range and the value."""
+    if not low <= value <= high:
+        raise ValueError(
+            f"{setting} must be a whole number of {unit} from {low} to {high} ({high_in_words}); got {value}"
+        )
+    return value
 
 
 def check_stripe_api_base(api_base: str, secret_key: str | None) -> None:

@@ -10,8 +10,6 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import portal.db.types
-
 
 revision: str = 'c4a7d0e1f201'
 down_revision: str | None = 'b0f79f8b4ab7'
@@ -20,8 +18,23 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table('customer') as batch:
+        batch.add_column(sa.Column('card_reference', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True))
+        batch.add_column(
+            sa.Column('card_brand', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False, server_default='')
+        )
+        batch.add_column(
+            sa.Column('card_last4', sqlmodel.sql.sqltypes.AutoString(length=4), nullable=False, server_default='')
+        )
+        batch.add_column(
+            sa.Column('card_expires', sqlmodel.sql.sqltypes.AutoString(length=7), nullable=False, server_default='')
+        )
+    with op.batch_alter_table('customer') as batch:
+        for column in ('card_brand', 'card_last4', 'card_expires'):
+            batch.alter_column(column, server_default=None)
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table('customer') as batch:
+        for column in ('card_expires', 'card_last4', 'card_brand', 'card_reference'):
+            batch.drop_column(column)

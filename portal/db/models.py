@@ -44,6 +44,10 @@ class Customer(SQLModel, table=True):
     currency: str = Field(default="USD", max_length=3)
     parent_id: str | None = Field(default=None, foreign_key="customer.id", index=True, max_length=40)
     payment_customer_id: str | None = Field(default=None, max_length=100)
+    card_reference: str | None = Field(default=None, max_length=100, description="the provider's payment method")
+    card_brand: str = Field(default="", max_length=20, description="visa, mastercard, ... (as the provider says)")
+    card_last4: str = Field(default="", max_length=4)
+    card_expires: str = Field(default="", max_length=7, description="MM/YYYY")
     created_at: datetime = _created()
 
 

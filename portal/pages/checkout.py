@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote as url_quote
 
 import reflex as rx
 
+from portal.components.card_form import card_box, confirm_card_script, mount_card_script
 from portal.components.layout import page_header, shell
+from portal.config import get_settings
+from portal.services import cards
 from portal.services.errors import ServiceError
-from portal.services.purchase import purchase, quote
+from portal.services.purchase import check_purchase, purchase, quote
 from portal.state.session import identity_of
 
 DEFAULT_TIER = "team"
+CARD_BOX = "checkout-card"
 
 
 class CheckoutState(rx.State):
@@ -30,6 +35,8 @@ class CheckoutState(rx.State):
     has_account: bool = False
     company: str = ""
     busy: bool = False
+    card_payments: bool = False
+    _card_setup: str = ""
 
     def _quote(self, seats: int | None) -> None:
         try:
@@ -43,8 +50,8 @@ class CheckoutState(rx.State):
         self.min_seats, self.max_seats = priced.min_seats, "" if priced.max_seats is None else str(priced.max_seats)
 
     @rx.event
-    def load(self) -> None:
-        """Read ``tier`` and ``seats`` from the address and price them."""
+    def load(self) -> rx.event.EventSpec | None:
+        """Read ``tier`` and ``seats`` from the address and price them; show the card field when cards are taken."""
         params = self.router.url.query_parameters
         self.tier = params.get("tier", DEFAULT_TIER)
         seats = params.get("seats", "")
@@ -53,6 +60,18 @@ class CheckoutState(rx.State):
         self.has_account = bool(identity and identity.customer_id)
         self.company = identity.company_name if identity else ""
         self._quote(int(seats) if seats.isdigit() else None)
+        self.card_payments = cards.cards_accepted()
+        if not (self.card_payments and self.signed_in and not self.has_account):
+            return None
+        settings = get_settings()
+        key, js_url = settings.stripe_publishable_key or "", settings.stripe_js_url
+        return rx.call_script(mount_card_script(key, js_url, CARD_BOX), callback=CheckoutState.card_ready)
+
+    @rx.event
+    def card_ready(self, result: dict[str, Any]) -> None:
+        """Say why the card field could not be shown, if it could not."""
+        if result.get("error"):
+            self.error = str(result["error"])
 
     @rx.event
     def set_seats(self, value: str) -> None:
@@ -65,10 +84,29 @@ class CheckoutState(rx.State):
 
     @rx.event
     def buy(self, form: dict[str, str]) -> rx.event.EventSpec | None:
-        """Buy the tier for the signed-in user's new company."""
-        self.busy = True
+        """Buy the tier for the signed-in user's new company: the card is confirmed in the browser first, when
+        cards are taken (:meth:`card_confirmed` then buys)."""
+        self.busy, self.company = True, form.get("company", "")
         try:
-            purchase(identity_of(self), self.tier, self.seats, form.get("company", ""))
+            identity, _ = check_purchase(identity_of(self), self.tier, self.seats, self.company)
+            if not self.card_payments:
+                purchase(identity, self.tier, self.seats, self.company)
+                return rx.redirect("/customer")
+            started = cards.start_checkout_card(identity)
+        except ServiceError as exc:
+            self.error, self.busy = str(exc), False
+            return None
+        self._card_setup = started.setup_reference
+        return rx.call_script(confirm_card_script(started.client_secret), callback=CheckoutState.card_confirmed)
+
+    @rx.event
+    def card_confirmed(self, result: dict[str, Any]) -> rx.event.EventSpec | None:
+        """The browser confirmed the card (or says why not): save it on the new customer and buy."""
+        try:
+            if result.get("error"):
+                self.error = str(result["error"])
+                return None
+            purchase(identity_of(self), self.tier, self.seats, self.company, card_setup=self._card_setup)
         except ServiceError as exc:
             self.error = str(exc)
             return None
@@ -143,6 +181,7 @@ def _buy_form() -> rx.Component:
                 width="100%",
                 size="3",
             ),
+            rx.cond(CheckoutState.card_payments, card_box(CARD_BOX)),
             rx.button("Buy now", type="submit", size="3", width="100%", id="buy", loading=CheckoutState.busy),
             rx.text("You become the admin of the new account and hold its first seat.", size="1", color_scheme="gray"),
             spacing="2",

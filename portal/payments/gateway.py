@@ -55,6 +55,29 @@ class CollectionRequest:
     lines: tuple[CollectionLine, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class CardSetup:
+    """A card form's start: the provider's setup reference (kept on the server) and the secret the browser uses."""
+
+    reference: str
+    client_secret: str
+
+
+@dataclass(frozen=True, slots=True)
+class SavedCard:
+    """The card now charged by default: the provider's payment method and what a person recognizes it by."""
+
+    reference: str
+    brand: str
+    last4: str
+    expires: str
+
+
+class CardRefused(Exception):
+    """The card could not be saved (declined, not confirmed, or not this customer's): ``str(error)`` tells the
+    customer what to do."""
+
+
 class PaymentProviderError(Exception):
     """The provider could not be reached or refused the request for a reason that is not the customer's card.
 
@@ -86,6 +109,26 @@ class PaymentGateway(Protocol):
         """The provider's customer for ours, created once (``existing_reference`` when we have one already).
 
         None when the provider has no customers (offline).
+        """
+        ...
+
+    @property
+    def accepts_cards(self) -> bool:
+        """Whether customers can save a card with this provider (:meth:`start_card_setup`)."""
+        ...
+
+    def start_card_setup(self, provider_customer: str | None, metadata: dict[str, str]) -> CardSetup:
+        """Begin saving a card for ``provider_customer`` (None: a buyer whose customer does not exist yet).
+
+        ``metadata`` marks whose setup it is; :meth:`save_card` checks it.
+        """
+        ...
+
+    def save_card(self, setup_reference: str, provider_customer: str, metadata: dict[str, str]) -> SavedCard:
+        """Make the card confirmed in the browser for ``setup_reference`` the customer's default.
+
+        :class:`CardRefused` when the setup did not succeed, was started for someone else (its metadata differs,
+        or it belongs to another provider customer), or the card is declined.
         """
         ...
 

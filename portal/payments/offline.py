@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from portal.payments.gateway import CollectionRequest, CollectionResult, PaymentStatus
+from portal.payments.gateway import (
+    CardRefused,
+    CardSetup,
+    CollectionRequest,
+    CollectionResult,
+    PaymentStatus,
+    SavedCard,
+)
 
 NOT_CONFIGURED = "Payments not configured: the amount is recorded as due and has not been charged."
+NO_CARDS = "Cards cannot be saved: payments are not configured (set STRIPE_SECRET_KEY and STRIPE_PUBLISHABLE_KEY)."
 
 
 class OfflineGateway:
@@ -17,6 +25,16 @@ class OfflineGateway:
     ) -> str | None:
         """No provider, no customer there."""
         return None
+
+    accepts_cards = False
+
+    def start_card_setup(self, provider_customer: str | None, metadata: dict[str, str]) -> CardSetup:
+        """No provider to save a card with."""
+        raise CardRefused(NO_CARDS)
+
+    def save_card(self, setup_reference: str, provider_customer: str, metadata: dict[str, str]) -> SavedCard:
+        """No provider to save a card with."""
+        raise CardRefused(NO_CARDS)
 
     def prepare(self, request: CollectionRequest) -> str | None:
         """No provider invoice to create."""

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import stripe
 from stripe._base_address import BaseAddresses
-from stripe.params import CustomerCreateParams
+from stripe.params import CustomerCreateParams, SetupIntentCreateParams
 
 from portal.payments.gateway import (
+    CardRefused,
+    CardSetup,
     CollectionLine,
     CollectionRequest,
     CollectionResult,
@@ -22,6 +24,7 @@ from portal.payments.gateway import (
     PaymentStatus,
     ProviderEvent,
     ProviderInvoiceState,
+    SavedCard,
 )
 
 NO_CARD = "No card on file: add a card, then pay the invoice again."
@@ -97,6 +100,47 @@ class StripeGateway:
         except stripe.StripeError as error:
             raise PaymentProviderError(f"Stripe did not save the card: {error.user_message or error}") from error
         return None
+
+    accepts_cards = True
+
+    def start_card_setup(self, provider_customer: str | None, metadata: dict[str, str]) -> CardSetup:
+        """A SetupIntent for off-session card payments; Stripe.js confirms it in the browser with its secret."""
+        params: SetupIntentCreateParams = {
+            "usage": "off_session",
+            "metadata": metadata,
+        }
+        if provider_customer:
+            params["customer"] = provider_customer
+        try:
+            intent = self._client.v1.setup_intents.create(params)
+        except stripe.StripeError as error:
+            raise PaymentProviderError(f"Stripe did not start the card form: {error.user_message or error}") from error
+        assert intent.client_secret is not None
+        return CardSetup(intent.id, intent.client_secret)
+
+    def save_card(self, setup_reference: str, provider_customer: str, metadata: dict[str, str]) -> SavedCard:
+        """Check the SetupIntent (succeeded, ours, this customer's), then charge invoices to its card by default."""
+        try:
+            intent = self._client.v1.setup_intents.retrieve(setup_reference)
+        except stripe.StripeError as error:
+            raise PaymentProviderError(f"Stripe did not return the card form: {error.user_message or error}") from error
+        owner = intent.customer if isinstance(intent.customer, str) or intent.customer is None else intent.customer.id
+        if (intent.metadata.to_dict() if intent.metadata else {}) != metadata or owner not in (None, provider_customer):
+            raise CardRefused("This card form was not started for your account: open the card form again.")
+        method = intent.payment_method
+        method_id = method if isinstance(method, str) or method is None else method.id
+        if intent.status != "succeeded" or method_id is None:
+            raise CardRefused("The card was not confirmed: enter it again.")
+        refusal = self.set_default_card(provider_customer, method_id)
+        if refusal is not None:
+            raise CardRefused(refusal)
+        try:
+            card = self._client.v1.payment_methods.retrieve(method_id).card
+        except stripe.StripeError as error:
+            raise PaymentProviderError(f"Stripe did not return the card: {error.user_message or error}") from error
+        if card is None:
+            raise CardRefused("Only cards can be saved: enter a card.")
+        return SavedCard(method_id, card.brand, card.last4, f"{card.exp_month:02d}/{card.exp_year}")
 
     def prepare(self, request: CollectionRequest) -> str | None:
         """Create (or find again, by idempotency key) the draft Stripe invoice with its items; nothing is charged."""

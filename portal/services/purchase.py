@@ -20,7 +20,7 @@ from datetime import datetime
 from sqlmodel import col, delete
 
 from portal.db.loaders import Catalog
-from portal.db.models import ContractTerms, Customer, PackageVersion, User, utcnow
+from portal.db.models import ContractTerms, Customer, PackageVersion, User, new_id, utcnow
 from portal.db.uow import UnitOfWork
 from portal.domain import contracts as dc
 from portal.domain.errors import DomainError
@@ -28,7 +28,7 @@ from portal.domain.invoicing import TierSwitch, Timing, apply_change, draft_invo
 from portal.domain.money import Money, currency
 from portal.domain.periods import Frequency, Period
 from portal.domain.seats import SeatState, SeatSubscription, SubscriptionMode
-from portal.services import billing
+from portal.services import billing, cards
 from portal.services.audit import record_if_staff
 from portal.services.customers import Actor
 from portal.services.errors import Forbidden, InvalidInput, NotSignedIn
@@ -111,11 +111,8 @@ class Purchased:
     invoice: billing.InvoiceView | None
 
 
-def purchase(
-    identity: Identity | None, package: str, seats: int, company: str, at: datetime | None = None
-) -> Purchased:
-    """Make the signed-in buyer the admin of a new customer on ``package`` with ``seats`` seats (they hold one)."""
-    at = at or utcnow()
+def check_purchase(identity: Identity | None, package: str, seats: int, company: str) -> tuple[Identity, str]:
+    """Refuse what :func:`purchase` would refuse, before a card is confirmed: the buyer and the company's name."""
     if identity is None:
         raise NotSignedIn("Sign in or create an account to buy.")
     if identity.is_staff:
@@ -126,9 +123,34 @@ def purchase(
     if not company or len(company) > 200:
         raise InvalidInput("Enter your company's name (1 to 200 characters).")
     with UnitOfWork() as uow:
+        billing.check_seats(billing.published_version(uow.session, package), seats, 1)
+    return identity, company
+
+
+def purchase(
+    identity: Identity | None,
+    package: str,
+    seats: int,
+    company: str,
+    at: datetime | None = None,
+    card_setup: str | None = None,
+) -> Purchased:
+    """Make the signed-in buyer the admin of a new customer on ``package`` with ``seats`` seats (they hold one).
+
+    ``card_setup`` names the card form the buyer confirmed (:func:`portal.services.cards.start_checkout_card`):
+    the card is saved on the new customer first, so a refused card buys nothing; the first invoice is then
+    charged to it.
+    """
+    at = at or utcnow()
+    identity, company = check_purchase(identity, package, seats, company)
+    customer = Customer(id=new_id("cus"), name=company)
+    if card_setup is not None:
+        customer.payment_customer_id, card = cards.checkout_card(identity, card_setup, customer.id, company)
+        cards.keep_card(customer, card)
+    with UnitOfWork() as uow:
         session = uow.session
         version = billing.published_version(session, package)
-        customer = Customer(name=company, currency=version.currency)
+        customer.currency = version.currency
         session.add(customer)
         session.flush()
         user = session.get(User, identity.user_id)

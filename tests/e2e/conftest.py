@@ -29,7 +29,7 @@ from tests.support.database import migrated, new_sqlite_url
 from tests.support.oidc_provider import STAFF_GROUP, DevProvider, issuer_at, provider_settings, running_provider
 from tests.support.postgres import free_port
 from tests.support.settings import settings_env
-from tests.support.stripe import TEST_PUBLISHABLE_KEY, TEST_SECRET_KEY, TEST_WEBHOOK_SECRET, running_fake_stripe
+from tests.support.stripe import running_fake_stripe, stripe_settings
 
 E2E_OIDC_SETTINGS = {
     "OIDC_PROVIDER_NAME": "Dev IdP",
@@ -133,15 +133,8 @@ def oidc_provider(portal_app: AppHarness, idp_port: int) -> Iterator[DevProvider
 def stripe_payments(portal_app: AppHarness) -> Iterator[str]:
     """For one test, the running app collects through Stripe: the local Stripe-compatible server (started here,
     stopped by PID) with test keys; it also serves the Stripe.js replacement the card forms load. Yields its URL."""
-    with running_fake_stripe() as url:
-        keys = {
-            "STRIPE_SECRET_KEY": TEST_SECRET_KEY,
-            "STRIPE_PUBLISHABLE_KEY": TEST_PUBLISHABLE_KEY,
-            "STRIPE_WEBHOOK_SECRET": TEST_WEBHOOK_SECRET,
-            "STRIPE_API_BASE": url,
-        }
-        with settings_env(keys):
-            yield url
+    with running_fake_stripe() as url, settings_env(stripe_settings(url)):
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -11,10 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
-import stripe
 from pydantic import ValidationError
 
-from portal.config import Settings
+from portal.config import STRIPE_JS_URL, Settings
 from portal.payments import configured_gateway
 from portal.payments.gateway import PaymentGateway
 from portal.payments.offline import NOT_CONFIGURED, OfflineGateway
@@ -22,9 +21,17 @@ from portal.payments.stripe_gateway import DECLINED, NO_CARD, StripeGateway
 from portal.services import billing
 from portal.services.identity import Identity
 from portal.services.purchase import purchase
-from tests.support.payments import DECLINED_AT_ATTACH, DECLINED_AT_CHARGE, GOOD_CARD, CardOnFile, Crash, the_invoice
+from tests.support.payments import (
+    DECLINED_AT_ATTACH,
+    DECLINED_AT_CHARGE,
+    GOOD_CARD,
+    CardOnFile,
+    Crash,
+    stripe_charges,
+    the_invoice,
+)
 from tests.support.settings import settings_env
-from tests.support.stripe import TEST_SECRET_KEY
+from tests.support.stripe import stripe_settings
 
 
 @dataclass
@@ -36,16 +43,6 @@ class Provider:
     """(amount, status) of every charge the provider made to a customer (by its reference)."""
     settled_status: str
     settled_note: str
-
-
-def stripe_charges(api_base: str) -> Callable[[str | None], list[tuple[int, str]]]:
-    client = stripe.StripeClient(TEST_SECRET_KEY, base_addresses={"api": api_base})
-
-    def charges(customer: str | None) -> list[tuple[int, str]]:
-        assert customer is not None
-        return [(c.amount, c.status) for c in client.v1.charges.list({"customer": customer, "limit": 100}).data]
-
-    return charges
 
 
 @pytest.fixture(params=["offline", "stripe"])
@@ -151,7 +148,7 @@ def test_a_card_declined_at_attach_is_refused_and_nothing_is_charged(
 
 def test_stripe_is_the_gateway_when_a_secret_key_is_set(fake_stripe: str) -> None:
     assert isinstance(configured_gateway(), OfflineGateway)
-    with settings_env({"STRIPE_SECRET_KEY": TEST_SECRET_KEY, "STRIPE_API_BASE": fake_stripe}):
+    with settings_env(stripe_settings(fake_stripe)):
         assert isinstance(configured_gateway(), StripeGateway)
 
 
@@ -181,5 +178,36 @@ def test_an_api_base_needs_a_test_key_and_a_loopback_address(
 )
 def test_a_loopback_api_base_with_a_test_key_is_accepted(monkeypatch: pytest.MonkeyPatch, base: str) -> None:
     monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_123")
+    monkeypatch.setenv("STRIPE_PUBLISHABLE_KEY", "pk_test_123")
     monkeypatch.setenv("STRIPE_API_BASE", base)
-    assert Settings().stripe_api_base == base
+    settings = Settings()
+    assert settings.stripe_api_base == base
+    assert settings.stripe_js_url == f"{base}/js.stripe.com/v3/"
+
+
+@pytest.mark.parametrize(
+    ("publishable", "refusal"),
+    [
+        (None, "STRIPE_PUBLISHABLE_KEY is required with STRIPE_SECRET_KEY"),
+        ("pk_live_123", "STRIPE_SECRET_KEY is a test key but STRIPE_PUBLISHABLE_KEY is a live key"),
+        ("sk_test_123", "STRIPE_PUBLISHABLE_KEY must start with 'pk_test_' or 'pk_live_'"),
+    ],
+)
+def test_a_secret_key_needs_its_publishable_key_of_the_same_mode(
+    monkeypatch: pytest.MonkeyPatch, publishable: str | None, refusal: str
+) -> None:
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_123")
+    monkeypatch.delenv("STRIPE_API_BASE", raising=False)
+    if publishable:
+        monkeypatch.setenv("STRIPE_PUBLISHABLE_KEY", publishable)
+    else:
+        monkeypatch.delenv("STRIPE_PUBLISHABLE_KEY", raising=False)
+    with pytest.raises(ValidationError, match=refusal):
+        Settings()
+
+
+def test_without_an_api_base_cards_load_stripes_own_stripe_js(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_live_123")
+    monkeypatch.setenv("STRIPE_PUBLISHABLE_KEY", "pk_live_123")
+    monkeypatch.delenv("STRIPE_API_BASE", raising=False)
+    assert Settings().stripe_js_url == STRIPE_JS_URL

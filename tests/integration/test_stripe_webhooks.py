@@ -27,7 +27,7 @@ from portal.services.identity import Identity
 from portal.services.purchase import purchase
 from tests.support.payments import DECLINED_AT_CHARGE, GOOD_CARD, CardOnFile, the_invoice
 from tests.support.settings import settings_env
-from tests.support.stripe import TEST_SECRET_KEY, TEST_WEBHOOK_SECRET
+from tests.support.stripe import TEST_WEBHOOK_SECRET, stripe_settings
 
 SECRET = TEST_WEBHOOK_SECRET
 
@@ -49,7 +49,7 @@ class Failed:
 
 @pytest.fixture
 def client(database: str, fake_stripe: str) -> Iterator[TestClient]:
-    env = {"STRIPE_SECRET_KEY": TEST_SECRET_KEY, "STRIPE_API_BASE": fake_stripe, "STRIPE_WEBHOOK_SECRET": SECRET}
+    env = stripe_settings(fake_stripe)
     with settings_env(env), TestClient(create_api(), base_url="http://127.0.0.1:3000") as test_client:
         yield test_client
 

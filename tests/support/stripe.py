@@ -25,6 +25,16 @@ TEST_PUBLISHABLE_KEY = "pk_test_portal_tests"
 TEST_WEBHOOK_SECRET = "whsec_portal_tests"
 
 
+def stripe_settings(api_base: str) -> dict[str, str]:
+    """The settings that make the portal collect through the fake at ``api_base`` with the test keys."""
+    return {
+        "STRIPE_SECRET_KEY": TEST_SECRET_KEY,
+        "STRIPE_PUBLISHABLE_KEY": TEST_PUBLISHABLE_KEY,
+        "STRIPE_WEBHOOK_SECRET": TEST_WEBHOOK_SECRET,
+        "STRIPE_API_BASE": api_base,
+    }
+
+
 @contextlib.contextmanager
 def running_fake_stripe(timeout: float = 30) -> Iterator[str]:
     """Start the fake on 127.0.0.1, yield ``http://127.0.0.1:PORT``, stop it by PID at the end."""
