@@ -144,13 +144,15 @@ def browser_type_launch_args() -> dict[str, object]:
 
 
 @pytest.fixture(autouse=True)
-def no_errors_logged(page: Page) -> Iterator[None]:
-    """Fail the test when the app logs an error or the page reports one while it runs."""
+def no_errors_logged(page: Page, request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail the test when the app logs an error or the page reports one while it runs (but the console errors a
+    ``browser_error(text)`` marker says the test expects)."""
     _APP_ERRORS.records.clear()
     browser_errors: list[str] = []
+    expected = [marker.args[0] for marker in request.node.iter_markers("browser_error")]
 
     def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
+        if message.type == "error" and not any(text in message.text for text in expected):
             browser_errors.append(f"console: {message.text}")
 
     def on_page_error(error: Error) -> None:
