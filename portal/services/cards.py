@@ -14,17 +14,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlmodel import Session, select
-
 from portal.config import get_settings
-from portal.db.models import Customer, User
+from portal.db.models import Customer
 from portal.db.uow import UnitOfWork
 from portal.payments import configured_gateway
 from portal.payments.gateway import CardRefused, PaymentGateway, PaymentProviderError, SavedCard
-from portal.services import billing
+from portal.services import billing, payment_customers
 from portal.services.audit import record_if_staff
 from portal.services.customers import Actor, visible_customer
-from portal.services.errors import InvalidInput, NotFound, NotSignedIn
+from portal.services.errors import InvalidInput, NotSignedIn
 from portal.services.identity import Identity
 
 PROVIDER_DOWN = "The payment provider could not be reached: try again in a minute."
@@ -89,7 +87,7 @@ def save_card(actor: Actor, customer_id: str, setup_reference: str) -> CardView:
     reference = _provider_customer(gateway, customer_id)
     card = _saved(gateway, setup_reference, reference, _owner(customer_id))
     with UnitOfWork() as uow:
-        customer = _customer(uow.session, customer_id)
+        customer = payment_customers.customer_row(uow.session, customer_id)
         replaced = customer.card_reference is not None
         keep_card(customer, card)
         uow.session.add(customer)
@@ -115,7 +113,11 @@ def checkout_card(identity: Identity, setup_reference: str, customer_id: str, co
     """Create the provider's customer for the buyer's new customer ``customer_id`` (not stored yet) and save the
     card they confirmed (:func:`start_checkout_card`) on it: the provider's customer and the card."""
     gateway = _card_gateway()
-    reference = _ensure(gateway, customer_id, company, identity.email, None)
+    try:
+        reference = gateway.ensure_customer(customer_id, company, identity.email, None)
+    except PaymentProviderError:
+        raise InvalidInput(PROVIDER_DOWN) from None
+    assert reference is not None  # a gateway that accepts cards has customers
     return reference, _saved(gateway, setup_reference, reference, _buyer(identity))
 
 
@@ -160,33 +162,9 @@ def _buyer(identity: Identity) -> dict[str, str]:
     return {"portal_user_id": identity.user_id}
 
 
-def _customer(session: Session, customer_id: str) -> Customer:
-    customer = session.get(Customer, customer_id)
-    if customer is None:
-        raise NotFound(f"There is no customer {customer_id}.")
-    return customer
-
-
 def _provider_customer(gateway: PaymentGateway, customer_id: str) -> str:
-    """The provider's customer for ours, created and recorded the first time."""
-    with UnitOfWork() as uow:
-        customer = _customer(uow.session, customer_id)
-        name, known = customer.name, customer.payment_customer_id
-        email = uow.session.exec(
-            select(User.email).where(User.customer_id == customer_id, User.role == "admin").order_by(User.email)
-        ).first()
-    reference = _ensure(gateway, customer_id, name, email, known)
-    if reference != known:
-        with UnitOfWork() as uow:
-            customer = _customer(uow.session, customer_id)
-            customer.payment_customer_id = reference
-            uow.session.add(customer)
-    return reference
-
-
-def _ensure(gateway: PaymentGateway, customer_id: str, name: str, email: str | None, known: str | None) -> str:
     try:
-        reference = gateway.ensure_customer(customer_id, name, email, known)
+        reference = payment_customers.provider_customer(gateway, customer_id)
     except PaymentProviderError:
         raise InvalidInput(PROVIDER_DOWN) from None
     assert reference is not None  # a gateway that accepts cards has customers

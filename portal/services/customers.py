@@ -22,6 +22,7 @@ from portal.db.usage_store import load_rollups
 from portal.domain.metrics import AggregationState, merge, quantity
 from portal.domain.money import currency
 from portal.domain.periods import ensure_utc
+from portal.services import payment_customers
 from portal.services.audit import record
 from portal.services.errors import Forbidden, InvalidInput, NotFound
 
@@ -179,7 +180,8 @@ def create_customer(
             f"customer {name} created" + (f" under {parent_id}" if parent_id else ""),
             after={"name": name, "currency": code, "parent_id": parent_id, "ingest_aliases": list(view.ingest_aliases)},
         )
-        return view
+    payment_customers.register(view.id)
+    return view
 
 
 def list_customers(actor: Actor) -> list[CustomerView]:

@@ -7,19 +7,22 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
+import stripe
 from sqlmodel import select
 
 from portal.db.models import AuditEntry, Customer, User
 from portal.db.uow import UnitOfWork
 from portal.payments.stripe_gateway import NO_CARD
 from portal.services import billing, cards
+from portal.services.customers import create_customer
 from portal.services.errors import Forbidden, InvalidInput, NotFound
 from portal.services.identity import Identity, sign_in
 from portal.services.purchase import purchase
 from tests.integration.conftest import STAFF
 from tests.support.payments import VISA_DECLINED, confirm_in_browser, stripe_charges, the_invoice
+from tests.support.postgres import free_port
 from tests.support.settings import settings_env
-from tests.support.stripe import TEST_PUBLISHABLE_KEY, stripe_settings
+from tests.support.stripe import TEST_PUBLISHABLE_KEY, TEST_SECRET_KEY, stripe_settings
 
 
 @pytest.fixture
@@ -149,3 +152,21 @@ def test_a_checkout_card_form_is_the_buyers_own(buyer: Identity, stripe_on: str)
     assert confirm_in_browser(stripe_on, form.client_secret) is None
     with pytest.raises(InvalidInput, match="was not started for your account"):
         purchase(buyer, "team", 3, "Initech", card_setup=form.setup_reference)
+
+
+def test_a_customer_created_by_staff_gets_its_stripe_customer_at_once(database: str, stripe_on: str) -> None:
+    created = create_customer(STAFF, "Hooli")
+    reference = _customer(created.id).payment_customer_id
+    assert reference is not None
+    client = stripe.StripeClient(TEST_SECRET_KEY, base_addresses={"api": stripe_on})
+    found = client.v1.customers.retrieve(reference)
+    assert (found.name, found.metadata["portal_customer_id"]) == ("Hooli", created.id)
+
+
+def test_a_customer_is_created_even_when_stripe_cannot_be_reached(
+    database: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with settings_env(stripe_settings(f"http://127.0.0.1:{free_port()}")):
+        created = create_customer(STAFF, "Hooli")
+    assert _customer(created.id).payment_customer_id is None
+    assert f"customer {created.id} has no payment provider customer yet" in caplog.text
