@@ -25,6 +25,7 @@ from portal.db.models import (
     BudgetCapRow,
     Contract,
     ContractTerms,
+    CreditPurchaseRow,
     CreditTypeRow,
     GrantRow,
     InvoiceRow,
@@ -475,11 +476,13 @@ def _trees(session: Session, roots: set[str]) -> dict[str, list[Contract]]:
 def finalized_invoices(
     session: Session, contract_ids: Iterable[str], period: Period, catalog: Catalog
 ) -> list[Invoice]:
-    """The stored invoices of these contracts for ``period`` (any status but draft)."""
+    """The stored invoices of these contracts for ``period`` (any status but draft); invoices of credit purchases
+    are not part of what a period billed and are left out."""
     rows = session.exec(
         select(InvoiceRow).where(
             col(InvoiceRow.contract_id).in_(list(contract_ids)),
             InvoiceRow.period_start == period.start,
+            col(InvoiceRow.id).not_in(select(CreditPurchaseRow.invoice_id)),
         )
     ).all()
     return [stored_invoice(r, catalog.credit_types) for r in rows]

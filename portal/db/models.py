@@ -517,3 +517,51 @@ class PaymentEventRow(SQLModel, table=True):
     object_id: str | None = Field(default=None, max_length=255, description="the provider object the event names")
     outcome: str = Field(default="", max_length=500, description="what the portal did with it")
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+class CreditPurchaseRow(SQLModel, table=True):
+    """Prepaid credits bought with money (by an admin, or by auto-recharge): the one-line invoice that charges for
+    them, and the grant that gives them, made only once that invoice is paid (``grant_id`` is unique, and the grant's
+    id is derived from the purchase's, so a purchase is granted at most once whoever grants it)."""
+
+    __tablename__ = "credit_purchase"
+    __table_args__ = (UniqueConstraint("customer_id", "request_key", name="uq_credit_purchase_request"),)
+
+    id: str = _id("cpu")
+    customer_id: str = Field(foreign_key="customer.id", index=True, max_length=40)
+    contract_id: str = Field(foreign_key="contract.id", max_length=40)
+    credit_type_id: str = Field(max_length=40)
+    credits: Decimal = Field(sa_type=DecimalText)
+    price_minor: int = Field(description="what the credits cost, in minor units of currency")
+    currency: str = Field(max_length=3)
+    invoice_id: str = Field(foreign_key="invoice.id", unique=True, max_length=40)
+    grant_id: str | None = Field(default=None, foreign_key="credit_grant.id", unique=True, max_length=40)
+    source: str = Field(default="manual", max_length=10, description="manual or auto (auto-recharge)")
+    status: str = Field(default="pending", max_length=10, description="pending, paid, failed or void")
+    note: str = Field(default="", max_length=500, description="what the last payment attempt said")
+    request_key: str | None = Field(
+        default=None, max_length=100, description="the buyer's key for one purchase: a repeated request buys nothing"
+    )
+    created_by: str = Field(max_length=320)
+    created_at: datetime = _created()
+    paid_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AutoRechargeRow(SQLModel, table=True):
+    """A customer's auto-recharge: when its pooled balance falls below ``threshold`` credits, buy up to ``target``.
+
+    ``recharging_since`` is set while one recharge is in flight (claimed with a conditional update, so two
+    processes never recharge at once); ``turned_off_at`` is set when a failed payment turned auto-recharge off.
+    """
+
+    __tablename__ = "auto_recharge"
+
+    customer_id: str = Field(primary_key=True, foreign_key="customer.id", max_length=40)
+    enabled: bool = Field(default=False)
+    threshold: Decimal = Field(sa_type=DecimalText)
+    target: Decimal = Field(sa_type=DecimalText)
+    last_outcome: str = Field(default="", max_length=500)
+    turned_off_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    recharging_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    updated_at: datetime = _created()
+    updated_by: str = Field(max_length=320)

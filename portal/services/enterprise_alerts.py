@@ -11,10 +11,7 @@ twice).
 
 from __future__ import annotations
 
-import logging
-import threading
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,6 +26,7 @@ from portal.services.customers import ancestors, customers_under, is_enterprise
 from portal.services.enterprise import EnterpriseView
 from portal.services.errors import Forbidden
 from portal.services.identity import Identity
+from portal.services.usage_watch import UsageWatcher
 
 BUDGET_80, BUDGET_100, COMMITMENT_RUNOUT = "budget_80", "budget_100", "commitment_runout"
 RECENT = 50
@@ -36,8 +34,6 @@ RECENT = 50
 
 ROOTS_KEPT_SECONDS = 30.0
 """How long the watcher trusts what it read of a customer's place in an enterprise."""
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,25 +176,14 @@ def recent_alerts(identity: Identity) -> list[AlertView]:
         return [AlertView.of(row) for row in session.exec(query).all()]
 
 
-class AlertWatcher:
+class AlertWatcher(UsageWatcher):
     """Evaluates, on its own thread, the enterprises whose customers had usage stored since it last looked."""
 
-    def __init__(self) -> None:
-        self._dirty: set[str] = set()
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._roots: dict[str, tuple[float, str | None]] = {}
+    name = "enterprise-alerts"
 
-    def touched(self, customer_ids: Iterable[str]) -> None:
-        """Note that usage of ``customer_ids`` was stored: their enterprises are evaluated within a second (cheap:
-        the watcher's thread does the reading)."""
-        with self._lock:
-            self._dirty.update(customer_ids)
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="enterprise-alerts", daemon=True)
-                self._thread.start()
-        self._wake.set()
+    def __init__(self) -> None:
+        super().__init__()
+        self._roots: dict[str, tuple[float, str | None]] = {}
 
     def enterprise_of(self, customer_id: str) -> str | None:
         """The top customer of ``customer_id``'s enterprise, or None when it is not part of one (remembered for
@@ -216,18 +201,11 @@ class AlertWatcher:
         self._roots[customer_id] = (now, root)
         return root
 
-    def _run(self) -> None:
-        while True:
-            self._wake.wait(timeout=30)
-            self._wake.clear()
-            with self._lock:
-                dirty, self._dirty = self._dirty, set()
-            try:
-                roots = {r for r in (self.enterprise_of(c) for c in dirty) if r is not None}
-                for enterprise_id in sorted(roots):
-                    evaluate(enterprise_id)
-            except Exception:  # an alert must never take ingest down; the next usage evaluates again
-                log.exception("Evaluating enterprise alerts failed")
+    def handle(self, customer_ids: set[str]) -> None:
+        """Evaluate the enterprises of ``customer_ids``."""
+        roots = {r for r in (self.enterprise_of(c) for c in customer_ids) if r is not None}
+        for enterprise_id in sorted(roots):
+            evaluate(enterprise_id)
 
 
 _WATCHER = AlertWatcher()

@@ -27,6 +27,7 @@ from portal.db.models import InvoiceRow, PaymentEventRow, utcnow
 from portal.db.uow import UnitOfWork
 from portal.domain.invoicing import InvoiceStatus
 from portal.payments.gateway import InvalidEvent, PaymentProviderError, ProviderEvent, ProviderInvoiceState
+from portal.services import credit_purchases
 from portal.services.errors import InvalidInput, ServiceError
 
 PROVIDER = "stripe"
@@ -132,12 +133,14 @@ def _act(session: Session, event: ProviderEvent, state: ProviderInvoiceState | N
     if row is None or state is None:
         return "ignored: no invoice of ours"
     if row.status == InvoiceStatus.PAID.value:
+        credit_purchases.grant_if_paid(session, row.id)  # paid by another attempt first: its credits, once
         return f"nothing to do: invoice {row.id} is paid"
     if row.status == InvoiceStatus.VOID.value:
         return f"nothing to do: invoice {row.id} is void"
     if state.status == "paid":
         row.status, row.paid_at, row.payment_note = InvoiceStatus.PAID.value, utcnow(), PAID_NOTE
         session.add(row)
+        credit_purchases.grant_if_paid(session, row.id)  # a credit purchase's credits, granted once paid
         return f"invoice {row.id} marked paid"
     if event.type == "invoice.payment_failed" and state.status in ("open", "uncollectible"):
         row.status, row.payment_note = InvoiceStatus.PAYMENT_FAILED.value, state.failure_message or FAILED_NOTE
