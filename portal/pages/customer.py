@@ -24,6 +24,7 @@ from portal.components.invoice_rows import explanation, grant_step, line_row
 from portal.components.layout import notice, panel, shell
 from portal.components.tables import figures_table
 from portal.pages.customer_card import card_panel
+from portal.pages.customer_credits import credits_panel
 from portal.services import dashboard
 from portal.services.dashboard import Dashboard, InvoiceDetail, LineDetail, MetricUsage, UsageMarker
 from portal.services.identity import SESSION_ENDED, Identity
@@ -624,6 +625,7 @@ def _admin_view() -> rx.Component:
         panel("Credits by seat", "Each seat's usage this period and where its credits came from.", _seat_table()),
         _draft_panel(),
         _invoices_panel(),
+        credits_panel(),
         card_panel(),
         _team_panel(),
         spacing="5",

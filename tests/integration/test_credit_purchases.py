@@ -17,7 +17,7 @@ from decimal import Decimal
 import pytest
 import stripe
 from fastapi.testclient import TestClient
-from sqlmodel import col, func, select
+from sqlmodel import func, select
 
 from portal.api.app import create_api
 from portal.db.models import AutoRechargeRow, CreditPurchaseRow, Customer, GrantRow, InvoiceRow, User, utcnow
@@ -34,9 +34,9 @@ from portal.services.identity import Identity
 from portal.services.ingest_writer import writer
 from tests.integration.conftest import CUSTOMER_USER, STAFF
 from tests.support.mail import Outbox
-from tests.support.payments import DECLINED_AT_CHARGE, GOOD_CARD, CardOnFile
+from tests.support.payments import DECLINED_AT_CHARGE, GOOD_CARD, CardOnFile, stripe_charges
 from tests.support.settings import settings_env
-from tests.support.stripe import TEST_SECRET_KEY, TEST_WEBHOOK_SECRET, stripe_settings
+from tests.support.stripe import TEST_WEBHOOK_SECRET, stripe_settings
 
 
 class Watched(CardOnFile):
@@ -86,18 +86,8 @@ def _pool(customer_id: str) -> str:
 
 
 def _charges(fake_stripe: str, customer_id: str) -> list[tuple[int, str]]:
-    with UnitOfWork() as uow:
-        reference = uow.session.exec(
-            select(InvoiceRow.payment_reference).join(
-                CreditPurchaseRow, col(CreditPurchaseRow.invoice_id) == InvoiceRow.id
-            )
-        ).first()
-    client = stripe.StripeClient(TEST_SECRET_KEY, base_addresses={"api": fake_stripe})
-    if reference is None:
-        return []
-    found = client.v1.invoices.retrieve(reference)
-    listed = client.v1.charges.list({"customer": str(found.customer), "limit": 100}).data
-    return [(c.amount, c.status) for c in listed]
+    """(amount, status) of every charge Stripe made to the customer, oldest first."""
+    return stripe_charges(fake_stripe)(_stripe_customer(customer_id))
 
 
 def _use(customer_id: str, tokens: int, txn: str) -> None:
