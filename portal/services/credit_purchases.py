@@ -27,6 +27,7 @@ Authorization: staff and the customer's own admins; members are refused, other c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -721,41 +722,24 @@ def check_auto_recharge(customer_id: str, at: datetime | None = None) -> Purchas
     minus the balance, rounded up to whole credits; the purchase, or None when nothing was bought.
 
     At most one recharge runs per customer, whatever runs this at once: the recharge is claimed first, and the
-    balance read again after the claim. While an automatic purchase still waits for its payment, no other is bought.
-    A failed payment (or a refused purchase) turns auto-recharge off, records why and mails the admins.
+    balance read again after the claim. While an automatic purchase still waits for its payment, no other is bought;
+    one left waiting longer than :data:`CLAIM_EXPIRES` (its process died) is collected again instead, which never
+    charges twice. A failed payment (or a refused purchase) turns auto-recharge off, records why and mails the
+    admins.
     """
     at = at or utcnow()
     if _below(customer_id, at) is None or not _claim(customer_id):
         return None
     try:
         reconcile(customer_id)
-        with UnitOfWork() as uow:
-            waiting = uow.session.exec(
-                select(CreditPurchaseRow).where(
-                    CreditPurchaseRow.customer_id == customer_id,
-                    CreditPurchaseRow.source == AUTO,
-                    CreditPurchaseRow.status == PENDING,
-                )
-            ).first()
-            waiting_label = None if waiting is None else billing.plain_number(waiting.credits)
-        if waiting_label is not None:
-            _note(
-                customer_id, f"A recharge of {waiting_label} credits waits for its payment: none is bought meanwhile."
-            )
-            return None
-        found = _below(customer_id, at)
-        if found is None:
-            return None
-        settings, credit_type, balance = found
-        credits = rules.recharge_credits(balance, settings.target)
-        fmt = credit_type.format
-        wanted = f"{fmt(credits)} (the balance was {fmt(balance)}, below {fmt(settings.threshold)})"
         try:
-            bought = _buy(AUTO_RECHARGE, customer_id, credits, AUTO, None, at)
-        except ServiceError as exc:
-            reason = f"Auto-recharge could not buy {wanted}: {exc}"
-            _tell_admins(customer_id, _note(customer_id, reason, turn_off=True), reason)
+            attempt = _recharge(customer_id, at)
+        except ServiceError as exc:  # the purchase was refused: nothing was charged
+            _tell_admins(customer_id, _note(customer_id, str(exc), turn_off=True), str(exc))
             return None
+        if attempt is None:
+            return None
+        wanted, bought = attempt
         if bought.status == PAID:
             _note(customer_id, f"Bought {wanted} for {bought.price} on {at:%Y-%m-%d %H:%M} UTC.")
         elif bought.status == FAILED:
@@ -766,6 +750,44 @@ def check_auto_recharge(customer_id: str, at: datetime | None = None) -> Purchas
         return bought
     finally:
         _release(customer_id)
+
+
+def _recharge(customer_id: str, at: datetime) -> tuple[str, PurchaseView] | None:
+    """With the recharge claimed: carry on an automatic purchase left waiting, or buy what the balance needs now.
+    What was bought, in words, and the purchase; None when nothing is to be bought (yet)."""
+    with UnitOfWork() as uow:
+        waiting = uow.session.exec(
+            select(CreditPurchaseRow).where(
+                CreditPurchaseRow.customer_id == customer_id,
+                CreditPurchaseRow.source == AUTO,
+                CreditPurchaseRow.status == PENDING,
+            )
+        ).first()
+        if waiting is not None:
+            label = Catalog(uow.session).credit_type(waiting.credit_type_id).format(waiting.credits)
+            uow.session.expunge(waiting)
+    if waiting is not None:
+        if utcnow() - waiting.created_at < CLAIM_EXPIRES:
+            _note(customer_id, f"A recharge of {label} waits for its payment: none is bought meanwhile.")
+            return None
+        wanted = f"{label} (a recharge of {waiting.created_at:%Y-%m-%d %H:%M} UTC, carried on)"
+        return wanted, _refused_as(wanted, lambda: _collect(waiting.id, _stored_invoice(waiting.invoice_id)))
+    found = _below(customer_id, at)
+    if found is None:
+        return None
+    settings, credit_type, balance = found
+    credits = rules.recharge_credits(balance, settings.target)
+    fmt = credit_type.format
+    wanted = f"{fmt(credits)} (the balance was {fmt(balance)}, below {fmt(settings.threshold)})"
+    return wanted, _refused_as(wanted, lambda: _buy(AUTO_RECHARGE, customer_id, credits, AUTO, None, at))
+
+
+def _refused_as(wanted: str, purchase: Callable[[], PurchaseView]) -> PurchaseView:
+    """Run ``purchase``; a refusal says what auto-recharge could not buy, and why."""
+    try:
+        return purchase()
+    except ServiceError as exc:
+        raise ServiceError(f"Auto-recharge could not buy {wanted}: {exc}") from exc
 
 
 class RechargeWatcher(UsageWatcher):

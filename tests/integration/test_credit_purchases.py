@@ -34,7 +34,7 @@ from portal.services.identity import Identity
 from portal.services.ingest_writer import writer
 from tests.integration.conftest import CUSTOMER_USER, STAFF
 from tests.support.mail import Outbox
-from tests.support.payments import DECLINED_AT_CHARGE, GOOD_CARD, CardOnFile, stripe_charges
+from tests.support.payments import DECLINED_AT_CHARGE, GOOD_CARD, CardOnFile, Crash, stripe_charges
 from tests.support.settings import settings_env
 from tests.support.stripe import TEST_WEBHOOK_SECRET, stripe_settings
 
@@ -362,3 +362,27 @@ def test_a_failed_auto_recharge_turns_it_off_and_mails_the_admins(
     assert [status for _, status in _charges(fake_stripe, customer)] == ["failed"]
     # Turning it on again clears the notice.
     assert set_auto_recharge(admin, customer, True, "2000", "6000").turned_off == ""
+
+
+def test_a_recharge_cut_short_waits_then_is_carried_on_and_charged_once(
+    admin: Identity, cards: dict[str, Watched], fake_stripe: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    customer = admin.customer_id or ""
+    set_auto_recharge(admin, customer, True, "1000", "5000")
+    _use(customer, 550_000, "big-5")  # 500 left
+    cards["good"].crash_before_pay = True
+    with pytest.raises(Crash):
+        check_auto_recharge(customer)
+    [waiting] = credit_purchases.purchases(admin, customer)
+    assert (waiting.status, waiting.credits) == ("pending", "4,500 AI credits")
+    assert check_auto_recharge(customer) is None, "another recharge waits for the one in flight"
+    assert credit_purchases.auto_recharge(admin, customer).last_outcome.startswith(
+        "A recharge of 4,500 AI credits waits for its payment"
+    )
+    monkeypatch.setattr(credit_purchases, "CLAIM_EXPIRES", timedelta(0))  # as if its process had died long ago
+    carried = check_auto_recharge(customer)
+    assert carried is not None
+    assert (carried.id, carried.status) == (waiting.id, "paid")
+    assert _charges(fake_stripe, customer) == [(4500, "succeeded")]
+    assert _pool(customer) == "5,000 AI credits"
+    assert check_auto_recharge(customer) is None
