@@ -8,6 +8,7 @@ from typing import Any
 import reflex as rx
 
 from portal.api.app import create_api
+from portal.jobs import billing_job
 from portal.pages.api_keys import ApiKeysState, api_keys_page
 from portal.pages.audit import ROUTE as AUDIT_ROUTE
 from portal.pages.audit import AuditState, audit_page
@@ -57,6 +58,7 @@ from portal.state.session import SessionState
 
 app = rx.App(api_transformer=create_api())
 app.register_lifespan_task(process_writer)
+app.register_lifespan_task(billing_job)
 
 PAGES: list[tuple[Callable[[], rx.Component], str, str, list[Any]]] = [
     (pricing_page, "/", "Pricing", [SessionState.load, PricingState.load]),

@@ -379,9 +379,15 @@ class BudgetCapRow(SQLModel, table=True):
 
 
 class InvoiceRow(SQLModel, table=True):
-    """A finalized (or paid, failed, voided) invoice; drafts are computed live and never stored."""
+    """A finalized (or paid, failed, voided) invoice; drafts are computed live and never stored.
+
+    The invoice that closes a billing period has ``closes_period`` true; other invoices of the period (seats in
+    advance, changes) have it NULL, never false, because the unique constraint on (contract, period start,
+    ``closes_period``) treats NULLs as distinct: a period can be closed once, whoever tries at the same time.
+    """
 
     __tablename__ = "invoice"
+    __table_args__ = (UniqueConstraint("contract_id", "period_start", "closes_period", name="uq_invoice_period_close"),)
 
     id: str = _id("inv")
     contract_id: str = Field(foreign_key="contract.id", index=True, max_length=40)
@@ -398,6 +404,16 @@ class InvoiceRow(SQLModel, table=True):
     payment_reference: str | None = Field(default=None, max_length=200)
     payment_note: str = Field(default="", max_length=500, description="what the last collection attempt said")
     payment_attempts: int = Field(default=0)
+    payment_failed_at: datetime | None = Field(
+        default=None, sa_type=UTCDateTime, description="when collection first failed; retries are counted from it"
+    )
+    next_payment_at: datetime | None = Field(
+        default=None,
+        sa_type=UTCDateTime,
+        index=True,
+        description="when the billing job collects it (again); None: no automatic attempt is due",
+    )
+    closes_period: bool | None = Field(default=None, description="true on the invoice that closes its period")
     voided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = _created()
 

@@ -25,6 +25,7 @@ from portal.components.layout import notice, panel, shell
 from portal.components.tables import figures_table
 from portal.pages.customer_card import card_panel
 from portal.pages.customer_credits import credits_panel
+from portal.pages.customer_payments import payment_banner
 from portal.services import dashboard
 from portal.services.dashboard import Dashboard, InvoiceDetail, LineDetail, MetricUsage, UsageMarker
 from portal.services.identity import SESSION_ENDED, Identity
@@ -115,7 +116,7 @@ class CustomerState(rx.State):
     has_plan: bool = False
     plan: dict[str, str] = {}
     seat_warning: str = ""
-    payment_alerts: list[str] = []
+    payment_alerts: list[dict[str, str]] = []
     members: list[dict[str, str]] = []
     pools: list[dict[str, str | int]] = []
     seats: list[dict[str, str | int | bool]] = []
@@ -223,7 +224,7 @@ class CustomerState(rx.State):
             else {}
         )
         self.seat_warning = plan.seat_warning if plan else ""
-        self.payment_alerts = list(view.failed_payments)
+        self.payment_alerts = [{"invoice_id": f.invoice_id, "message": f.message} for f in view.failed_payments]
         self.pools = [
             {"credit_type": p.credit_type, "granted": p.granted, "used": p.used, "remaining": p.remaining}
             | {"percent": p.percent_left}
@@ -317,16 +318,7 @@ def _link(label: str, href: str, link_id: str) -> rx.Component:
 
 def _alerts() -> rx.Component:
     return rx.vstack(
-        rx.foreach(
-            CustomerState.payment_alerts,
-            lambda alert: rx.callout(
-                alert + " Update your payment details so your team keeps its seats and credits.",
-                icon="credit-card",
-                color_scheme="red",
-                class_name="payment-failed",
-                width="100%",
-            ),
-        ),
+        payment_banner(CustomerState.payment_alerts),
         rx.cond(
             CustomerState.seat_warning != "",
             rx.callout.root(

@@ -12,6 +12,9 @@ Use cases:
   ingest updates the rollups in the same transaction as it stores events,
   they include every event acknowledged before the call.
 * :func:`invoices` lists what was finalized.
+* :func:`collect` charges a finalized invoice through the payment gateway (a failure is retried on a
+  schedule by the billing job, :mod:`portal.services.period_close`); :func:`pay_again` is a customer
+  admin's own retry, once the card is replaced.
 
 Authorization: staff may act on any customer; a customer's admins and keys
 read their own (and their departments'); only staff provision contracts.
@@ -19,9 +22,9 @@ read their own (and their departments'); only staff provision contracts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlmodel import Session, col, select
@@ -48,6 +51,7 @@ from portal.domain.hierarchy import ConsolidatedStatement
 from portal.domain.invoicing import Invoice, InvoiceLine, InvoiceRun, InvoiceStatus, SeatCountChange, TierSwitch, Timing
 from portal.domain.metrics import UsageSource
 from portal.domain.money import CreditType, Money
+from portal.domain.payment_retries import next_retry
 from portal.domain.periods import Frequency, Period
 from portal.payments import configured_gateway
 from portal.payments.gateway import (
@@ -60,6 +64,17 @@ from portal.payments.gateway import (
 from portal.services.audit import record, record_if_staff
 from portal.services.customers import Actor, visible_customer
 from portal.services.errors import Forbidden, InvalidInput, NotFound
+
+NOTHING_TO_PAY = "Nothing to pay."
+COLLECTION_LEASE = timedelta(minutes=15)
+"""How long one collection attempt may take before the billing job may collect the invoice instead.
+
+An invoice is collected by whoever finalized it (or asked to pay again) right after the commit; should that
+process die before it recorded the outcome, the job collects the invoice once the lease has run out. Two-phase
+collection (the provider's invoice is recorded before it is paid) makes such a second attempt charge nothing more.
+"""
+NO_MORE_RETRIES = "There will be no more automatic attempts: update your card, then pay again."
+PAYMENT_NOTE_LENGTH = 500
 
 
 def _hour(instant: datetime) -> datetime:
@@ -158,6 +173,8 @@ class InvoiceView:
     payment_note: str = ""
     statement: tuple[StatementRowView, ...] = ()
     """For a parent: each department's usage, own credits, draw on the shared commitment and overage."""
+    next_payment_at: datetime | None = None
+    """When the billing job collects it (again); None when no automatic attempt is due."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -390,11 +407,11 @@ def _departments(session: Session, family: Family) -> dict[str, str]:
     return {c.id: names.get(c.customer_id, c.customer_id) for c in family.contracts}
 
 
-def rate(session: Session, catalog: Catalog, contract_id: str, at: datetime) -> Rated:
-    """Rate the family of ``contract_id`` for the billing period containing ``at``, as of ``at``."""
+def rate(session: Session, catalog: Catalog, contract_id: str, at: datetime, period: Period | None = None) -> Rated:
+    """Rate the family of ``contract_id`` for the billing period containing ``at`` (or ``period``), as of ``at``."""
     family = load_family(session, contract_id, catalog)
     contract = family.contract(contract_id)
-    period = contract.billing_period_containing(at)
+    period = period or contract.billing_period_containing(at)
     usage: dict[str, UsageSource] = dict(bucketed_usage(session, family.contracts, period))
     finalized = tuple(finalized_invoices(session, [c.id for c in family.contracts], period, catalog))
     run = invoicing.draft_invoices(
@@ -478,9 +495,17 @@ def invoices(actor: Actor, customer_id: str) -> list[InvoiceView]:
             .order_by(col(InvoiceRow.finalized_at).desc())
         ).all()
         credit_types = Catalog(uow.session).credit_types
-        return [
-            replace(invoice_view(stored_invoice(row, credit_types), {}), payment_note=row.payment_note) for row in rows
-        ]
+        return [stored_view(row, credit_types) for row in rows]
+
+
+def stored_view(row: InvoiceRow, credit_types: Mapping[str, CreditType]) -> InvoiceView:
+    """A stored invoice as the UI and API show it, with its payment note."""
+    return with_payment(invoice_view(stored_invoice(row, credit_types), {}), row)
+
+
+def with_payment(view: InvoiceView, row: InvoiceRow) -> InvoiceView:
+    """``view`` with the status, payment note and next automatic attempt stored on ``row``."""
+    return replace(view, status=row.status, payment_note=row.payment_note, next_payment_at=row.next_payment_at)
 
 
 def contract_view(actor: Actor, customer_id: str, at: datetime | None = None) -> ContractView:
@@ -535,21 +560,37 @@ def finalize_due_now(session: Session, rated: Rated, at: datetime) -> InvoiceVie
     lines = tuple(line for line in draft_invoice.lines if line.timing is Timing.IN_ADVANCE)
     if not lines:
         return None
-    final = invoicing.finalize(replace(draft_invoice, lines=lines), at)
+    return store_final(session, rated, invoicing.finalize(replace(draft_invoice, lines=lines), at), at)
+
+
+def store_final(
+    session: Session, rated: Rated, final: Invoice, at: datetime, *, closes_period: bool = False
+) -> InvoiceView:
+    """Store the finalized invoice ``final`` of ``rated``'s payer with the ledger entries its run lacks.
+
+    An invoice with nothing to pay is stored as paid (the provider is never asked); any other is due for collection
+    by whoever finalized it, and by the billing job should that attempt not record an outcome within
+    :data:`COLLECTION_LEASE`. ``closes_period`` marks the invoice that closes its period (once per period).
+    """
+    nothing_to_pay = final.total_due_minor <= 0
     row = InvoiceRow(
         contract_id=final.contract_id,
         customer_id=final.customer_id,
         period_start=final.period.start,
         period_end=final.period.end,
-        status=final.status.value,
+        status=InvoiceStatus.PAID.value if nothing_to_pay else final.status.value,
         currency=final.currency.code,
         total_minor=final.total_due_minor,
         document=invoice_lines_to_doc(final),
         finalized_at=at,
+        paid_at=at if nothing_to_pay else None,
+        payment_note=NOTHING_TO_PAY if nothing_to_pay else "",
+        next_payment_at=None if nothing_to_pay else at + COLLECTION_LEASE,
+        closes_period=True if closes_period else None,
     )
     session.add(row)
     _record_ledger(session, rated)
-    return invoice_view(replace(final, id=row.id), rated.departments)
+    return with_payment(invoice_view(replace(final, id=row.id), rated.departments), row)
 
 
 def published_version(session: Session, package: str) -> PackageVersion:
@@ -585,7 +626,11 @@ class Provisioned:
     invoice: InvoiceView | None
 
 
-def collect(invoice: InvoiceView | None) -> InvoiceView | None:
+SETTLED = frozenset({InvoiceStatus.PAID.value, InvoiceStatus.VOID.value})
+"""Statuses of invoices with nothing left to collect."""
+
+
+def collect(invoice: InvoiceView | None, at: datetime | None = None) -> InvoiceView | None:
     """Collect a just-finalized invoice through the payment gateway, after the commit that finalized it.
 
     The outcome is recorded on the invoice: paid, payment failed (with the reason), or still due (no
@@ -593,17 +638,25 @@ def collect(invoice: InvoiceView | None) -> InvoiceView | None:
 
     Two phases, so that a retry or a crash at any step never charges twice: the provider's invoice is
     prepared and its id committed with ours first, then settled; a retry settles the recorded one again.
+
+    A declined card, or a provider that could not be reached, is tried again by the billing job on the
+    schedule of :mod:`portal.domain.payment_retries` (``next_payment_at``); after the last retry the invoice
+    stays payment failed, for the customer admin to pay again. ``at`` is the time of the attempt (now).
     """
-    if invoice is None:
-        return None
+    return None if invoice is None else collect_invoice(invoice, at)
+
+
+def collect_invoice(invoice: InvoiceView, at: datetime | None = None) -> InvoiceView:
+    """:func:`collect` one invoice (never None)."""
+    at = at or utcnow()
     gateway = configured_gateway()
     with UnitOfWork() as uow:
         row = uow.session.get(InvoiceRow, invoice.id)
         customer = uow.session.get(Customer, row.customer_id) if row else None
         if row is None or customer is None:
             raise NotFound(f"There is no invoice {invoice.id}.")
-        if row.status == InvoiceStatus.PAID.value:
-            return replace(invoice, status=row.status, payment_note=row.payment_note)
+        if row.status in SETTLED:
+            return with_payment(invoice, row)
         row.payment_attempts += 1
         uow.session.add(row)
         email = uow.session.exec(
@@ -622,6 +675,7 @@ def collect(invoice: InvoiceView | None) -> InvoiceView | None:
         recorded = row.payment_reference if row.payment_provider == gateway.name else None
         known_customer = customer.payment_customer_id
     reference = recorded
+    unreachable = False
     try:
         provider_customer = gateway.ensure_customer(request.customer_id, request.customer_name, email, known_customer)
         request = replace(request, provider_customer=provider_customer)
@@ -631,21 +685,83 @@ def collect(invoice: InvoiceView | None) -> InvoiceView | None:
             _record_references(request, gateway.name, provider_customer, reference)
         result = gateway.settle(request, reference)
     except PaymentProviderError as error:
-        note = f"The payment could not be completed and will be tried again: {error}"
-        result = CollectionResult(PaymentStatus.DUE, gateway.name, note, reference)
+        unreachable = True
+        result = CollectionResult(
+            PaymentStatus.DUE, gateway.name, f"The payment could not be completed: {error}", reference
+        )
     with UnitOfWork() as uow:
-        row = uow.session.get(InvoiceRow, invoice.id)
+        row = uow.session.exec(select(InvoiceRow).where(InvoiceRow.id == invoice.id).with_for_update()).first()
         if row is None:
             raise NotFound(f"There is no invoice {invoice.id}.")
+        if row.status in SETTLED:  # paid or voided meanwhile (a webhook, another attempt): that stands
+            return with_payment(invoice, row)
         if result.reference is not None or row.payment_reference is None:
             row.payment_provider, row.payment_reference = result.provider, result.reference
         row.payment_note = result.message
         if result.status is PaymentStatus.PAID:
-            row.status, row.paid_at = InvoiceStatus.PAID.value, utcnow()
-        elif result.status is PaymentStatus.FAILED:
-            row.status = InvoiceStatus.PAYMENT_FAILED.value
+            row.status, row.paid_at, row.next_payment_at = InvoiceStatus.PAID.value, at, None
+        elif result.status is PaymentStatus.FAILED or unreachable:
+            _schedule_retry(row, at, declined=not unreachable)
+        else:  # no provider to collect with: recorded as due, and nothing to try again
+            row.next_payment_at = None
         uow.session.add(row)
-        return replace(invoice, status=row.status, payment_note=row.payment_note)
+        return with_payment(invoice, row)
+
+
+def _schedule_retry(row: InvoiceRow, at: datetime, declined: bool) -> None:
+    """After a failed attempt at ``at``: the next retry of the schedule, or, after the last, payment failed for good
+    (the note says so).
+
+    A declined card fails the invoice at once; a provider that could not be reached leaves it as it was (we do
+    not know that anything failed) until the retries are used up.
+    """
+    row.payment_failed_at = row.payment_failed_at or at
+    row.next_payment_at = next_retry(row.payment_failed_at, at)
+    if row.next_payment_at is None:
+        row.status, row.payment_note = InvoiceStatus.PAYMENT_FAILED.value, _noted(row.payment_note, NO_MORE_RETRIES)
+    elif declined:
+        row.status = InvoiceStatus.PAYMENT_FAILED.value
+
+
+def _noted(message: str, addition: str) -> str:
+    """``message`` (ended as a sentence) followed by ``addition``, within the 500 characters a payment note holds
+    (``message`` is cut)."""
+    if not message:
+        return addition
+    ended = message if message.endswith((".", "!", "?", ")")) else f"{message}."
+    return f"{ended[: PAYMENT_NOTE_LENGTH - len(addition) - 1]} {addition}"
+
+
+def pay_again(actor: Actor, invoice_id: str, at: datetime | None = None) -> InvoiceView:
+    """Collect an unpaid invoice again now, as the customer admin asks once they have updated the card.
+
+    Admins of the invoice's customer and staff only (:class:`Forbidden` for anyone else who can see the customer,
+    :class:`NotFound` for who cannot); a paid or void invoice is refused (:class:`InvalidInput`). The invoice is
+    settled as :func:`collect` does, so it is never charged twice; the outcome is on the returned invoice.
+    """
+    at = at or utcnow()
+    with UnitOfWork() as uow:
+        session = uow.session
+        row = session.get(InvoiceRow, invoice_id)
+        if row is None:
+            raise NotFound(f"There is no invoice {invoice_id}.")
+        try:
+            visible_customer(session, actor, row.customer_id)
+        except NotFound:
+            raise NotFound(f"There is no invoice {invoice_id}.") from None
+        if not (actor.is_staff or (actor.is_customer_admin and actor.customer_id == row.customer_id)):
+            raise Forbidden("Only an admin of this account or staff can pay its invoices.")
+        if row.status == InvoiceStatus.PAID.value:
+            raise InvalidInput(f"Invoice {invoice_id} is paid already: there is nothing to pay.")
+        if row.status == InvoiceStatus.VOID.value:
+            raise InvalidInput(f"Invoice {invoice_id} was voided: there is nothing to pay.")
+        row.next_payment_at = at + COLLECTION_LEASE  # the billing job leaves it alone while this attempt runs
+        session.add(row)
+        view = stored_view(row, Catalog(session).credit_types)
+        record_if_staff(
+            session, actor, "invoice.pay_again", ("invoice", row.id), f"payment of invoice {row.id} tried again"
+        )
+    return collect_invoice(view, at)
 
 
 def _record_references(

@@ -188,6 +188,30 @@ class SeatFigures:
     usage: tuple[MetricUsage, ...]
 
 
+PAYMENT_FAILED = InvoiceStatus.PAYMENT_FAILED.value
+
+
+@dataclass(frozen=True, slots=True)
+class FailedPayment:
+    """An invoice whose payment failed, and the sentence that tells the admin why and what to do."""
+
+    invoice_id: str
+    message: str
+
+    @classmethod
+    def of(cls, invoice: InvoiceView) -> FailedPayment:
+        """The failure of ``invoice`` (a payment-failed one): its amount, period and reason, and when it is tried
+        again, if it is."""
+        reason = invoice.payment_note.strip().rstrip(".")
+        retry = invoice.next_payment_at
+        return cls(
+            invoice.id,
+            f"Payment of {invoice.total_due} for {invoice.period} failed{': ' + reason if reason else ''}. "
+            + (f"We will try again on {_date_label(retry)}. " if retry else "")
+            + "Update your card, then pay again.",
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Dashboard:
     """What the customer dashboard shows the caller; ``plan`` is None while the customer has no contract.
@@ -208,14 +232,9 @@ class Dashboard:
     invoices: tuple[InvoiceDetail, ...] = ()
 
     @property
-    def failed_payments(self) -> tuple[str, ...]:
-        """A sentence per invoice whose payment failed."""
-        return tuple(
-            f"The payment of {i.invoice.total_due} for {i.invoice.period} failed"
-            + (f": {i.invoice.payment_note}" if i.invoice.payment_note else ".")
-            for i in self.invoices
-            if i.invoice.status == InvoiceStatus.PAYMENT_FAILED.value
-        )
+    def failed_payments(self) -> tuple[FailedPayment, ...]:
+        """Each invoice whose payment failed, with what the admin is told (newest first, as the invoices)."""
+        return tuple(FailedPayment.of(i.invoice) for i in self.invoices if i.invoice.status == PAYMENT_FAILED)
 
 
 @dataclass(frozen=True, slots=True)

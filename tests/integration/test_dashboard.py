@@ -202,9 +202,13 @@ def test_past_invoices_carry_their_lines_and_a_failed_payment_is_told(initech: s
             .values(status="payment_failed", payment_note="The card was declined.")
         )
     view = dashboard(_who(ANN), NOW)
-    assert view.failed_payments == (
-        f"The payment of $120.00 for {invoice.invoice.period} failed: The card was declined.",
-    )
+    assert [(f.invoice_id, f.message) for f in view.failed_payments] == [
+        (
+            invoice.invoice.id,
+            f"Payment of $120.00 for {invoice.invoice.period} failed: The card was declined. "
+            "Update your card, then pay again.",
+        )
+    ]
 
 
 def test_a_seat_count_below_the_team_size_is_warned_about(initech: str) -> None:

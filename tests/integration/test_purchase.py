@@ -112,7 +112,12 @@ def test_a_declined_payment_keeps_the_purchase_and_is_shown_to_the_admin(
     assert (bought.invoice.status, bought.invoice.payment_note) == ("payment_failed", "The card was declined.")
     admin = sign_in("new@initech.test", "pw-123456").identity
     assert billing.contract_view(admin, bought.customer_id).seats == 3  # what was bought stays
-    view = dashboard(admin)
-    assert view.failed_payments == (
-        f"The payment of $120.00 for {bought.invoice.period} failed: The card was declined.",
+    [failed] = dashboard(admin).failed_payments
+    [invoice] = billing.invoices(admin, bought.customer_id)
+    retry = invoice.next_payment_at  # a day after the declined payment
+    assert retry is not None
+    assert (failed.invoice_id, failed.message) == (
+        bought.invoice.id,
+        f"Payment of $120.00 for {bought.invoice.period} failed: The card was declined. "
+        f"We will try again on {retry:%b} {retry.day}, {retry:%Y}. Update your card, then pay again.",
     )
