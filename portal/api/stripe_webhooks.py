@@ -43,7 +43,8 @@ async def stripe_webhook(
     otherwise **400** and nothing changes. Each event id is acted on once; a replay is acknowledged (**200**,
     ``duplicate``) and does nothing. The invoice an event names is re-fetched from Stripe and we act on what Stripe
     says now, not on the payload: ``invoice.paid`` marks our invoice paid, ``invoice.payment_failed`` marks it
-    failed with the reason (unless paid), ``invoice.finalized`` adds a note. ``payment_method.attached`` and
+    failed with the reason (unless paid), ``invoice.finalized`` adds a note, ``invoice.voided`` voids it and
+    ``invoice.marked_uncollectible`` marks it failed with no more automatic retries. ``payment_method.attached`` and
     ``customer.updated`` are recorded without action for now; events naming no invoice of ours are ignored.
     **503** when ``STRIPE_WEBHOOK_SECRET`` (or ``STRIPE_SECRET_KEY``) is not set, or Stripe cannot be reached to
     re-fetch the invoice (nothing is recorded, so Stripe retries).

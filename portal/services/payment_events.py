@@ -8,7 +8,8 @@
    event replayed within the tolerance has an id we have seen).
 3. For an invoice event naming one of our invoices (by ``payment_reference``, the Stripe invoice id), the Stripe
    invoice is re-fetched and we act on what Stripe says now, never on the payload: paid marks ours paid (once);
-   a failed payment marks ours failed with the reason, unless it is paid; a finalization only adds a note.
+   a failed payment marks ours failed with the reason, unless it is paid; a finalization only adds a note; a
+   voided invoice becomes void; one marked uncollectible becomes payment failed with no more automatic retries.
 4. The event id is stored in the same transaction as the change, so the change happens exactly once.
 
 ``payment_method.attached`` and ``customer.updated`` are recorded and acknowledged without action for now (card
@@ -31,11 +32,24 @@ from portal.services import credit_purchases
 from portal.services.errors import InvalidInput, ServiceError
 
 PROVIDER = "stripe"
-INVOICE_EVENTS = frozenset({"invoice.paid", "invoice.payment_succeeded", "invoice.payment_failed", "invoice.finalized"})
+INVOICE_EVENTS = frozenset(
+    {
+        "invoice.paid",
+        "invoice.payment_succeeded",
+        "invoice.payment_failed",
+        "invoice.finalized",
+        "invoice.voided",
+        "invoice.marked_uncollectible",
+    }
+)
 RECORDED_ONLY = frozenset({"payment_method.attached", "customer.updated"})
 PAID_NOTE = "Paid by card."
 FAILED_NOTE = "The payment failed at Stripe: add or change the card, then pay the invoice again."
 FINALIZED_NOTE = "Stripe finalized the invoice; the payment is pending."
+VOIDED_NOTE = "The invoice was voided: nothing is owed."
+UNCOLLECTIBLE_NOTE = (
+    "The invoice was marked uncollectible after the payment failed: there will be no more automatic attempts."
+)
 
 
 class WebhooksNotConfigured(ServiceError):
@@ -139,9 +153,20 @@ def _act(session: Session, event: ProviderEvent, state: ProviderInvoiceState | N
         return f"nothing to do: invoice {row.id} is void"
     if state.status == "paid":
         row.status, row.paid_at, row.payment_note = InvoiceStatus.PAID.value, utcnow(), PAID_NOTE
+        row.next_payment_at = None
         session.add(row)
         credit_purchases.grant_if_paid(session, row.id)  # a credit purchase's credits, granted once paid
         return f"invoice {row.id} marked paid"
+    if event.type == "invoice.voided" and state.status == "void":
+        row.status, row.voided_at, row.payment_note = InvoiceStatus.VOID.value, utcnow(), VOIDED_NOTE
+        row.next_payment_at = None
+        session.add(row)
+        return f"invoice {row.id} marked void"
+    if event.type == "invoice.marked_uncollectible" and state.status == "uncollectible":
+        row.status, row.payment_note = InvoiceStatus.PAYMENT_FAILED.value, UNCOLLECTIBLE_NOTE
+        row.next_payment_at = None
+        session.add(row)
+        return f"invoice {row.id} marked uncollectible: payment failed, no more retries"
     if event.type == "invoice.payment_failed" and state.status in ("open", "uncollectible"):
         row.status, row.payment_note = InvoiceStatus.PAYMENT_FAILED.value, state.failure_message or FAILED_NOTE
         session.add(row)

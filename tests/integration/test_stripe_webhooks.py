@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -19,15 +20,17 @@ from httpx import Response
 from sqlmodel import select
 
 from portal.api.app import create_api
-from portal.db.models import InvoiceRow, PaymentEventRow
+from portal.db.models import InvoiceRow, PaymentEventRow, utcnow
 from portal.db.uow import UnitOfWork
 from portal.payments.stripe_gateway import DECLINED
 from portal.services import billing
 from portal.services.identity import Identity
+from portal.services.payment_events import UNCOLLECTIBLE_NOTE, VOIDED_NOTE
+from portal.services.period_close import retry_payments
 from portal.services.purchase import purchase
 from tests.support.payments import DECLINED_AT_CHARGE, GOOD_CARD, CardOnFile, the_invoice
 from tests.support.settings import settings_env
-from tests.support.stripe import TEST_WEBHOOK_SECRET, stripe_settings
+from tests.support.stripe import TEST_SECRET_KEY, TEST_WEBHOOK_SECRET, stripe_settings
 
 SECRET = TEST_WEBHOOK_SECRET
 
@@ -201,3 +204,44 @@ def test_without_a_webhook_secret_the_endpoint_is_unavailable(database: str) -> 
     assert response.status_code == 503
     assert "STRIPE_WEBHOOK_SECRET" in response.json()["detail"]
     assert event_ids() == []
+
+
+def at_stripe(api_base: str) -> stripe.StripeClient:
+    """The fake Stripe, as the account's owner acts on it in Stripe's dashboard."""
+    return stripe.StripeClient(TEST_SECRET_KEY, base_addresses={"api": api_base})
+
+
+def retried_later() -> list[str]:
+    """The invoices the billing job collects again over the next month."""
+    return [invoice.id for invoice in retry_payments(utcnow() + timedelta(days=30)).retried]
+
+
+def test_an_invoice_voided_at_stripe_becomes_void_and_is_not_collected_again(
+    client: TestClient, failed: Failed, fake_stripe: str
+) -> None:
+    assert stored(failed.invoice_id).next_payment_at is not None, "the declined payment was to be retried"
+    obj = {"id": failed.reference, "object": "invoice", "status": "void"}
+    early = post(client, *signed("evt_void_early", "invoice.voided", obj))
+    assert "Stripe has the invoice as open" in early.json()["outcome"], "the payload is not believed"
+    assert stored(failed.invoice_id).status == "payment_failed"
+    at_stripe(fake_stripe).v1.invoices.void_invoice(failed.reference)
+    response = post(client, *signed("evt_void", "invoice.voided", obj))
+    assert response.status_code == 200
+    assert f"invoice {failed.invoice_id} marked void" in response.json()["outcome"]
+    row = stored(failed.invoice_id)
+    assert (row.status, row.payment_note, row.next_payment_at) == ("void", VOIDED_NOTE, None)
+    assert row.voided_at is not None
+    assert failed.invoice_id not in retried_later()
+
+
+def test_an_invoice_marked_uncollectible_at_stripe_fails_for_good(
+    client: TestClient, failed: Failed, fake_stripe: str
+) -> None:
+    obj = {"id": failed.reference, "object": "invoice", "status": "uncollectible"}
+    at_stripe(fake_stripe).v1.invoices.mark_uncollectible(failed.reference)
+    response = post(client, *signed("evt_uncollectible", "invoice.marked_uncollectible", obj))
+    assert response.status_code == 200
+    assert "marked uncollectible" in response.json()["outcome"]
+    row = stored(failed.invoice_id)
+    assert (row.status, row.payment_note, row.next_payment_at) == ("payment_failed", UNCOLLECTIBLE_NOTE, None)
+    assert failed.invoice_id not in retried_later()
