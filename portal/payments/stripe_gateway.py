@@ -4,7 +4,10 @@ Each of our invoices becomes one Stripe invoice (draft, one item per line, final
 creates something carries an idempotency key derived from our ids, and the caller records the Stripe invoice id
 with ours before it is paid (:meth:`StripeGateway.prepare` then :meth:`StripeGateway.settle`), so a retry or a
 crash at any step never charges twice: a retry finds the recorded Stripe invoice and pays it only if it is not
-paid already.
+paid already (an open invoice, or one marked uncollectible, which Stripe still lets be paid).
+
+Webhooks: :func:`verify_event` checks a delivery's signature; what an event names is then re-fetched
+(:meth:`StripeGateway.invoice_state`, :meth:`StripeGateway.payment_method_owner`, :meth:`StripeGateway.default_card`).
 """
 
 from __future__ import annotations
@@ -124,11 +127,10 @@ class StripeGateway:
             intent = self._client.v1.setup_intents.retrieve(setup_reference)
         except stripe.StripeError as error:
             raise PaymentProviderError(f"Stripe did not return the card form: {error.user_message or error}") from error
-        owner = intent.customer if isinstance(intent.customer, str) or intent.customer is None else intent.customer.id
+        owner = _id_of(intent.customer)
         if (intent.metadata.to_dict() if intent.metadata else {}) != metadata or owner not in (None, provider_customer):
             raise CardRefused("This card form was not started for your account: open the card form again.")
-        method = intent.payment_method
-        method_id = method if isinstance(method, str) or method is None else method.id
+        method_id = _id_of(intent.payment_method)
         if intent.status != "succeeded" or method_id is None:
             raise CardRefused("The card was not confirmed: enter it again.")
         refusal = self.set_default_card(provider_customer, method_id)
@@ -140,7 +142,44 @@ class StripeGateway:
             raise PaymentProviderError(f"Stripe did not return the card: {error.user_message or error}") from error
         if card is None:
             raise CardRefused("Only cards can be saved: enter a card.")
-        return SavedCard(method_id, card.brand, card.last4, f"{card.exp_month:02d}/{card.exp_year}")
+        return _saved_card(method_id, card)
+
+    def default_card(self, provider_customer: str) -> SavedCard | None:
+        """The card Stripe charges the customer's invoices to now, re-fetched (never taken from an event).
+
+        That is the customer's ``invoice_settings.default_payment_method`` and its card; None when the customer has
+        no default payment method, it is not a card or no longer attached to the customer, or Stripe has no such
+        customer. :class:`PaymentProviderError` when Stripe cannot be asked.
+        """
+        try:
+            customer = self._client.v1.customers.retrieve(provider_customer)
+            settings = customer.invoice_settings
+            method_id = _id_of(settings.default_payment_method) if settings else None
+            if getattr(customer, "deleted", False) or method_id is None:
+                return None
+            method = self._client.v1.payment_methods.retrieve(method_id)
+        except stripe.StripeError as error:
+            if _missing(error):
+                return None
+            raise PaymentProviderError(
+                f"Stripe did not return the customer's card: {error.user_message or error}"
+            ) from error
+        if method.card is None or _id_of(method.customer) != provider_customer:
+            return None
+        return _saved_card(method_id, method.card)
+
+    def payment_method_owner(self, payment_method: str) -> str | None:
+        """The Stripe customer ``payment_method`` is attached to now, re-fetched; None when it is detached (or Stripe
+        has no such payment method). :class:`PaymentProviderError` when Stripe cannot be asked."""
+        try:
+            method = self._client.v1.payment_methods.retrieve(payment_method)
+        except stripe.StripeError as error:
+            if _missing(error):
+                return None
+            raise PaymentProviderError(
+                f"Stripe did not return the payment method: {error.user_message or error}"
+            ) from error
+        return _id_of(method.customer)
 
     def prepare(self, request: CollectionRequest) -> str | None:
         """Create (or find again, by idempotency key) the draft Stripe invoice with its items; nothing is charged."""
@@ -191,7 +230,7 @@ class StripeGateway:
             invoice = self._client.v1.invoices.retrieve(reference)
             if invoice.status == "draft":
                 invoice = self.finalize(reference)
-            if invoice.status == "open":
+            if invoice.status in ("open", "uncollectible"):  # Stripe still takes payment of an uncollectible one
                 billed = invoice.customer if isinstance(invoice.customer, str) else request.provider_customer
                 if not self._has_card(billed):
                     return CollectionResult(PaymentStatus.FAILED, self.name, NO_CARD, reference)
@@ -214,11 +253,9 @@ class StripeGateway:
         """
         try:
             invoice = self._client.v1.invoices.retrieve(reference)
-        except stripe.InvalidRequestError as error:
-            if error.http_status == 404:
-                return None
-            raise PaymentProviderError(f"Stripe did not return the invoice: {error.user_message or error}") from error
         except stripe.StripeError as error:
+            if _missing(error):
+                return None
             raise PaymentProviderError(f"Stripe did not return the invoice: {error.user_message or error}") from error
         status = invoice.status or "draft"
         failure = ""
@@ -255,5 +292,23 @@ class StripeGateway:
         )
 
     def pay(self, reference: str, idempotency_key: str) -> stripe.Invoice:
-        """Charge the open Stripe invoice to the customer's default card (one step of :meth:`settle`)."""
+        """Charge the open (or uncollectible) Stripe invoice to the customer's default card (see :meth:`settle`)."""
         return self._client.v1.invoices.pay(reference, {}, {"idempotency_key": idempotency_key})
+
+
+def _id_of(field: object) -> str | None:
+    """The id of an expandable field of a Stripe object: the id itself, or the expanded object's (None if unset)."""
+    if field is None or isinstance(field, str):
+        return field
+    found = getattr(field, "id", None)
+    return found if isinstance(found, str) else None
+
+
+def _missing(error: stripe.StripeError) -> bool:
+    """Whether Stripe answered that the object asked for does not exist (rather than not answering)."""
+    return isinstance(error, stripe.InvalidRequestError) and error.http_status == 404
+
+
+def _saved_card(method_id: str, card: stripe.PaymentMethod.Card) -> SavedCard:
+    """The payment method ``method_id`` as a person recognizes its card: brand, last four digits, MM/YYYY."""
+    return SavedCard(method_id, card.brand, card.last4, f"{card.exp_month:02d}/{card.exp_year}")
