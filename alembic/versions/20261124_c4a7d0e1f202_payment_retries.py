@@ -28,16 +28,20 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('payment_failed_at', portal.db.types.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('next_payment_at', portal.db.types.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('closes_period', sa.Boolean(), nullable=True))
+        batch_op.add_column(sa.Column('opens_period', sa.Boolean(), nullable=True))
         batch_op.create_index(batch_op.f('ix_invoice_next_payment_at'), ['next_payment_at'], unique=False)
         batch_op.create_unique_constraint(
             'uq_invoice_period_close', ['contract_id', 'period_start', 'closes_period']
         )
+        batch_op.create_unique_constraint('uq_invoice_period_open', ['contract_id', 'period_start', 'opens_period'])
 
 
 def downgrade() -> None:
     with op.batch_alter_table('invoice', schema=None) as batch_op:
+        batch_op.drop_constraint('uq_invoice_period_open', type_='unique')
         batch_op.drop_constraint('uq_invoice_period_close', type_='unique')
         batch_op.drop_index(batch_op.f('ix_invoice_next_payment_at'))
+        batch_op.drop_column('opens_period')
         batch_op.drop_column('closes_period')
         batch_op.drop_column('next_payment_at')
         batch_op.drop_column('payment_failed_at')

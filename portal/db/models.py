@@ -384,10 +384,15 @@ class InvoiceRow(SQLModel, table=True):
     The invoice that closes a billing period has ``closes_period`` true; other invoices of the period (seats in
     advance, changes) have it NULL, never false, because the unique constraint on (contract, period start,
     ``closes_period``) treats NULLs as distinct: a period can be closed once, whoever tries at the same time.
+    Likewise ``opens_period`` is true on the period's first invoice of what is due in advance (its seats), made
+    once per period.
     """
 
     __tablename__ = "invoice"
-    __table_args__ = (UniqueConstraint("contract_id", "period_start", "closes_period", name="uq_invoice_period_close"),)
+    __table_args__ = (
+        UniqueConstraint("contract_id", "period_start", "closes_period", name="uq_invoice_period_close"),
+        UniqueConstraint("contract_id", "period_start", "opens_period", name="uq_invoice_period_open"),
+    )
 
     id: str = _id("inv")
     contract_id: str = Field(foreign_key="contract.id", index=True, max_length=40)
@@ -414,6 +419,9 @@ class InvoiceRow(SQLModel, table=True):
         description="when the billing job collects it (again); None: no automatic attempt is due",
     )
     closes_period: bool | None = Field(default=None, description="true on the invoice that closes its period")
+    opens_period: bool | None = Field(
+        default=None, description="true on the period's first invoice of what is due in advance"
+    )
     voided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = _created()
 

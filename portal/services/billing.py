@@ -34,6 +34,7 @@ from portal.db.loaders import Catalog, Family, bucketed_usage, finalized_invoice
 from portal.db.models import (
     Contract,
     ContractTerms,
+    CreditPurchaseRow,
     Customer,
     InvoiceRow,
     LedgerEntryRow,
@@ -175,6 +176,8 @@ class InvoiceView:
     """For a parent: each department's usage, own credits, draw on the shared commitment and overage."""
     next_payment_at: datetime | None = None
     """When the billing job collects it (again); None when no automatic attempt is due."""
+    buys_credits: bool = False
+    """It charges for prepaid credits bought (not owed: a failed payment means the credits were not bought)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -495,7 +498,10 @@ def invoices(actor: Actor, customer_id: str) -> list[InvoiceView]:
             .order_by(col(InvoiceRow.finalized_at).desc())
         ).all()
         credit_types = Catalog(uow.session).credit_types
-        return [stored_view(row, credit_types) for row in rows]
+        purchases = set(
+            uow.session.exec(select(CreditPurchaseRow.invoice_id).where(CreditPurchaseRow.customer_id == customer.id))
+        )
+        return [replace(stored_view(row, credit_types), buys_credits=row.id in purchases) for row in rows]
 
 
 def stored_view(row: InvoiceRow, credit_types: Mapping[str, CreditType]) -> InvoiceView:
@@ -555,22 +561,40 @@ def _record_ledger(session: Session, rated: Rated) -> None:
 
 
 def finalize_due_now(session: Session, rated: Rated, at: datetime) -> InvoiceView | None:
-    """Finalize what is due today (the in-advance lines of the payer's draft) as an invoice; None if nothing is."""
+    """Finalize what is due today (the in-advance lines of the payer's draft) as an invoice; None if nothing is.
+
+    The period's first such invoice opens it (``opens_period``): the billing job then knows its seats are billed.
+    """
     draft_invoice = rated.run.invoice(rated.payer_id)
     lines = tuple(line for line in draft_invoice.lines if line.timing is Timing.IN_ADVANCE)
     if not lines:
         return None
-    return store_final(session, rated, invoicing.finalize(replace(draft_invoice, lines=lines), at), at)
+    final = invoicing.finalize(replace(draft_invoice, lines=lines), at)
+    opened = session.exec(
+        select(InvoiceRow.id).where(
+            InvoiceRow.contract_id == final.contract_id,
+            InvoiceRow.period_start == final.period.start,
+            col(InvoiceRow.opens_period).is_(True),
+        )
+    ).first()
+    return store_final(session, rated, final, at, opens_period=opened is None)
 
 
 def store_final(
-    session: Session, rated: Rated, final: Invoice, at: datetime, *, closes_period: bool = False
+    session: Session,
+    rated: Rated,
+    final: Invoice,
+    at: datetime,
+    *,
+    closes_period: bool = False,
+    opens_period: bool = False,
 ) -> InvoiceView:
     """Store the finalized invoice ``final`` of ``rated``'s payer with the ledger entries its run lacks.
 
     An invoice with nothing to pay is stored as paid (the provider is never asked); any other is due for collection
     by whoever finalized it, and by the billing job should that attempt not record an outcome within
-    :data:`COLLECTION_LEASE`. ``closes_period`` marks the invoice that closes its period (once per period).
+    :data:`COLLECTION_LEASE`. ``closes_period`` marks the invoice that closes its period, ``opens_period`` the
+    one that bills its seats in advance first (each once per period).
     """
     nothing_to_pay = final.total_due_minor <= 0
     row = InvoiceRow(
@@ -587,6 +611,7 @@ def store_final(
         payment_note=NOTHING_TO_PAY if nothing_to_pay else "",
         next_payment_at=None if nothing_to_pay else at + COLLECTION_LEASE,
         closes_period=True if closes_period else None,
+        opens_period=True if opens_period else None,
     )
     session.add(row)
     _record_ledger(session, rated)
@@ -641,7 +666,9 @@ def collect(invoice: InvoiceView | None, at: datetime | None = None) -> InvoiceV
 
     A declined card, or a provider that could not be reached, is tried again by the billing job on the
     schedule of :mod:`portal.domain.payment_retries` (``next_payment_at``); after the last retry the invoice
-    stays payment failed, for the customer admin to pay again. ``at`` is the time of the attempt (now).
+    stays payment failed, for the customer admin to pay again. A credit purchase is never retried: it fails at
+    once (credits bought days later by surprise would be worse), and the admin buys or pays again. ``at`` is the
+    time of the attempt (now).
     """
     return None if invoice is None else collect_invoice(invoice, at)
 
@@ -700,12 +727,19 @@ def collect_invoice(invoice: InvoiceView, at: datetime | None = None) -> Invoice
         row.payment_note = result.message
         if result.status is PaymentStatus.PAID:
             row.status, row.paid_at, row.next_payment_at = InvoiceStatus.PAID.value, at, None
+        elif _buys_credits(uow.session, row.id) and (result.status is PaymentStatus.FAILED or unreachable):
+            row.status, row.next_payment_at = InvoiceStatus.PAYMENT_FAILED.value, None
         elif result.status is PaymentStatus.FAILED or unreachable:
             _schedule_retry(row, at, declined=not unreachable)
         else:  # no provider to collect with: recorded as due, and nothing to try again
             row.next_payment_at = None
         uow.session.add(row)
         return with_payment(invoice, row)
+
+
+def _buys_credits(session: Session, invoice_id: str) -> bool:
+    found = session.exec(select(CreditPurchaseRow.id).where(CreditPurchaseRow.invoice_id == invoice_id)).first()
+    return found is not None
 
 
 def _schedule_retry(row: InvoiceRow, at: datetime, declined: bool) -> None:

@@ -233,8 +233,13 @@ class Dashboard:
 
     @property
     def failed_payments(self) -> tuple[FailedPayment, ...]:
-        """Each invoice whose payment failed, with what the admin is told (newest first, as the invoices)."""
-        return tuple(FailedPayment.of(i.invoice) for i in self.invoices if i.invoice.status == PAYMENT_FAILED)
+        """Each invoice whose payment failed, with what the admin is told (newest first, as the invoices); a failed
+        credit purchase is not a debt, and shows in the credits panel instead."""
+        return tuple(
+            FailedPayment.of(i.invoice)
+            for i in self.invoices
+            if i.invoice.status == PAYMENT_FAILED and not i.invoice.buys_credits
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,14 +7,20 @@
   changes) did not bill; departments whose payer is their parent are on the parent's invoice. It is stored with
   the ledger entries of the period, then collected after the commit; an invoice with nothing to pay is stored as
   paid and the payment provider is never asked.
+* :func:`open_periods` bills seats in advance at the start of each period: for every payer with seats whose
+  current period has no opening invoice yet (the first invoice of what is due in advance, ``opens_period``), the
+  in-advance lines of the period's draft are finalized and collected. Buying, and a seat change made before the
+  job came round, open the period themselves. Contracts without seats have nothing billed in advance (a fixed
+  fee of such a contract is billed with the period's closing invoice).
 * :func:`retry_payments` collects again every invoice whose ``next_payment_at`` has come: a failed payment on
   the schedule of :mod:`portal.domain.payment_retries`, or an attempt that never recorded its outcome.
-* :func:`run_billing` does both, once: one iteration of the job.
+* :func:`run_billing` does all three, once: one iteration of the job.
 
-A period is closed once whatever runs at the same time (several server processes, a re-run): the closing
-invoice is unique per contract and period in the database (``uq_invoice_period_close``), so a second attempt
-rolls back. Each retry is claimed first (``next_payment_at`` moved on by a conditional update that only one
-process wins), so only one process collects an invoice at a time; collection itself never charges twice.
+A period is opened and closed once whatever runs at the same time (several server processes, a re-run): the
+closing and opening invoices are unique per contract and period in the database (``uq_invoice_period_close``,
+``uq_invoice_period_open``), so a second attempt rolls back. Each retry is claimed first (``next_payment_at``
+moved on by a conditional update that only one process wins), so only one process collects an invoice at a time;
+collection itself never charges twice.
 """
 
 from __future__ import annotations
@@ -31,11 +37,11 @@ from sqlmodel import Session, col, select, update
 
 from portal.config import get_settings
 from portal.db.loaders import Catalog
-from portal.db.models import Contract, InvoiceRow, utcnow
+from portal.db.models import Contract, InvoiceRow, SeatSubscriptionRow, utcnow
 from portal.db.uow import UnitOfWork
 from portal.domain import invoicing
 from portal.domain.invoicing import InvoiceStatus
-from portal.domain.periods import Frequency, Period, billing_periods
+from portal.domain.periods import Frequency, Period, billing_period, billing_periods, period_index
 from portal.services import billing
 from portal.services.billing import COLLECTION_LEASE, SETTLED, InvoiceView
 
@@ -49,16 +55,18 @@ Item = TypeVar("Item")
 @dataclass(frozen=True, slots=True)
 class BillingRun:
     """What one run of the billing job did: invoices that closed a period, payments retried (each as it stands
-    after its collection attempt), and what could not be done (with the reason)."""
+    after its collection attempt), what could not be done (with the reason), and invoices that opened a period."""
 
     closed: tuple[InvoiceView, ...] = ()
     retried: tuple[InvoiceView, ...] = ()
     failures: tuple[str, ...] = ()
+    opened: tuple[InvoiceView, ...] = ()
 
     def summary(self) -> str:
         """One line for the log: counts by outcome, and the failures."""
         parts = [
             f"closed {len(self.closed)} period(s){_by_status(self.closed)}",
+            f"opened {len(self.opened)} period(s){_by_status(self.opened)}",
             f"retried {len(self.retried)} payment(s){_by_status(self.retried)}",
         ]
         if self.failures:
@@ -84,8 +92,11 @@ def run_billing(now: datetime | None = None, keep_going: Callable[[], bool] = _k
     """
     now = now or utcnow()
     closed = close_periods(now, keep_going)
+    opened = open_periods(now, keep_going)
     retried = retry_payments(now, keep_going)
-    return BillingRun(closed.closed, retried.retried, closed.failures + retried.failures)
+    return BillingRun(
+        closed.closed, retried.retried, closed.failures + opened.failures + retried.failures, opened.opened
+    )
 
 
 def due_periods(session: Session, now: datetime) -> list[tuple[str, Period]]:
@@ -148,6 +159,63 @@ def close_period(contract_id: str, period: Period, now: datetime) -> InvoiceView
         if _is_closed(contract_id, period):
             return None
         raise
+    return invoice
+
+
+def opening_periods(session: Session, now: datetime) -> list[tuple[str, Period]]:
+    """(payer contract id, period) of every payer with seats whose period containing ``now`` has no opening
+    invoice yet."""
+    payers = session.exec(
+        select(Contract)
+        .join(SeatSubscriptionRow, col(SeatSubscriptionRow.contract_id) == Contract.id)
+        .where(or_(col(Contract.payer) == "self", col(Contract.parent_contract_id).is_(None)))
+        .where(col(Contract.starting_at) <= now)
+        .where(or_(col(Contract.ending_before).is_(None), col(Contract.ending_before) > now))
+        .order_by(col(Contract.id))
+    ).all()
+    opened = set(
+        session.exec(
+            select(InvoiceRow.contract_id, InvoiceRow.period_start).where(col(InvoiceRow.opens_period).is_(True))
+        ).all()
+    )
+    due = []
+    for contract in payers:
+        frequency = Frequency[contract.billing_frequency]
+        period = billing_period(contract.starting_at, frequency, period_index(contract.starting_at, frequency, now))
+        if (contract.id, period.start) not in opened:
+            due.append((contract.id, period))
+    return due
+
+
+def open_periods(now: datetime | None = None, keep_going: Callable[[], bool] = _keep_going) -> BillingRun:
+    """Bill and collect the seats in advance of every period that started without its opening invoice."""
+    at = now or utcnow()
+    with UnitOfWork() as uow:
+        due = opening_periods(uow.session, at)
+
+    def open_(item: tuple[str, Period]) -> InvoiceView | None:
+        invoice = open_period(item[0], at)
+        if invoice is None or invoice.status in SETTLED:
+            return invoice
+        return billing.collect_invoice(invoice, at)
+
+    opened, failures = _each(due, open_, lambda item: f"opening {item[1].label()} of contract {item[0]}", keep_going)
+    return BillingRun(opened=opened, failures=failures)
+
+
+def open_period(contract_id: str, now: datetime) -> InvoiceView | None:
+    """Store the opening invoice (what is due in advance) of the payer ``contract_id``'s period containing ``now``.
+
+    None when there is nothing to bill in advance, or when another process opened the period at the same moment
+    (the unique constraint refuses the second invoice and this transaction rolls back).
+    """
+    try:
+        with UnitOfWork() as uow:
+            session = uow.session
+            invoice = billing.finalize_due_now(session, billing.rate(session, Catalog(session), contract_id, now), now)
+            session.flush()
+    except IntegrityError:
+        return None
     return invoice
 
 

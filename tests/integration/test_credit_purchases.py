@@ -25,7 +25,7 @@ from portal.db.uow import UnitOfWork
 from portal.domain.metrics import UsageEvent
 from portal.domain.periods import add_months
 from portal.payments.stripe_gateway import DECLINED
-from portal.services import billing, credit_purchases, payment_events
+from portal.services import billing, credit_purchases, dashboard, payment_events, period_close
 from portal.services.api_keys import create_api_key
 from portal.services.credit_purchases import buy_credits, check_auto_recharge, set_auto_recharge
 from portal.services.demo_catalog import TOKENS_EVENT
@@ -201,6 +201,16 @@ def test_a_declined_card_grants_nothing_and_paying_again_grants_once(
     assert _pool(customer) == "6,000 AI credits"
     [listed] = credit_purchases.purchases(admin, customer)
     assert listed.status == "failed"
+    # Not a debt: no automatic retry (credits bought days later would surprise), and no failed-payment banner.
+    with UnitOfWork() as uow:
+        purchase = uow.session.get(CreditPurchaseRow, bought.id)
+        invoice = uow.session.get(InvoiceRow, purchase.invoice_id if purchase else "")
+        assert invoice is not None
+        uow.session.expunge(invoice)
+    assert (invoice.status, invoice.next_payment_at) == ("payment_failed", None)
+    retried = period_close.retry_payments(utcnow() + timedelta(days=8)).retried
+    assert invoice.id not in [i.id for i in retried]
+    assert invoice.id not in [f.invoice_id for f in dashboard.dashboard(admin).failed_payments]
     assert declined.set_default_card(_stripe_customer(customer), GOOD_CARD) is None
     paid = credit_purchases.pay_again(admin, customer, bought.id)
     assert (paid.status, paid.grant_id) == ("paid", f"grt_{bought.id}")
@@ -286,8 +296,8 @@ def test_auto_recharge_buys_up_to_the_target_after_ingest_through_the_api(
         response = client.post("/api/v1/ingest", json=[event], headers={"Authorization": f"Bearer {key}"})
     assert response.json()["accepted"] == 1
     deadline = utcnow() + timedelta(seconds=15)
-    while utcnow() < deadline and not credit_purchases.purchases(admin, customer):
-        threading.Event().wait(0.1)
+    while utcnow() < deadline and [p.status for p in credit_purchases.purchases(admin, customer)] in ([], ["pending"]):
+        threading.Event().wait(0.1)  # the watcher stores the purchase, then collects it
     [bought] = credit_purchases.purchases(admin, customer)
     # Below 1,000 with 500 left: 4,500 credits for $45.00 bring the pool to 5,000.
     assert (bought.source, bought.status, bought.credits, bought.price) == (

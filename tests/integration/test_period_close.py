@@ -13,10 +13,11 @@ import logging
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TypeVar
 
 import pytest
-from sqlmodel import col, func, select
+from sqlmodel import Session, col, func, select
 
 from portal.db.models import Contract, Customer, InvoiceRow, LedgerEntryRow
 from portal.db.uow import UnitOfWork
@@ -35,7 +36,7 @@ from portal.services.demo_catalog import TOKENS_EVENT
 from portal.services.errors import Forbidden, InvalidInput, NotFound
 from portal.services.identity import Identity
 from portal.services.ingest_writer import writer
-from portal.services.period_close import close_period, close_periods, retry_payments, run_billing
+from portal.services.period_close import close_period, close_periods, open_periods, retry_payments, run_billing
 from portal.services.purchase import purchase
 from tests.integration.conftest import CUSTOMER_USER, STAFF, two_months_ago
 from tests.support.payments import DECLINED_AT_CHARGE, GOOD_CARD, CardOnFile, stripe_charges, the_invoice
@@ -222,6 +223,71 @@ def test_only_payers_get_closing_invoices_and_a_department_paid_by_its_parent_ro
     assert _closing(ids["Globex Marketing"]) == []
 
 
+# --- period opening (seats in advance) ----------------------------------------------------------------------
+
+
+def _opening(customer_id: str) -> list[InvoiceRow]:
+    """The customer's invoices that opened a period, oldest period first."""
+    with UnitOfWork() as uow:
+        rows = uow.session.exec(
+            select(InvoiceRow)
+            .where(InvoiceRow.customer_id == customer_id, col(InvoiceRow.opens_period).is_(True))
+            .order_by(col(InvoiceRow.period_start))
+        ).all()
+        uow.session.expunge_all()
+    return list(rows)
+
+
+def test_seats_are_billed_in_advance_when_a_period_starts_and_not_again_at_its_close(initech: str) -> None:
+    first, second = _periods()
+    # Provisioning billed (and opened) the first month: the job has nothing to open until the second starts.
+    assert [(r.period_start, r.total_minor) for r in _opening(initech)] == [(first.start, 12000)]
+    assert open_periods(second.start - timedelta(seconds=1)).opened == ()
+    [opened] = open_periods(second.start).opened
+    # 3 seats x $40, the second month in advance, billed at its first instant.
+    assert (opened.period_start, opened.total_due, opened.status) == (second.start, "$120.00", "finalized")
+    assert [line.description for line in opened.lines] == ["3 seats in advance"]
+    assert open_periods(second.start + timedelta(days=3)).opened == ()
+    # Its close bills only what is left: no usage and the seats already billed, so nothing (paid, never collected).
+    close_periods(second.end + GRACE)
+    assert [(r.period_start, r.total_minor, r.status) for r in _closing(initech)] == [
+        (first.start, 1000, "finalized"),
+        (second.start, 0, "paid"),
+    ]
+
+
+def test_two_processes_opening_at_once_open_a_period_once(initech: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, second = _periods()
+    contract_id = _contract_id(initech)
+    [opened] = open_periods(second.start).opened
+    ledger = _ledger_size()
+
+    def another_opener(session: Session, rated: billing.Rated, at: datetime) -> None:
+        """What a process that had not seen the first opening invoice stores: a second one (refused)."""
+        first = session.get(InvoiceRow, opened.id)
+        assert first is not None
+        fields = first.model_dump(exclude={"id", "created_at"})
+        session.add(InvoiceRow(**fields))
+
+    monkeypatch.setattr(period_close, "opening_periods", lambda session, at: [(contract_id, second)])
+    monkeypatch.setattr(billing, "finalize_due_now", another_opener)
+    again = open_periods(second.start + timedelta(minutes=1))
+    assert (again.opened, again.failures) == ((), ())
+    assert [r.id for r in _opening(initech)][-1] == opened.id
+    assert _ledger_size() == ledger
+
+
+def test_a_seat_change_before_the_job_came_round_opens_the_period(initech: str) -> None:
+    _, second = _periods()
+    billing.change_seats(STAFF, initech, quantity=4, at=second.start + timedelta(hours=2))
+    [opening] = _opening(initech)[1:]
+    # 3 seats x $40 for the month, and the 4th for all of it but its first 2 hours (prorated by the hour).
+    hours = (second.end - second.start) // timedelta(hours=1)
+    fourth = (Decimal(4000) * (hours - 2) / hours).quantize(Decimal(1), ROUND_HALF_EVEN)
+    assert (opening.period_start, opening.total_minor) == (second.start, 12000 + int(fourth))
+    assert open_periods(second.start + timedelta(hours=3)).opened == ()
+
+
 # --- retries ------------------------------------------------------------------------------------------------
 
 
@@ -370,12 +436,16 @@ def test_one_run_of_the_job_closes_and_retries_logs_what_it_did_and_never_raises
     result = run_billing_once(first.end + GRACE)
     assert result is not None
     assert [(i.period_start, i.status) for i in result.closed] == [(first.start, "finalized")]
-    assert "Billing job: closed 1 period(s) (1 finalized), retried 0 payment(s)" in caplog.text
+    assert [(i.period_start, i.status) for i in result.opened] == [(first.end, "finalized")]  # the next month's seats
+    assert (
+        "Billing job: closed 1 period(s) (1 finalized), opened 1 period(s) (1 finalized), retried 0 payment(s)"
+        in caplog.text
+    )
     monkeypatch.setattr(billing, "configured_gateway", Recording)
     result = run_billing_once(first.end + GRACE + timedelta(days=1))
     assert result is not None
-    assert [i.status for i in result.retried] == ["paid"]
-    assert "Billing job: closed 0 period(s), retried 1 payment(s) (1 paid)" in caplog.text
+    assert [i.status for i in result.retried] == ["paid", "paid"]
+    assert "Billing job: closed 0 period(s), opened 0 period(s), retried 2 payment(s) (2 paid)" in caplog.text
 
     def broken(now: datetime | None = None, keep_going: object = None) -> period_close.BillingRun:
         raise RuntimeError("the database went away")
