@@ -44,10 +44,11 @@ async def stripe_webhook(
     ``duplicate``) and does nothing. The invoice an event names is re-fetched from Stripe and we act on what Stripe
     says now, not on the payload: ``invoice.paid`` marks our invoice paid, ``invoice.payment_failed`` marks it
     failed with the reason (unless paid), ``invoice.finalized`` adds a note, ``invoice.voided`` voids it and
-    ``invoice.marked_uncollectible`` marks it failed with no more automatic retries. ``payment_method.attached`` and
-    ``customer.updated`` are recorded without action for now; events naming no invoice of ours are ignored.
-    **503** when ``STRIPE_WEBHOOK_SECRET`` (or ``STRIPE_SECRET_KEY``) is not set, or Stripe cannot be reached to
-    re-fetch the invoice (nothing is recorded, so Stripe retries).
+    ``invoice.marked_uncollectible`` marks it failed with no more automatic retries. ``payment_method.*`` and
+    ``customer.updated`` re-fetch the customer's default card and update the card on file; events naming no
+    invoice or customer of ours are ignored. **503** when ``STRIPE_WEBHOOK_SECRET`` (or ``STRIPE_SECRET_KEY``) is
+    not set, or Stripe cannot be reached to re-fetch what the event names (nothing is recorded, so Stripe
+    retries).
     """
     payload = await request.body()
     try:
