@@ -33,7 +33,7 @@ from portal.domain.grants import DrawnCharge, Grant, GrantScope
 from portal.domain.metrics import BucketedUsage, UsageSource
 from portal.domain.money import ZERO, CreditType, to_decimal
 from portal.domain.periods import Frequency, Period, billing_period_containing
-from portal.services import audit, billing, local_accounts, members
+from portal.services import audit, billing, local_accounts, members, payment_customers
 from portal.services.billing import Rated
 from portal.services.customers import MAX_DEPTH, ancestors, customers_under
 from portal.services.errors import Forbidden, InvalidInput, NotFound
@@ -709,6 +709,8 @@ def create_department(
         customer_id = customer.id
     if admin is not None:
         local_accounts.send_invitation(admin, spec.name, identity.name or identity.email, token)
+    if spec.payer == "self":  # it gets invoices of its own: its payment provider customer now
+        payment_customers.register(customer_id)
     return customer_id
 
 

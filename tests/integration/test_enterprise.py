@@ -14,7 +14,7 @@ from decimal import Decimal
 import pytest
 from sqlmodel import select
 
-from portal.db.models import AuditEntry, User, utcnow
+from portal.db.models import AuditEntry, Customer, User, utcnow
 from portal.db.uow import UnitOfWork
 from portal.domain.metrics import UsageEvent
 from portal.services import billing, budget_gate, enterprise, enterprise_alerts
@@ -28,6 +28,8 @@ from portal.services.ingest import ACCEPTED, REJECTED, ingest
 from portal.services.ingest_writer import writer
 from tests.integration.conftest import CUSTOMER_USER, STAFF
 from tests.support.mail import Outbox
+from tests.support.settings import settings_env
+from tests.support.stripe import stripe_settings
 
 
 def _admin_of(customer_id: str, email: str) -> Identity:
@@ -373,3 +375,15 @@ def test_the_watcher_notices_a_customer_that_becomes_an_enterprise(
     while time.monotonic() < deadline and not enterprise_alerts.recent_alerts(admin):
         time.sleep(0.1)
     assert [a.kind for a in enterprise_alerts.recent_alerts(admin)] == [enterprise_alerts.COMMITMENT_RUNOUT]
+
+
+def test_a_department_that_pays_for_itself_gets_its_stripe_customer_at_once(
+    umbrella: Identity, fake_stripe: str
+) -> None:
+    with settings_env(stripe_settings(fake_stripe)):
+        own = enterprise.create_department(umbrella, DepartmentSpec("Research", "lead@research.test"))
+        rolled_up = enterprise.create_department(umbrella, DepartmentSpec("Marketing", "lead@m.test", payer="parent"))
+    with UnitOfWork() as uow:
+        references = {c.id: c.payment_customer_id for c in uow.session.exec(select(Customer)).all()}
+    assert (references[own] or "").startswith("cus_")
+    assert references[rolled_up] is None  # its overage is on the invoice of the customer above it
