@@ -5,26 +5,21 @@ nothing; an admin replaces the card."""
 from __future__ import annotations
 
 import re
-import secrets
 
 import pytest
 from playwright.sync_api import Page, expect
 from sqlmodel import select
 
-from portal.auth.passwords import hash_password
 from portal.db.models import Customer, User
 from portal.db.uow import UnitOfWork
-from tests.support.browser import HYDRATION_TIMEOUT_MS, open_page, sign_in
+from tests.support.browser import HYDRATION_TIMEOUT_MS, new_user, open_page, sign_in
 from tests.support.payments import VISA, VISA_DECLINED, stripe_charges
 
 PASSWORD = "card-buyer-password-1"
 
 
 def _new_user() -> str:
-    email = f"card-buyer-{secrets.token_hex(3)}@example.test"
-    with UnitOfWork() as uow:
-        uow.session.add(User(email=email, name="Cai Card", password_hash=hash_password(PASSWORD)))
-    return email
+    return new_user("card-buyer", "Cai Card", PASSWORD)
 
 
 def _customer_of(email: str) -> Customer | None:
@@ -51,15 +46,21 @@ def _cents(text: str) -> int:
     return int(text.replace("$", "").replace(",", "").replace(".", ""))
 
 
-def test_a_new_customer_pays_by_card_and_added_seats_are_charged_as_previewed(page: Page, stripe_payments: str) -> None:
+def _buy_with_card(page: Page, company: str) -> str:
+    """A new user signs in and buys 3 Team seats ($120.00 today) with the test Visa; their email."""
     email = _new_user()
     sign_in(page, email, PASSWORD)
     open_page(page, "/checkout?tier=team&seats=3")
     expect(page.locator("#due-today")).to_have_text("$120.00")
-    page.fill("#company", "Card Co")
+    page.fill("#company", company)
     _type_card(page, "#checkout-card", VISA)
     page.click("#buy")
     page.wait_for_url(re.compile(r"/customer$"), timeout=HYDRATION_TIMEOUT_MS)
+    return email
+
+
+def test_a_new_customer_pays_by_card_and_added_seats_are_charged_as_previewed(page: Page, stripe_payments: str) -> None:
+    email = _buy_with_card(page, "Card Co")
     expect(page.locator("#card-on-file")).to_have_text("Visa ending 4242, expires 12/2034")
     expect(page.locator("#past-invoices .invoice-status").first).to_have_text("Paid")
     customer = _customer_of(email)
@@ -96,13 +97,7 @@ def test_a_declined_card_at_checkout_buys_nothing(page: Page, stripe_payments: s
 
 @DECLINED_IN_BROWSER
 def test_an_admin_replaces_the_card_invoices_are_charged_to(page: Page, stripe_payments: str) -> None:
-    email = _new_user()
-    sign_in(page, email, PASSWORD)
-    open_page(page, "/checkout?tier=team&seats=3")
-    page.fill("#company", "Replace Co")
-    _type_card(page, "#checkout-card", VISA)
-    page.click("#buy")
-    page.wait_for_url(re.compile(r"/customer$"), timeout=HYDRATION_TIMEOUT_MS)
+    email = _buy_with_card(page, "Replace Co")
     expect(page.locator("#card-on-file")).to_contain_text("ending 4242")
 
     page.click("#open-card-form")

@@ -7,19 +7,13 @@ import secrets
 
 from playwright.sync_api import Page, expect
 
-from portal.auth.passwords import hash_password
-from portal.db.models import User
-from portal.db.uow import UnitOfWork
-from tests.support.browser import open_page, sign_in
+from tests.support.browser import new_user, open_page, sign_in
 
 PASSWORD = "buyer-password-1"
 
 
 def _new_user() -> str:
-    email = f"buyer-{secrets.token_hex(3)}@example.test"
-    with UnitOfWork() as uow:
-        uow.session.add(User(email=email, name="Bea Buyer", password_hash=hash_password(PASSWORD)))
-    return email
+    return new_user("buyer", "Bea Buyer", PASSWORD)
 
 
 def _buy(page: Page, tier: str, seats: int) -> None:

@@ -8,13 +8,12 @@ import secrets
 
 from playwright.sync_api import Page, expect
 
-from portal.auth.passwords import hash_password
-from portal.db.models import Customer, User
+from portal.db.models import Customer
 from portal.db.uow import UnitOfWork
 from portal.payments.stripe_gateway import StripeGateway
 from portal.services import identity
 from portal.services.purchase import purchase
-from tests.support.browser import open_page, sign_in
+from tests.support.browser import new_user, open_page, sign_in
 from tests.support.payments import DECLINED_AT_CHARGE, GOOD_CARD, stripe_charges
 from tests.support.stripe import TEST_SECRET_KEY
 
@@ -24,9 +23,7 @@ PASSWORD = "retry-admin-password-1"
 def _bought_without_a_card() -> tuple[str, str, str]:
     """A new admin whose first invoice ($120.00, 3 Team seats) could not be paid: their email, the invoice's
     period and the Stripe customer."""
-    email = f"retry-admin-{secrets.token_hex(3)}@example.test"
-    with UnitOfWork() as uow:
-        uow.session.add(User(email=email, name="Rae Retry", password_hash=hash_password(PASSWORD)))
+    email = new_user("retry-admin", "Rae Retry", PASSWORD)
     bought = purchase(identity.sign_in(email, PASSWORD).identity, "team", 3, f"Retry Co {secrets.token_hex(2)}")
     assert bought.invoice is not None
     assert bought.invoice.status == "payment_failed"

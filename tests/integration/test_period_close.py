@@ -54,10 +54,15 @@ def _periods() -> tuple[Period, Period]:
 
 def _closing(customer_id: str) -> list[InvoiceRow]:
     """The customer's invoices that closed a period, oldest period first."""
+    return _flagged(customer_id, "closes_period")
+
+
+def _flagged(customer_id: str, flag: str) -> list[InvoiceRow]:
+    """The customer's invoices whose ``flag`` column is true, oldest period first."""
     with UnitOfWork() as uow:
         rows = uow.session.exec(
             select(InvoiceRow)
-            .where(InvoiceRow.customer_id == customer_id, col(InvoiceRow.closes_period).is_(True))
+            .where(InvoiceRow.customer_id == customer_id, col(getattr(InvoiceRow, flag)).is_(True))
             .order_by(col(InvoiceRow.period_start))
         ).all()
         uow.session.expunge_all()
@@ -228,14 +233,7 @@ def test_only_payers_get_closing_invoices_and_a_department_paid_by_its_parent_ro
 
 def _opening(customer_id: str) -> list[InvoiceRow]:
     """The customer's invoices that opened a period, oldest period first."""
-    with UnitOfWork() as uow:
-        rows = uow.session.exec(
-            select(InvoiceRow)
-            .where(InvoiceRow.customer_id == customer_id, col(InvoiceRow.opens_period).is_(True))
-            .order_by(col(InvoiceRow.period_start))
-        ).all()
-        uow.session.expunge_all()
-    return list(rows)
+    return _flagged(customer_id, "opens_period")
 
 
 def test_seats_are_billed_in_advance_when_a_period_starts_and_not_again_at_its_close(initech: str) -> None:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import secrets
+
 from playwright.sync_api import Page
 
+from portal.auth.passwords import hash_password
+from portal.db.models import User
+from portal.db.uow import UnitOfWork
 from portal.services.demo import DEMO_PASSWORD
 
 HYDRATION_TIMEOUT_MS = 60_000
@@ -25,3 +30,11 @@ def sign_in(page: Page, email: str, password: str = DEMO_PASSWORD) -> Page:
     page.wait_for_url(lambda url: "/sign-in" not in url and "/api/auth" not in url, timeout=HYDRATION_TIMEOUT_MS)
     page.wait_for_selector("#hydrated", state="attached", timeout=HYDRATION_TIMEOUT_MS)
     return page
+
+
+def new_user(prefix: str, name: str, password: str) -> str:
+    """A new user without an account yet, who signs in with ``password``; their email (``prefix-<random>@...``)."""
+    email = f"{prefix}-{secrets.token_hex(3)}@example.test"
+    with UnitOfWork() as uow:
+        uow.session.add(User(email=email, name=name, password_hash=hash_password(password)))
+    return email
