@@ -378,6 +378,27 @@ class BudgetCapRow(SQLModel, table=True):
     created_at: datetime = _created()
 
 
+class SpendCapRow(SQLModel, table=True):
+    """A hard cap on what a customer's (or one of its seats') usage may cost per billing period.
+
+    ``seat_id`` None caps the whole customer; ``unit`` is the currency code the cap is kept in (see
+    :mod:`portal.services.spend_caps`).
+    """
+
+    __tablename__ = "spend_cap"
+    __table_args__ = (UniqueConstraint("customer_id", "seat_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: str = Field(foreign_key="customer.id", max_length=40)
+    seat_id: str | None = Field(default=None, max_length=320, description="None: the whole customer")
+    amount: Decimal = Field(sa_type=DecimalText)
+    unit: str = Field(max_length=3, description="the ISO currency code of the cap")
+    created_by: str = Field(max_length=320)
+    created_at: datetime = _created()
+    updated_by: str = Field(max_length=320)
+    updated_at: datetime = _created()
+
+
 class InvoiceRow(SQLModel, table=True):
     """A finalized (or paid, failed, voided) invoice; drafts are computed live and never stored.
 

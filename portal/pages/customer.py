@@ -26,6 +26,7 @@ from portal.components.tables import figures_table
 from portal.pages.customer_card import card_panel
 from portal.pages.customer_credits import credits_panel
 from portal.pages.customer_payments import payment_banner
+from portal.pages.customer_spend_caps import spend_cap_notice, spend_caps_panel
 from portal.services import dashboard
 from portal.services.dashboard import Dashboard, InvoiceDetail, LineDetail, MetricUsage, UsageMarker
 from portal.services.identity import SESSION_ENDED, Identity
@@ -618,6 +619,7 @@ def _admin_view() -> rx.Component:
         _draft_panel(),
         _invoices_panel(),
         credits_panel(),
+        spend_caps_panel(),
         card_panel(),
         _team_panel(),
         spacing="5",
@@ -627,6 +629,7 @@ def _admin_view() -> rx.Component:
 
 def _member_view() -> rx.Component:
     return rx.vstack(
+        spend_cap_notice(),
         rx.grid(
             _plan_stat(),
             rx.foreach(CustomerState.seats, _own_credit_stat),

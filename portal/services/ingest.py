@@ -21,6 +21,9 @@ Rules (also in the API docs):
 * Usage of a department whose **blocking budget** is used up (see :mod:`portal.services.enterprise`) is
   refused with a "budget exhausted" reason and counts nothing, until an admin raises the budget or the next
   budget period starts.
+* Usage of a customer, or of a seat, whose **spend cap** for the period is reached (see
+  :mod:`portal.services.spend_caps`) is refused with a "spend cap reached" reason and counts nothing, until an
+  admin raises or removes the cap or the next billing period starts.
 * When the response is sent, the events are durable and every balance,
   rollup and draft invoice already includes them (read-your-writes).
 
@@ -43,7 +46,7 @@ from sqlmodel import Session, select
 from portal.db.models import Customer, IngestAlias, utcnow
 from portal.db.session import get_engine
 from portal.domain.metrics import UsageEvent
-from portal.services import budget_gate
+from portal.services import budget_gate, spend_caps
 from portal.services.api_keys import INGEST, ApiPrincipal
 from portal.services.errors import InvalidInput
 from portal.services.ingest_writer import Stored, writer
@@ -242,6 +245,7 @@ def prepare(
     valid = [p for p in parsed if isinstance(p, _Valid)]
     customers = _DIRECTORY.resolve({v.event.customer_id for v in valid})
     blocked = budget_gate.gate().refusals(customers.values()) if customers else {}
+    capped = spend_caps.gate().refusals(customers.values(), now) if customers else {}
     accepted: list[_Valid] = []
     for item in valid:
         event = item.event
@@ -258,6 +262,8 @@ def prepare(
             )
         elif customer_id in blocked:
             refused.append(EventResult(item.index, event.transaction_id, REJECTED, blocked[customer_id]))
+        elif customer_id in capped and (cap := capped[customer_id].reason(event.properties)) is not None:
+            refused.append(EventResult(item.index, event.transaction_id, REJECTED, cap))
         else:
             resolved = (
                 event
