@@ -8,7 +8,7 @@ from typing import Any
 import reflex as rx
 
 from portal.api.app import create_api
-from portal.jobs import billing_job
+from portal.jobs import billing_job, webhook_sender
 from portal.pages.api_keys import ApiKeysState, api_keys_page
 from portal.pages.audit import ROUTE as AUDIT_ROUTE
 from portal.pages.audit import AuditState, audit_page
@@ -53,12 +53,15 @@ from portal.pages.staff_metrics_state import MetricsState
 from portal.pages.staff_packages import ROUTE as PACKAGES_ROUTE
 from portal.pages.staff_packages import PackagesState, staff_packages_page
 from portal.pages.staff_routes import RATE_CARD_ROUTE, RATE_CARDS_ROUTE, RATE_CHANGE_ROUTE
+from portal.pages.webhooks import ROUTE as WEBHOOKS_ROUTE
+from portal.pages.webhooks import WebhooksState, webhooks_page
 from portal.services.ingest_writer import process_writer
 from portal.state.session import SessionState
 
 app = rx.App(api_transformer=create_api())
 app.register_lifespan_task(process_writer)
 app.register_lifespan_task(billing_job)
+app.register_lifespan_task(webhook_sender)
 
 PAGES: list[tuple[Callable[[], rx.Component], str, str, list[Any]]] = [
     (pricing_page, "/", "Pricing", [SessionState.load, PricingState.load]),
@@ -90,6 +93,7 @@ PAGES: list[tuple[Callable[[], rx.Component], str, str, list[Any]]] = [
     (seats_page, "/customer/seats", "Seats", [SessionState.load, SeatsState.load]),
     (plan_page, "/customer/plan", "Plan", [SessionState.load, PlanState.load]),
     (api_keys_page, "/api-keys", "API keys", [SessionState.load, ApiKeysState.load]),
+    (webhooks_page, WEBHOOKS_ROUTE, "Webhooks", [SessionState.load, WebhooksState.load]),
     (not_found_page, "404", "Not found", [SessionState.load]),
 ]
 """Every page: its component, route, title, and the handlers its loading runs (the session's first, except

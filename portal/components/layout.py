@@ -39,6 +39,10 @@ def _navigation() -> rx.Component:
         ),
         rx.cond(SessionState.is_staff, _nav_link("Staff", "/staff", "nav-staff")),
         rx.cond(SessionState.can_manage_keys, _nav_link("API keys", "/api-keys", "nav-api-keys")),
+        rx.cond(
+            SessionState.can_manage_keys & SessionState.is_customer_user,
+            _nav_link("Webhooks", "/customer/webhooks", "nav-webhooks"),
+        ),
         spacing="5",
         align="center",
     )

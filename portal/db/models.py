@@ -610,3 +610,110 @@ class AutoRechargeRow(SQLModel, table=True):
     recharging_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
     updated_at: datetime = _created()
     updated_by: str = Field(max_length=320)
+
+
+class WebhookEndpoint(SQLModel, table=True):
+    """A customer's URL that receives signed system events (see :mod:`portal.services.outgoing_webhooks`)."""
+
+    __tablename__ = "webhook_endpoint"
+
+    id: str = _id("whe")
+    customer_id: str = Field(foreign_key="customer.id", index=True, max_length=40)
+    url: str = Field(max_length=2000)
+    secret: str = Field(max_length=100, description="signs each delivery (HMAC-SHA256); admins of the customer see it")
+    event_types: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False), description="the types sent; [] for all"
+    )
+    enabled: bool = Field(default=True)
+    created_by: str = Field(max_length=320)
+    created_at: datetime = _created()
+
+
+class WebhookEvent(SQLModel, table=True):
+    """A system event (invoice paid, seat added, ...), written in the transaction of the change it reports (an
+    outbox: it exists exactly when the change does)."""
+
+    __tablename__ = "webhook_event"
+
+    id: str = _id("evt")
+    customer_id: str = Field(foreign_key="customer.id", index=True, max_length=40)
+    type: str = Field(max_length=60)
+    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _created()
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event sent (or to be sent) to one endpoint: pending until a 2xx answer (delivered) or the last retry
+    (failed). A redelivery is a new row for the same event. Per endpoint, deliveries go out in ``id`` order."""
+
+    __tablename__ = "webhook_delivery"
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(foreign_key="webhook_event.id", index=True, max_length=40)
+    endpoint_id: str = Field(foreign_key="webhook_endpoint.id", index=True, max_length=40)
+    status: str = Field(default="pending", max_length=10, description="pending, delivered or failed")
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime | None = Field(
+        default=None, sa_type=UTCDateTime, index=True, description="when the sender tries (again); None once done"
+    )
+    last_status_code: int | None = Field(default=None, description="the HTTP status of the last answer")
+    last_error: str = Field(default="", max_length=500, description="what went wrong on the last attempt")
+    last_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = _created()
+
+
+class AlertRuleRow(SQLModel, table=True):
+    """An alert a customer admin (or staff) set on one customer (see :mod:`portal.services.alerts`).
+
+    ``kind`` is ``balance_below`` (pooled credit, or one seat's with ``seat_id``), ``spend_above`` (the period's
+    usage cost, the customer's or one seat's) or ``usage_above`` (a metric's quantity in the period, optionally of
+    the events whose ``group_key`` is ``group_value``).
+    """
+
+    __tablename__ = "alert_rule"
+
+    id: str = _id("alr")
+    customer_id: str = Field(foreign_key="customer.id", index=True, max_length=40)
+    kind: str = Field(max_length=20)
+    threshold: Decimal = Field(sa_type=DecimalText)
+    seat_id: str | None = Field(default=None, max_length=320)
+    metric_id: str | None = Field(default=None, max_length=40)
+    group_key: str | None = Field(default=None, max_length=100)
+    group_value: str | None = Field(default=None, max_length=320)
+    created_by: str = Field(max_length=320)
+    created_at: datetime = _created()
+
+
+class AlertStateChange(SQLModel, table=True):
+    """An alert rule going from ``ok`` to ``alarm`` or back, with the value and the event that caused it.
+
+    ``cause`` is the transaction id of the usage event whose evaluation saw the change, or ``evaluation`` when
+    none did (a rule created or a balance changed by something else). ``period_start`` is the billing period
+    whose figures were judged.
+    """
+
+    __tablename__ = "alert_state_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    rule_id: str = Field(foreign_key="alert_rule.id", index=True, max_length=40)
+    period_start: datetime = Field(sa_type=UTCDateTime)
+    from_state: str = Field(max_length=5)
+    to_state: str = Field(max_length=5)
+    value: Decimal = Field(sa_type=DecimalText)
+    cause: str = Field(max_length=200)
+    at: datetime = _created()
+
+
+class NotificationRow(SQLModel, table=True):
+    """A message in one user's in-app notification centre (unread until ``read_at``)."""
+
+    __tablename__ = "notification"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: str = Field(foreign_key="app_user.id", index=True, max_length=40)
+    customer_id: str | None = Field(default=None, foreign_key="customer.id", max_length=40)
+    title: str = Field(max_length=200)
+    body: str = Field(max_length=2000)
+    created_at: datetime = _created()
+    read_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

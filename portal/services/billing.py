@@ -62,6 +62,7 @@ from portal.payments.gateway import (
     PaymentProviderError,
     PaymentStatus,
 )
+from portal.services import outgoing_webhooks
 from portal.services.audit import record, record_if_staff
 from portal.services.customers import Actor, visible_customer
 from portal.services.errors import Forbidden, InvalidInput, NotFound
@@ -614,6 +615,8 @@ def store_final(
         opens_period=True if opens_period else None,
     )
     session.add(row)
+    outgoing_webhooks.emit_invoice(session, row, "invoice.finalized")
+    outgoing_webhooks.emit_invoice_outcome(session, row)  # nothing to pay: paid at once
     _record_ledger(session, rated)
     return with_payment(invoice_view(replace(final, id=row.id), rated.departments), row)
 
@@ -734,6 +737,7 @@ def collect_invoice(invoice: InvoiceView, at: datetime | None = None) -> Invoice
         else:  # no provider to collect with: recorded as due, and nothing to try again
             row.next_payment_at = None
         uow.session.add(row)
+        outgoing_webhooks.emit_invoice_outcome(uow.session, row)
         return with_payment(invoice, row)
 
 
@@ -855,6 +859,7 @@ def open_contract(
         ContractTerms(contract_id=contract.id, starting_at=start, package_version_id=version.id, reason="provisioned")
     )
     session.add(SeatSubscriptionRow(contract_id=contract.id, started_at=start, quantity=seats, seat_ids=list(ids)))
+    outgoing_webhooks.emit_contract(session, customer.id, "contract.started", contract.id, version.id, start)
     session.flush()
     try:
         rated = rate(session, Catalog(session), contract.id, at)
@@ -977,9 +982,10 @@ def change_seats(
         catalog, rated = _for_customer(session, actor, customer_id, at)
         change = _seat_change(rated.contract_id, add, remove, quantity, at)
         try:
-            invoicing.apply_change(rated.family.contract(rated.contract_id), change)
+            changed = invoicing.apply_change(rated.family.contract(rated.contract_id), change)
         except DomainError as exc:
             raise InvalidInput(str(exc)) from None
+        outgoing_webhooks.emit_seat_changes(session, customer_id, rated.family.contract(rated.contract_id), changed, at)
         subscription = session.exec(
             select(SeatSubscriptionRow).where(SeatSubscriptionRow.contract_id == rated.contract_id)
         ).one()

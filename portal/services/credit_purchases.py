@@ -62,7 +62,7 @@ from portal.domain.money import ZERO, CreditType, Money, fiat
 from portal.domain.periods import Period, add_months
 from portal.payments import configured_gateway
 from portal.payments.offline import OfflineGateway
-from portal.services import billing
+from portal.services import billing, outgoing_webhooks
 from portal.services.audit import record, record_if_staff
 from portal.services.customers import Actor, visible_customer
 from portal.services.errors import Forbidden, InvalidInput, NotFound, ServiceError
@@ -403,6 +403,7 @@ def _grant(session: Session, purchase: CreditPurchaseRow, at: datetime) -> str:
     )
     session.add(grant)
     session.flush()
+    outgoing_webhooks.emit_grant_created(session, purchase.customer_id, grant)
     purchase.grant_id, purchase.status, purchase.paid_at = grant.id, PAID, at
     session.add(purchase)
     session.flush()

@@ -44,7 +44,7 @@ from portal.payments.gateway import (
     ProviderInvoiceState,
     SavedCard,
 )
-from portal.services import credit_purchases
+from portal.services import credit_purchases, outgoing_webhooks
 from portal.services.cards import CardView, keep_card
 from portal.services.errors import InvalidInput, ServiceError
 
@@ -231,6 +231,7 @@ def _act(session: Session, event: ProviderEvent, now: _AtStripe) -> str:
         row.next_payment_at = None
         session.add(row)
         credit_purchases.grant_if_paid(session, row.id)  # a credit purchase's credits, granted once paid
+        outgoing_webhooks.emit_invoice(session, row, "invoice.paid")
         return f"invoice {row.id} marked paid"
     if event.type == "invoice.voided" and state.status == "void":
         row.status, row.voided_at, row.payment_note = InvoiceStatus.VOID.value, utcnow(), VOIDED_NOTE
@@ -241,10 +242,12 @@ def _act(session: Session, event: ProviderEvent, now: _AtStripe) -> str:
         row.status, row.payment_note = InvoiceStatus.PAYMENT_FAILED.value, UNCOLLECTIBLE_NOTE
         row.next_payment_at = None
         session.add(row)
+        outgoing_webhooks.emit_invoice(session, row, "invoice.payment_failed")
         return f"invoice {row.id} marked uncollectible: payment failed, no more retries"
     if event.type == "invoice.payment_failed" and state.status in ("open", "uncollectible"):
         row.status, row.payment_note = InvoiceStatus.PAYMENT_FAILED.value, state.failure_message or FAILED_NOTE
         session.add(row)
+        outgoing_webhooks.emit_invoice(session, row, "invoice.payment_failed")
         return f"invoice {row.id} marked payment failed"
     if event.type == "invoice.finalized" and row.status == InvoiceStatus.FINALIZED.value and state.status == "open":
         row.payment_note = FINALIZED_NOTE

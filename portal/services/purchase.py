@@ -28,7 +28,7 @@ from portal.domain.invoicing import TierSwitch, Timing, apply_change, draft_invo
 from portal.domain.money import Money, currency
 from portal.domain.periods import Frequency, Period
 from portal.domain.seats import SeatState, SeatSubscription, SubscriptionMode
-from portal.services import billing, cards
+from portal.services import billing, cards, outgoing_webhooks
 from portal.services.audit import record_if_staff
 from portal.services.customers import Actor
 from portal.services.errors import Forbidden, InvalidInput, NotSignedIn
@@ -204,6 +204,7 @@ def switch_tier(
                 reason="upgrade" if upgrade else "downgrade",
             )
         )
+        outgoing_webhooks.emit_contract(session, customer_id, "contract.changed", contract.id, version.id, effective)
         session.flush()
         invoice = billing.finalize_due_now(session, billing.rate(session, Catalog(session), contract.id, at), at)
         record_if_staff(
