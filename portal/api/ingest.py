@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from portal.api.deps import ERRORS, Principal, Problem
-from portal.services import credit_purchases, enterprise_alerts
+from portal.services import alerts, credit_purchases, enterprise_alerts
 from portal.services import ingest as ingest_service
 from portal.services.errors import InvalidInput
 from portal.services.ingest_writer import WriterStopped, writer
@@ -101,6 +101,7 @@ async def ingest(request: Request, principal: Principal) -> Response:
         touched = {a.event.customer_id for a in accepted}
         enterprise_alerts.watcher().touched(touched)
         credit_purchases.recharge_watcher().touched(touched)
+        alerts.watcher().stored(a.event for a in accepted)
     # Built directly (the shape is IngestResponse): validating 100 outcomes per request would cost more
     # than storing them.
     body = {

@@ -661,3 +661,59 @@ class WebhookDelivery(SQLModel, table=True):
     last_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = _created()
+
+
+class AlertRuleRow(SQLModel, table=True):
+    """An alert a customer admin (or staff) set on one customer (see :mod:`portal.services.alerts`).
+
+    ``kind`` is ``balance_below`` (pooled credit, or one seat's with ``seat_id``), ``spend_above`` (the period's
+    usage cost, the customer's or one seat's) or ``usage_above`` (a metric's quantity in the period, optionally of
+    the events whose ``group_key`` is ``group_value``).
+    """
+
+    __tablename__ = "alert_rule"
+
+    id: str = _id("alr")
+    customer_id: str = Field(foreign_key="customer.id", index=True, max_length=40)
+    kind: str = Field(max_length=20)
+    threshold: Decimal = Field(sa_type=DecimalText)
+    seat_id: str | None = Field(default=None, max_length=320)
+    metric_id: str | None = Field(default=None, max_length=40)
+    group_key: str | None = Field(default=None, max_length=100)
+    group_value: str | None = Field(default=None, max_length=320)
+    created_by: str = Field(max_length=320)
+    created_at: datetime = _created()
+
+
+class AlertStateChange(SQLModel, table=True):
+    """An alert rule going from ``ok`` to ``alarm`` or back, with the value and the event that caused it.
+
+    ``cause`` is the transaction id of the usage event whose evaluation saw the change, or ``evaluation`` when
+    none did (a rule created or a balance changed by something else). ``period_start`` is the billing period
+    whose figures were judged.
+    """
+
+    __tablename__ = "alert_state_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    rule_id: str = Field(foreign_key="alert_rule.id", index=True, max_length=40)
+    period_start: datetime = Field(sa_type=UTCDateTime)
+    from_state: str = Field(max_length=5)
+    to_state: str = Field(max_length=5)
+    value: Decimal = Field(sa_type=DecimalText)
+    cause: str = Field(max_length=200)
+    at: datetime = _created()
+
+
+class NotificationRow(SQLModel, table=True):
+    """A message in one user's in-app notification centre (unread until ``read_at``)."""
+
+    __tablename__ = "notification"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: str = Field(foreign_key="app_user.id", index=True, max_length=40)
+    customer_id: str | None = Field(default=None, foreign_key="customer.id", max_length=40)
+    title: str = Field(max_length=200)
+    body: str = Field(max_length=2000)
+    created_at: datetime = _created()
+    read_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -118,6 +118,16 @@ def _spent_minor(lines: Iterable[InvoiceLine], seat: tuple[str, str] | None) -> 
     return sum(group.amount_minor for line in lines for group in line.groups if seat in group.group)
 
 
+def spent(rated: billing.Rated, seat_id: str | None = None) -> Decimal | None:
+    """What the rated period's usage costs before grants, in the contract's currency: the whole customer's, or
+    the part of the events naming ``seat_id`` (None when the plan has no seat property to tell seats apart)."""
+    contract = rated.family.contract(rated.contract_id)
+    seat = None if seat_id is None or contract.seat_key is None else (contract.seat_key, seat_id)
+    if seat_id is not None and seat is None:
+        return None
+    return Money.from_minor(_spent_minor(_usage_lines(rated), seat), contract.currency).amount
+
+
 def standings(session: Session, customer_id: str, at: datetime) -> tuple[Standing, ...]:
     """The customer's caps against its spend in the period containing ``at`` (none without caps or contract)."""
     caps = session.exec(select(SpendCapRow).where(SpendCapRow.customer_id == customer_id)).all()
@@ -128,18 +138,17 @@ def standings(session: Session, customer_id: str, at: datetime) -> tuple[Standin
         return ()
     rated = billing.rate(session, Catalog(session), row.id, at)
     contract = rated.family.contract(rated.contract_id)
-    currency, lines = contract.currency, _usage_lines(rated)
+    currency = contract.currency
     customer = session.get(Customer, customer_id)
     result = []
     for cap in sorted(caps, key=lambda c: (c.seat_id is not None, c.seat_id or "")):
         if cap.unit != currency.code:
             continue  # kept in another currency than the contract now bills in: it cannot be compared
-        seat = None if cap.seat_id is None or contract.seat_key is None else (contract.seat_key, cap.seat_id)
-        if cap.seat_id is not None and seat is None:
+        spent_now = spent(rated, cap.seat_id)
+        if spent_now is None:
             continue
-        spent = Money.from_minor(_spent_minor(lines, seat), currency).amount
         holder = f"seat {cap.seat_id}" if cap.seat_id is not None else (customer.name if customer else customer_id)
-        result.append(Standing(cap.seat_id, holder, cap.amount, spent, currency, rated.period))
+        result.append(Standing(cap.seat_id, holder, cap.amount, spent_now, currency, rated.period))
     return tuple(result)
 
 

@@ -1,0 +1,446 @@
+"""Alert rules: a customer's admins (or staff) are told when a figure of the customer crosses a threshold.
+
+The rules (also in the README, "Alerts"):
+
+* Kinds: ``balance_below`` (the pooled credit left, or one seat's with a seat), ``spend_above`` (what the period's
+  usage costs before grants, the customer's or one seat's, in the contract's currency, exactly as spend caps
+  count it: :func:`portal.services.spend_caps.spent`) and ``usage_above`` (a metric's quantity in the period,
+  optionally only of the events whose group key, e.g. ``user_id`` or ``model``, has one value).
+* **At the boundary**: "below" is strictly below (a balance of exactly the threshold is ok); "above" is at or
+  above (a spend or usage of exactly the threshold is in alarm, as a spend cap is reached at the cap).
+* **Firing on crossing only**: a rule is ``ok`` or in ``alarm``; each change is recorded
+  (:class:`~portal.db.models.AlertStateChange`) with the value, the billing period judged and the transaction id
+  of the usage event whose evaluation saw it (``evaluation`` when none did). Going into alarm notifies the
+  customer's admins in the app and by email; going back to ok is recorded and shown in the app. A figure that
+  flaps around the threshold fires once per crossing.
+* **Per period**: spend and usage start again each billing period (a rule with no change in a period is ok
+  there); a backfilled event is judged in the period of its timestamp, against that period's figures. Balances
+  are judged as of now.
+* **When**: the ingest API tells the :class:`AlertRuleWatcher` which events were stored; its thread evaluates
+  their customers' rules within a second. A new rule is evaluated when it is created.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlmodel import Session, col, delete, select
+
+from portal.db.loaders import Catalog
+from portal.db.models import AlertRuleRow, AlertStateChange, BillableMetricRow, utcnow
+from portal.db.repositories import metric_from_row
+from portal.db.session import get_engine
+from portal.db.uow import UnitOfWork
+from portal.db.usage_store import load_rollups
+from portal.domain.errors import DomainError
+from portal.domain.invoicing import balances as rated_balances
+from portal.domain.metrics import AggregationState, UsageEvent, merge, quantity
+from portal.domain.money import to_decimal
+from portal.domain.periods import Period
+from portal.services import audit, billing, notifications, spend_caps
+from portal.services.billing import Rated
+from portal.services.customers import visible_customer
+from portal.services.errors import Forbidden, InvalidInput, NotFound
+from portal.services.identity import Identity
+from portal.services.usage_watch import UsageWatcher
+
+log = logging.getLogger(__name__)
+
+BALANCE_BELOW, SPEND_ABOVE, USAGE_ABOVE = "balance_below", "spend_above", "usage_above"
+KINDS = {
+    BALANCE_BELOW: "Credit balance below",
+    SPEND_ABOVE: "Spend in the period at or above",
+    USAGE_ABOVE: "Usage in the period at or above",
+}
+"""The kinds of rule, with how the UI names them."""
+
+OK, ALARM = "ok", "alarm"
+EVALUATION = "evaluation"
+"""The cause recorded for a change no usage event caused."""
+
+MAX_THRESHOLD = Decimal("1000000000000")
+"""The largest threshold accepted (a typo guard)."""
+
+MAX_TEXT = 320
+
+
+@dataclass(frozen=True, slots=True)
+class RuleView:
+    """A rule as listed: what it watches, its threshold and its current state."""
+
+    id: str
+    customer_id: str
+    kind: str
+    subject: str
+    threshold: Decimal
+    state: str
+    value: Decimal | None
+    """The value at the latest state change (None before the first)."""
+    since: datetime | None
+    created_by: str
+
+    @property
+    def summary(self) -> str:
+        """E.g. ``Spend in the period at or above 50 (customer)``."""
+        return f"{KINDS[self.kind]} {self.threshold} ({self.subject})"
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A rule's state change made by an evaluation."""
+
+    rule_id: str
+    from_state: str
+    to_state: str
+    value: Decimal
+    cause: str
+    period_start: datetime
+
+
+def _subject(row: AlertRuleRow) -> str:
+    if row.kind == USAGE_ABOVE:
+        group = f", {row.group_key}={row.group_value}" if row.group_key else ""
+        return f"metric {row.metric_id}{group}"
+    return f"seat {row.seat_id}" if row.seat_id else ("pooled credit" if row.kind == BALANCE_BELOW else "customer")
+
+
+# --- managing rules --------------------------------------------------------------------------------
+
+
+def _may_manage(session: Session, identity: Identity, customer_id: str) -> None:
+    """Staff manage any customer's rules; a customer's admins their own customer's."""
+    visible_customer(session, identity, customer_id)
+    if not (identity.is_staff or (identity.is_customer_admin and identity.customer_id == customer_id)):
+        raise Forbidden("Only an admin of the account can manage its alerts.")
+
+
+def _text(value: str | None, what: str) -> str | None:
+    text = (value or "").strip()
+    if len(text) > MAX_TEXT:
+        raise InvalidInput(f"The {what} is {len(text)} characters long: keep it to {MAX_TEXT}.")
+    return text or None
+
+
+def _threshold(value: object) -> Decimal:
+    if isinstance(value, str) and not value.strip():
+        raise InvalidInput("Enter a threshold, e.g. 500.")
+    try:
+        threshold = to_decimal(value.strip() if isinstance(value, str) else value, "threshold")
+    except DomainError:
+        raise InvalidInput(f"The threshold {value!r} is not a number: enter e.g. 500 or 49.99.") from None
+    if threshold < 0:
+        raise InvalidInput("The threshold cannot be negative.")
+    if threshold > MAX_THRESHOLD:
+        raise InvalidInput(f"The threshold is larger than {MAX_THRESHOLD:,}: check for a typo.")
+    return threshold
+
+
+def create_rule(
+    identity: Identity,
+    customer_id: str,
+    kind: str,
+    threshold: object,
+    *,
+    seat_id: str | None = None,
+    metric_id: str | None = None,
+    group_key: str | None = None,
+    group_value: str | None = None,
+) -> RuleView:
+    """Add an alert rule for ``customer_id`` (checked, evaluated at once) and return it with its state."""
+    if kind not in KINDS:
+        raise InvalidInput(f"Unknown kind of alert {kind!r}: use one of {', '.join(KINDS)}.")
+    amount = _threshold(threshold)
+    seat, metric, key, value = (
+        _text(seat_id, "seat"),
+        _text(metric_id, "metric"),
+        _text(group_key, "group key"),
+        _text(group_value, "group value"),
+    )
+    with UnitOfWork() as uow:
+        session = uow.session
+        _may_manage(session, identity, customer_id)
+        if kind == USAGE_ABOVE:
+            seat = None
+            if metric is None:
+                raise InvalidInput("Choose the metric whose usage the alert watches.")
+            row = session.get(BillableMetricRow, metric)
+            if row is None:
+                raise InvalidInput(f"There is no metric {metric}.")
+            keys = metric_from_row(row).group_keys
+            if key is not None and key not in keys:
+                raise InvalidInput(
+                    f"Metric {row.name!r} cannot be grouped by {key!r}; its group keys: {', '.join(keys) or 'none'}."
+                )
+            if (key is None) != (value is None):
+                raise InvalidInput("Give both the group key and its value (e.g. user_id and ann), or neither.")
+        else:
+            metric = key = value = None
+        rule = AlertRuleRow(
+            customer_id=customer_id,
+            kind=kind,
+            threshold=amount,
+            seat_id=seat,
+            metric_id=metric,
+            group_key=key,
+            group_value=value,
+            created_by=identity.audit_name,
+        )
+        session.add(rule)
+        audit.record_if_staff(
+            session, identity, "alert_rule.created", ("customer", customer_id), f"Alert {_subject(rule)}"
+        )
+        rule_id = rule.id
+    evaluate(customer_id)
+    return next(r for r in rules(identity, customer_id) if r.id == rule_id)
+
+
+def delete_rule(identity: Identity, rule_id: str) -> None:
+    """Remove an alert rule and its history."""
+    with UnitOfWork() as uow:
+        session = uow.session
+        rule = session.get(AlertRuleRow, rule_id)
+        if rule is None:
+            raise NotFound(f"There is no alert {rule_id}.")
+        try:
+            _may_manage(session, identity, rule.customer_id)
+        except NotFound:
+            raise NotFound(f"There is no alert {rule_id}.") from None
+        session.exec(delete(AlertStateChange).where(col(AlertStateChange.rule_id) == rule_id))
+        audit.record_if_staff(
+            session, identity, "alert_rule.deleted", ("customer", rule.customer_id), f"Alert {_subject(rule)}"
+        )
+        session.delete(rule)
+
+
+def _latest(session: Session, rule_ids: Iterable[str]) -> dict[str, AlertStateChange]:
+    """Each rule's latest state change."""
+    ids = list(rule_ids)
+    if not ids:
+        return {}
+    query = (
+        select(AlertStateChange)
+        .where(col(AlertStateChange.rule_id).in_(ids))
+        .order_by(col(AlertStateChange.at), col(AlertStateChange.id))
+    )
+    return {change.rule_id: change for change in session.exec(query).all()}
+
+
+def rules(identity: Identity, customer_id: str) -> list[RuleView]:
+    """The customer's alert rules with their latest state (admins of the customer, and staff)."""
+    with UnitOfWork() as uow:
+        session = uow.session
+        _may_manage(session, identity, customer_id)
+        rows = session.exec(
+            select(AlertRuleRow).where(AlertRuleRow.customer_id == customer_id).order_by(col(AlertRuleRow.created_at))
+        ).all()
+        latest = _latest(session, (r.id for r in rows))
+        return [
+            RuleView(
+                r.id,
+                r.customer_id,
+                r.kind,
+                _subject(r),
+                r.threshold,
+                latest[r.id].to_state if r.id in latest else OK,
+                latest[r.id].value if r.id in latest else None,
+                latest[r.id].at if r.id in latest else None,
+                r.created_by,
+            )
+            for r in rows
+        ]
+
+
+def history(identity: Identity, rule_id: str) -> list[Change]:
+    """A rule's state changes, oldest first."""
+    with UnitOfWork() as uow:
+        session = uow.session
+        rule = session.get(AlertRuleRow, rule_id)
+        if rule is None:
+            raise NotFound(f"There is no alert {rule_id}.")
+        _may_manage(session, identity, rule.customer_id)
+        query = (
+            select(AlertStateChange)
+            .where(AlertStateChange.rule_id == rule_id)
+            .order_by(col(AlertStateChange.at), col(AlertStateChange.id))
+        )
+        return [
+            Change(c.rule_id, c.from_state, c.to_state, c.value, c.cause, c.period_start)
+            for c in session.exec(query).all()
+        ]
+
+
+# --- evaluation ------------------------------------------------------------------------------------
+
+
+def _balance(rated: Rated, seat_id: str | None, at: datetime) -> Decimal | None:
+    """The pooled credit left (of the first credit type pooled), or one seat's; None when there is none."""
+    result = rated_balances(rated.contract_id, rated.run.grants, (*rated.family.ledger, *rated.run.ledger_entries), at)
+    if seat_id is None:
+        return result.pooled[0][1] if result.pooled else None
+    return next((b.remaining for b in result.seats if b.seat_id == seat_id), None)
+
+
+def _usage(session: Session, customer_id: str, rule: AlertRuleRow, period: Period) -> Decimal | None:
+    """The metric's quantity in ``period``, of the events whose group key has the rule's value if it names one."""
+    row = session.get(BillableMetricRow, rule.metric_id or "")
+    if row is None:
+        return None
+    metric = metric_from_row(row)
+    position = metric.group_keys.index(rule.group_key) if rule.group_key in metric.group_keys else None
+    if rule.group_key is not None and position is None:
+        return None
+    total: AggregationState | None = None
+    for key, state in load_rollups(session.connection(), [customer_id], period.start, period.end):
+        if key.metric_id != metric.id:
+            continue
+        if position is not None and json.loads(key.group_values)[position] != rule.group_value:
+            continue
+        total = state if total is None else merge(total, state)
+    return Decimal(quantity(total)) if total is not None else Decimal(0)
+
+
+def _value(session: Session, rule: AlertRuleRow, rated: Rated, at: datetime) -> Decimal | None:
+    if rule.kind == BALANCE_BELOW:
+        return _balance(rated, rule.seat_id, at)
+    if rule.kind == SPEND_ABOVE:
+        return spend_caps.spent(rated, rule.seat_id)
+    return _usage(session, rule.customer_id, rule, rated.period)
+
+
+def _in_alarm(rule: AlertRuleRow, value: Decimal) -> bool:
+    """Below is strictly below; above is at or above."""
+    return value < rule.threshold if rule.kind == BALANCE_BELOW else value >= rule.threshold
+
+
+def _state_in(session: Session, rule: AlertRuleRow, period: Period) -> str:
+    """The rule's state: its latest change (in ``period``, for spend and usage rules), else ok."""
+    query = select(AlertStateChange).where(AlertStateChange.rule_id == rule.id)
+    if rule.kind != BALANCE_BELOW:
+        query = query.where(AlertStateChange.period_start == period.start)
+    latest = session.exec(query.order_by(col(AlertStateChange.at).desc(), col(AlertStateChange.id).desc())).first()
+    return latest.to_state if latest is not None else OK
+
+
+def _message(rule: AlertRuleRow, change: Change, period: Period) -> tuple[str, str]:
+    subject = _subject(rule)
+    if change.to_state == ALARM:
+        title = f"Alert: {KINDS[rule.kind].lower()} {rule.threshold}"
+        body = (
+            f"{KINDS[rule.kind]} {rule.threshold} ({subject}): the value is now {billing.plain_number(change.value)} "
+            f"(billing period {spend_caps.period_name(period)}; caused by {change.cause})."
+        )
+    else:
+        title = f"Resolved: {KINDS[rule.kind].lower()} {rule.threshold}"
+        body = f"{subject} is back within {rule.threshold}: the value is now {billing.plain_number(change.value)}."
+    return title, body
+
+
+def evaluate(
+    customer_id: str, events: Mapping[datetime, str] | None = None, last: str | None = None, at: datetime | None = None
+) -> list[Change]:
+    """Judge the customer's rules now and record (and notify) each state change; returns the changes.
+
+    ``events`` maps the timestamps of newly stored events (any instant in their hour will do) to a transaction
+    id among them; ``last`` is the last stored event's transaction id. Spend and usage rules are judged in the
+    current period and in each period an event falls in (a backfilled event's past period); balance rules as
+    of now. The recorded cause is the transaction id of an event in the judged period (``last`` for balances),
+    else ``evaluation``.
+    """
+    at = at or utcnow()
+    events = events or {}
+    changes: list[Change] = []
+    with Session(get_engine()) as session:
+        rows = session.exec(select(AlertRuleRow).where(AlertRuleRow.customer_id == customer_id)).all()
+        if not rows:
+            return []
+        contract_row = billing.active_contracts(session, [customer_id], at).get(customer_id)
+        if contract_row is None:
+            return []
+        catalog = Catalog(session)
+        current = billing.rate(session, catalog, contract_row.id, at)
+        contract = current.family.contract(current.contract_id)
+        causes: dict[datetime, str] = {current.period.start: last or EVALUATION}
+        periods: dict[datetime, Period] = {current.period.start: current.period}
+        for when, transaction_id in events.items():
+            try:
+                period = contract.billing_period_containing(when)
+            except DomainError:
+                continue  # before the contract: no period of it to judge
+            periods.setdefault(period.start, period)
+            if period.start != current.period.start:
+                causes[period.start] = transaction_id
+        rated = {current.period.start: current}
+        for start, period in periods.items():
+            if start not in rated:
+                rated[start] = billing.rate(session, catalog, contract_row.id, at, period)
+        for rule in rows:
+            judged = [current] if rule.kind == BALANCE_BELOW else list(rated.values())
+            for reading in judged:
+                value = _value(session, rule, reading, at)
+                if value is None:
+                    continue
+                before = _state_in(session, rule, reading.period)
+                after = ALARM if _in_alarm(rule, value) else OK
+                if before == after:
+                    continue
+                cause = causes.get(reading.period.start, EVALUATION)
+                change = Change(rule.id, before, after, value, cause, reading.period.start)
+                session.add(
+                    AlertStateChange(
+                        rule_id=rule.id,
+                        period_start=reading.period.start,
+                        from_state=before,
+                        to_state=after,
+                        value=value,
+                        cause=cause,
+                        at=at,
+                    )
+                )
+                title, body = _message(rule, change, reading.period)
+                notifications.notify_admins(session, customer_id, title, body, email=after == ALARM)
+                changes.append(change)
+        session.commit()
+    return changes
+
+
+class AlertRuleWatcher(UsageWatcher):
+    """Evaluates, on its own thread, the rules of customers whose usage was stored since it last looked."""
+
+    name = "alert-rules"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._hours: dict[str, dict[datetime, str]] = {}
+        self._last: dict[str, str] = {}
+
+    def stored(self, events: Iterable[UsageEvent]) -> None:
+        """Note the stored ``events`` (their hours and transaction ids, a few per customer) and wake the thread."""
+        customers = set()
+        with self._lock:
+            for event in events:
+                hour = event.timestamp.replace(minute=0, second=0, microsecond=0)
+                self._hours.setdefault(event.customer_id, {})[hour] = event.transaction_id
+                self._last[event.customer_id] = event.transaction_id
+                customers.add(event.customer_id)
+        self.touched(customers)
+
+    def handle(self, customer_ids: set[str]) -> None:
+        """Evaluate the rules of ``customer_ids`` against the events noted for them."""
+        with self._lock:
+            noted = {c: (self._hours.pop(c, {}), self._last.pop(c, None)) for c in customer_ids}
+        for customer_id in sorted(customer_ids):
+            hours, last = noted[customer_id]
+            evaluate(customer_id, hours, last)
+
+
+_WATCHER = AlertRuleWatcher()
+
+
+def watcher() -> AlertRuleWatcher:
+    """The process's alert-rule watcher (the ingest API tells it which events were stored)."""
+    return _WATCHER

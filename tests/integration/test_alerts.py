@@ -1,0 +1,210 @@
+"""Alert rules: state changes on crossing only, at the documented boundary, per period, within a second of ingest.
+
+Figures (Initech on Team, seats ann and bob; see the ``initech`` fixture): Team pools 6,000 AI credits a month;
+AI tokens cost 10 AI credits per 1,000 tokens and an AI credit is worth $0.01, so 1,000 tokens draw 10 credits
+and cost $0.10. The fixture's first period (two months ago) holds ann's 500,000 and bob's 200,000 tokens ($70.00);
+the current period starts with no usage. "Below" is strictly below; "above" is at or above.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import col, select
+
+from portal.api.app import create_api
+from portal.db.models import AlertStateChange, User, utcnow
+from portal.db.uow import UnitOfWork
+from portal.services import alerts, notifications, spend_caps
+from portal.services.api_keys import ApiPrincipal, create_api_key
+from portal.services.demo_catalog import CREDITS, TOKENS_EVENT
+from portal.services.errors import Forbidden, InvalidInput, NotFound
+from portal.services.identity import Identity
+from portal.services.ingest import ACCEPTED, ingest
+from portal.services.staff_customers import grant_credits
+from tests.integration.conftest import CUSTOMER_USER, STAFF, two_months_ago
+from tests.support.mail import Outbox
+
+
+@pytest.fixture
+def admin(initech: str) -> Identity:
+    """Initech's admin, a real user (notifications are per user)."""
+    with UnitOfWork() as uow:
+        user = User(email="admin@initech.test", name="Ada Admin", customer_id=initech, role="admin")
+        uow.session.add(user)
+        uow.session.flush()
+        user_id = user.id
+    return replace(CUSTOMER_USER, user_id=user_id, customer_id=initech, role="admin", email="admin@initech.test")
+
+
+def _member(customer_id: str) -> Identity:
+    return replace(CUSTOMER_USER, user_id="usr_member", customer_id=customer_id, role="member", email="ann@x.test")
+
+
+def _event(txn: str, customer_id: str, tokens: int, user: str, when: datetime) -> dict[str, Any]:
+    return {
+        "transaction_id": txn,
+        "customer_id": customer_id,
+        "event_type": TOKENS_EVENT,
+        "timestamp": when.isoformat(),
+        "properties": {"tokens": str(tokens), "user_id": user},
+    }
+
+
+def _use(customer_id: str, txn: str, tokens: int, user: str = "ann", when: datetime | None = None) -> None:
+    """Store one event and evaluate as the watcher does after it."""
+    at = when or utcnow() - timedelta(minutes=5)
+    spend_caps.gate().forget()
+    key = ApiPrincipal("key_test", customer_id, ("ingest",))
+    (result,) = ingest(key, [_event(txn, customer_id, tokens, user, at)], now=at + timedelta(hours=1)).results
+    assert result.status == ACCEPTED, result.reason
+    alerts.evaluate(customer_id, {at: txn}, txn)
+
+
+def _changes(rule_id: str) -> list[tuple[str, str, Decimal, str]]:
+    with UnitOfWork() as uow:
+        rows = uow.session.exec(
+            select(AlertStateChange).where(AlertStateChange.rule_id == rule_id).order_by(col(AlertStateChange.id))
+        ).all()
+        return [(r.from_state, r.to_state, r.value, r.cause) for r in rows]
+
+
+def test_a_low_balance_fires_strictly_below_the_threshold(initech: str, admin: Identity, outbox: Outbox) -> None:
+    rule = alerts.create_rule(admin, initech, alerts.BALANCE_BELOW, "5000")
+    assert (rule.state, rule.subject) == (alerts.OK, "pooled credit")
+    _use(initech, "b1", 100_000)  # 1,000 credits: 5,000 left, exactly the threshold, which is not below it
+    assert _changes(rule.id) == []
+    _use(initech, "b2", 1_000)  # 4,990 left
+    assert _changes(rule.id) == [(alerts.OK, alerts.ALARM, Decimal("4990"), "b2")]
+    _use(initech, "b3", 1_000)  # still in alarm: no new change
+    assert len(_changes(rule.id)) == 1
+    (listed,) = alerts.rules(admin, initech)
+    assert (listed.state, listed.value) == (alerts.ALARM, Decimal("4990"))  # as it went into alarm
+    (mail,) = outbox.to("admin@initech.test")
+    assert "Credit balance below 5000 (pooled credit): the value is now 4990" in mail
+    assert notifications.unread_count(admin) == 1
+    (note,) = notifications.recent(admin)
+    assert note.title == "Alert: credit balance below 5000"
+    assert not note.read
+
+
+def test_spend_and_usage_fire_at_the_threshold(initech: str, admin: Identity) -> None:
+    spend = alerts.create_rule(admin, initech, alerts.SPEND_ABOVE, "10.00")
+    anns = alerts.create_rule(
+        admin, initech, alerts.USAGE_ABOVE, "50000", metric_id="met_ai_tokens", group_key="user_id", group_value="ann"
+    )
+    assert anns.subject == "metric met_ai_tokens, user_id=ann"
+    _use(initech, "u1", 60_000, "bob")  # $6.00; bob's tokens are not ann's
+    _use(initech, "u2", 39_000, "ann")  # $9.90, ann 39,000
+    assert _changes(spend.id) == _changes(anns.id) == []
+    _use(initech, "u3", 1_000, "ann")  # $10.00 exactly: at the threshold is above it
+    assert _changes(spend.id) == [(alerts.OK, alerts.ALARM, Decimal("10.00"), "u3")]
+    assert _changes(anns.id) == []
+    _use(initech, "u4", 10_000, "ann")  # ann 50,000 exactly
+    assert _changes(anns.id) == [(alerts.OK, alerts.ALARM, Decimal("50000"), "u4")]
+
+
+def test_a_flapping_balance_fires_once_per_crossing(initech: str, admin: Identity, outbox: Outbox) -> None:
+    rule = alerts.create_rule(admin, initech, alerts.BALANCE_BELOW, "5000")
+    _use(initech, "f1", 101_000)  # 4,990 left: into alarm
+    _use(initech, "f2", 1_000)  # 4,980: still in alarm
+    grant_credits(STAFF, initech, "100", CREDITS, "goodwill")  # 5,080: back to ok (no event caused it)
+    alerts.evaluate(initech)
+    _use(initech, "f3", 1_000)  # 5,070: still ok
+    _use(initech, "f4", 8_000)  # 4,990: into alarm again
+    assert _changes(rule.id) == [
+        (alerts.OK, alerts.ALARM, Decimal("4990"), "f1"),
+        (alerts.ALARM, alerts.OK, Decimal("5080"), alerts.EVALUATION),
+        (alerts.OK, alerts.ALARM, Decimal("4990"), "f4"),
+    ]
+    assert len(outbox.to("admin@initech.test")) == 2  # mailed when it fires, not when it resolves
+    assert [n.title.split(":")[0] for n in notifications.recent(admin)] == ["Alert", "Resolved", "Alert"]
+
+
+def test_a_backfilled_event_crosses_the_threshold_of_its_past_period(initech: str, admin: Identity) -> None:
+    rule = alerts.create_rule(admin, initech, alerts.SPEND_ABOVE, "70.10")  # the first period spent $70.00
+    first = two_months_ago()
+    _use(initech, "late", 1_000, "bob", first + timedelta(days=6))  # $70.10 in the first period
+    with UnitOfWork() as uow:
+        (change,) = uow.session.exec(select(AlertStateChange).where(AlertStateChange.rule_id == rule.id)).all()
+    assert (change.to_state, change.value, change.cause, change.period_start) == (
+        alerts.ALARM,
+        Decimal("70.10"),
+        "late",
+        first,
+    )
+    assert alerts.rules(admin, initech)[0].state == alerts.ALARM
+    _use(initech, "now", 1_000, "bob")  # the current period ($0.10) is judged on its own and stays ok
+    assert len(_changes(rule.id)) == 1
+
+
+@pytest.fixture
+def client(initech: str) -> Iterator[TestClient]:
+    spend_caps.gate().forget()
+    with TestClient(create_api()) as test_client:
+        yield test_client
+
+
+def test_the_watcher_fires_within_a_second_of_ingest(initech: str, admin: Identity, client: TestClient) -> None:
+    rule = alerts.create_rule(admin, initech, alerts.SPEND_ABOVE, "1")
+    token = create_api_key(admin, "usage", ("ingest",), initech).token
+    event = _event("w1", initech, 10_000, "ann", utcnow() - timedelta(minutes=1))  # $1.00
+    sent = time.monotonic()
+    response = client.post("/api/v1/ingest", json=[event], headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+    while not _changes(rule.id) and time.monotonic() - sent < 1:
+        time.sleep(0.02)
+    assert _changes(rule.id) == [(alerts.OK, alerts.ALARM, Decimal("1.00"), "w1")]
+
+
+def test_only_the_customers_admins_and_staff_manage_its_alerts(initech: str, admin: Identity) -> None:
+    with pytest.raises(Forbidden):
+        alerts.create_rule(_member(initech), initech, alerts.SPEND_ABOVE, "1")
+    with pytest.raises(NotFound):
+        alerts.create_rule(CUSTOMER_USER, initech, alerts.SPEND_ABOVE, "1")  # another customer's admin
+    rule = alerts.create_rule(STAFF, initech, alerts.SPEND_ABOVE, "1")
+    assert [r.id for r in alerts.rules(admin, initech)] == [rule.id]
+    with pytest.raises(Forbidden):
+        alerts.rules(_member(initech), initech)
+    with pytest.raises(NotFound):
+        alerts.delete_rule(CUSTOMER_USER, rule.id)
+    with pytest.raises(Forbidden):
+        alerts.delete_rule(_member(initech), rule.id)
+    alerts.delete_rule(admin, rule.id)
+    assert alerts.rules(admin, initech) == []
+
+
+def test_bad_rules_are_refused_with_a_reason(initech: str, admin: Identity) -> None:
+    cases: list[tuple[str, object, dict[str, str], str]] = [
+        ("sometimes", "1", {}, "Unknown kind of alert 'sometimes'"),
+        (alerts.SPEND_ABOVE, "", {}, "Enter a threshold"),
+        (alerts.SPEND_ABOVE, "lots", {}, "The threshold 'lots' is not a number"),
+        (alerts.SPEND_ABOVE, "-1", {}, "The threshold cannot be negative"),
+        (alerts.USAGE_ABOVE, "1", {}, "Choose the metric"),
+        (alerts.USAGE_ABOVE, "1", {"metric_id": "met_nope"}, "There is no metric met_nope"),
+        (alerts.USAGE_ABOVE, "1", {"metric_id": "met_ai_tokens", "group_key": "colour", "group_value": "red"}, ""),
+        (alerts.USAGE_ABOVE, "1", {"metric_id": "met_ai_tokens", "group_key": "user_id"}, "Give both"),
+    ]
+    for kind, threshold, extra, reason in cases:
+        with pytest.raises(InvalidInput) as refused:
+            alerts.create_rule(admin, initech, kind, threshold, **extra)
+        assert reason in str(refused.value)
+    assert alerts.rules(admin, initech) == []
+
+
+def test_a_user_reads_only_their_own_notifications(initech: str, admin: Identity) -> None:
+    alerts.create_rule(admin, initech, alerts.SPEND_ABOVE, "0")  # at or above zero: in alarm at once
+    (note,) = notifications.recent(admin)
+    other = replace(admin, user_id="usr_other")
+    assert notifications.mark_read(other, note.id) == 0
+    assert notifications.unread_count(admin) == 1
+    assert notifications.mark_read(admin, note.id) == 1
+    assert notifications.unread_count(admin) == 0
+    assert notifications.recent(admin)[0].read
