@@ -25,13 +25,17 @@
   id), queued behind the endpoint's pending ones.
 
 System events: ``invoice.finalized``, ``invoice.paid``, ``invoice.payment_failed``, ``seat.added``,
-``seat.removed``, ``grant.created``, ``contract.started``, ``contract.changed``. (``grant.expired`` is not emitted
-yet.) Only http and https URLs are accepted; loopback and private addresses are allowed (SSRF hardening is future
-work).
+``seat.removed``, ``grant.created``, ``grant.expired``, ``contract.started``, ``contract.changed``. A grant's expiry
+is not a change anyone makes: the sender notices it (:func:`emit_expired_grants`, each run, for grants that ended
+within :data:`GRANT_EXPIRY_LOOKBACK`), and the event's id is derived from the grant's, so it is recorded once
+whichever process notices first.
+
+Only http and https URLs are accepted; loopback and private addresses are allowed (SSRF hardening is future work).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import secrets
@@ -42,8 +46,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select, update
 
+from portal.db.models import (
+    Contract as ContractRow,
+)
 from portal.db.models import (
     Customer,
     GrantRow,
@@ -71,8 +79,11 @@ EVENT_TYPES = (
     "seat.added",
     "seat.removed",
     "grant.created",
+    "grant.expired",
     "contract.started",
     "contract.changed",
+    "alert.triggered",
+    "alert.resolved",
 )
 """The system event types an endpoint can subscribe to."""
 
@@ -94,6 +105,8 @@ PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 LOG_LIMIT = 100
 """How many deliveries the log shows (newest first)."""
 _ERROR_LENGTH = 500
+GRANT_EXPIRY_LOOKBACK = timedelta(days=2)
+"""How far back the sender looks for grants that expired (older expiries, e.g. before an upgrade, are not sent)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,13 +157,18 @@ class DeliveryRun:
 # --- events ---------------------------------------------------------------------------------------------------
 
 
-def emit(session: Session, customer_id: str, event_type: str, payload: dict[str, Any]) -> str:
+def emit(
+    session: Session, customer_id: str, event_type: str, payload: dict[str, Any], event_id: str | None = None
+) -> str:
     """Record a system event of ``customer_id`` in the caller's transaction, with one pending delivery per enabled
-    endpoint subscribed to ``event_type``; returns the event id. Nothing is sent before the caller commits."""
+    endpoint subscribed to ``event_type``; returns the event id (``event_id`` when given, else a new one). Nothing is
+    sent before the caller commits."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"Unknown webhook event type {event_type!r}.")
     at = utcnow()
-    event = WebhookEvent(id=new_id("evt"), customer_id=customer_id, type=event_type, payload=payload, created_at=at)
+    event = WebhookEvent(
+        id=event_id or new_id("evt"), customer_id=customer_id, type=event_type, payload=payload, created_at=at
+    )
     session.add(event)
     endpoints = session.exec(
         select(WebhookEndpoint)
@@ -213,23 +231,52 @@ def emit_seat_changes(session: Session, customer_id: str, before: Contract, afte
     return events
 
 
+def _grant_payload(grant: GrantRow) -> dict[str, Any]:
+    return {
+        "grant_id": grant.id,
+        "contract_id": grant.contract_id,
+        "kind": grant.kind,
+        "credit_type_id": grant.credit_type_id,
+        "amount": str(grant.amount),
+        "starting_at": _instant(grant.starting_at),
+        "ending_before": _instant(grant.ending_before),
+        "source": grant.source,
+    }
+
+
 def emit_grant_created(session: Session, customer_id: str, grant: GrantRow) -> str:
     """``grant.created`` for ``grant`` of ``customer_id``'s contract."""
-    return emit(
-        session,
-        customer_id,
-        "grant.created",
-        {
-            "grant_id": grant.id,
-            "contract_id": grant.contract_id,
-            "kind": grant.kind,
-            "credit_type_id": grant.credit_type_id,
-            "amount": str(grant.amount),
-            "starting_at": _instant(grant.starting_at),
-            "ending_before": _instant(grant.ending_before),
-            "source": grant.source,
-        },
-    )
+    return emit(session, customer_id, "grant.created", _grant_payload(grant))
+
+
+def expiry_event_id(grant_id: str) -> str:
+    """The id of a grant's ``grant.expired`` event: derived from the grant's, so there is at most one."""
+    return f"evt_{hashlib.sha256(f'grant.expired:{grant_id}'.encode()).hexdigest()[:32]}"
+
+
+def emit_expired_grants(now: datetime | None = None) -> int:
+    """Record ``grant.expired`` for every grant that ended in the :data:`GRANT_EXPIRY_LOOKBACK` before ``now`` and
+    has no such event yet; how many. Another process recording the same at the same moment makes this one roll back
+    (the event ids are the same) and find them recorded next time."""
+    at = now or utcnow()
+    try:
+        with UnitOfWork() as uow:
+            session = uow.session
+            ended = session.exec(
+                select(GrantRow, ContractRow.customer_id)
+                .join(ContractRow, col(ContractRow.id) == GrantRow.contract_id)
+                .where(col(GrantRow.ending_before) <= at, col(GrantRow.ending_before) > at - GRANT_EXPIRY_LOOKBACK)
+                .order_by(col(GrantRow.ending_before), col(GrantRow.id))
+            ).all()
+            ids = {expiry_event_id(grant.id): (grant, customer_id) for grant, customer_id in ended}
+            known = set(session.exec(select(WebhookEvent.id).where(col(WebhookEvent.id).in_(list(ids)))).all())
+            for event_id, (grant, customer_id) in ids.items():
+                if event_id not in known:
+                    emit(session, customer_id, "grant.expired", _grant_payload(grant), event_id=event_id)
+            session.flush()
+    except IntegrityError:
+        return 0
+    return len(ids) - len(known)
 
 
 def emit_contract(
@@ -417,11 +464,13 @@ def deliver_due(
     keep_going: Callable[[], bool] = _keep_going,
     client: httpx.Client | None = None,
 ) -> DeliveryRun:
-    """Send every delivery due as of ``now``, per endpoint in order (see the module notes): one run of the sender.
+    """Send every delivery due as of ``now``, per endpoint in order (see the module notes), after recording the
+    grants that expired (:func:`emit_expired_grants`): one run of the sender.
 
     ``keep_going`` is asked before each delivery; ``client`` is the HTTP client to send with (a new one otherwise).
     """
     at = now or utcnow()
+    emit_expired_grants(at)
     with UnitOfWork() as uow:
         endpoint_ids = uow.session.exec(
             select(WebhookDelivery.endpoint_id).where(WebhookDelivery.status == PENDING).distinct()
@@ -456,16 +505,26 @@ def _deliver_endpoint(
         claimed = _claim(head[0], head[1], at)
         if claimed is None:
             return
-        outcome = _send(http, *claimed, at)
+        outcome = _send(http, claimed, at)
         yield outcome
         if outcome != DELIVERED:
             return
 
 
-def _claim(delivery_id: int, scheduled: datetime, at: datetime) -> tuple[int, str, str, bytes, int] | None:
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    """A claimed delivery: where to send which event, and which attempt this is."""
+
+    delivery_id: int
+    url: str
+    secret: str
+    event: WebhookEvent
+    attempt: int
+
+
+def _claim(delivery_id: int, scheduled: datetime, at: datetime) -> _Attempt | None:
     """Take the attempt: count it and move ``next_attempt_at`` on by the lease if it still says ``scheduled``
-    (another process that took it first moved it already: None). The delivery id, URL, secret, body and event id
-    header value to send."""
+    (another process that took it first moved it already: None)."""
     with UnitOfWork() as uow:
         session = uow.session
         taken = session.exec(
@@ -483,37 +542,41 @@ def _claim(delivery_id: int, scheduled: datetime, at: datetime) -> tuple[int, st
         endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
         if event is None or endpoint is None:
             return None
-        return delivery_id, endpoint.url, endpoint.secret, event_body(event), delivery.attempts
+        session.expunge(event)
+        return _Attempt(delivery_id, endpoint.url, endpoint.secret, event, delivery.attempts)
 
 
-def _send(http: httpx.Client, delivery_id: int, url: str, secret: str, body: bytes, attempts: int, at: datetime) -> str:
+def _send(http: httpx.Client, claimed: _Attempt, at: datetime) -> str:
     """POST one claimed delivery and record the outcome; returns its status afterwards."""
-    event_id = json.loads(body)["id"]
+    body = event_body(claimed.event)
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "Portal-Webhooks/1",
-        SIGNATURE_HEADER: signature_header(secret, body, int(utcnow().timestamp())),
-        EVENT_ID_HEADER: event_id,
-        EVENT_TYPE_HEADER: json.loads(body)["type"],
+        SIGNATURE_HEADER: signature_header(claimed.secret, body, int(utcnow().timestamp())),
+        EVENT_ID_HEADER: claimed.event.id,
+        EVENT_TYPE_HEADER: claimed.event.type,
     }
     code: int | None = None
     try:
-        response = http.post(url, content=body, headers=headers, timeout=TIMEOUT_SECONDS)
+        response = http.post(claimed.url, content=body, headers=headers, timeout=TIMEOUT_SECONDS)
         code = response.status_code
         error = "" if response.is_success else f"HTTP {code}: {response.text[:200]}"
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"
     with UnitOfWork() as uow:
-        delivery = uow.session.get(WebhookDelivery, delivery_id)
+        delivery = uow.session.get(WebhookDelivery, claimed.delivery_id)
         if delivery is None:  # its endpoint was deleted meanwhile
             return FAILED
         delivery.last_status_code, delivery.last_error, delivery.last_attempt_at = code, error[:_ERROR_LENGTH], at
         if not error:
             delivery.status, delivery.delivered_at, delivery.next_attempt_at = DELIVERED, at, None
-        elif attempts > len(RETRY_DELAYS):
+        elif claimed.attempt > len(RETRY_DELAYS):
             delivery.status, delivery.next_attempt_at = FAILED, None
-            logger.warning("Webhook delivery %s of %s to %s failed for good: %s", delivery_id, event_id, url, error)
+            logger.warning(
+                "Webhook delivery %s of %s to %s failed for good: %s",
+                claimed.delivery_id, claimed.event.id, claimed.url, error,
+            )  # fmt: skip
         else:
-            delivery.next_attempt_at = at + RETRY_DELAYS[attempts - 1]
+            delivery.next_attempt_at = at + RETRY_DELAYS[claimed.attempt - 1]
         uow.session.add(delivery)
         return delivery.status

@@ -31,6 +31,7 @@ from portal.domain.errors import DomainError
 from portal.domain.invoicing import InvoiceStatus
 from portal.domain.money import Money, to_decimal
 from portal.domain.periods import ensure_utc
+from portal.services import outgoing_webhooks
 from portal.services.audit import record, require_staff
 from portal.services.billing import active_contract
 from portal.services.customers import Actor
@@ -156,6 +157,7 @@ def grant_credits(
         )
         session.add(grant)
         session.flush()
+        outgoing_webhooks.emit_grant_created(session, customer_id, grant)
         shown = credit_type.format(grant.amount)
         record(
             session,

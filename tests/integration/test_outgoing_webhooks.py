@@ -16,9 +16,11 @@ from portal.jobs import webhook_sender
 from portal.services import billing
 from portal.services import outgoing_webhooks as hooks
 from portal.services.demo import DEMO_PASSWORD
+from portal.services.demo_catalog import CREDITS
 from portal.services.errors import Forbidden, InvalidInput, NotFound
 from portal.services.identity import Identity, sign_in
 from portal.services.purchase import purchase
+from portal.services.staff_customers import grant_credits
 from portal.webhooks.verify import SignatureError, signature_header, verify
 from tests.support.webhook_receiver import Receiver, free_port, listening
 
@@ -284,3 +286,23 @@ def test_the_lifespan_task_sends_events_soon_after_they_happen(buyer: Identity, 
 
     asyncio.run(serve())
     assert [b["type"] for b in receiver.bodies] == ["seat.added"]
+
+
+def test_a_grant_made_by_staff_and_its_expiry_are_sent_once(buyer: Identity, receiver: Receiver) -> None:
+    admin, customer_id = _admin(buyer)
+    hooks.create_endpoint(admin, customer_id, receiver.url, ["grant.created", "grant.expired"])
+    staff = sign_in("staff@portal.test", DEMO_PASSWORD).identity
+    expires = utcnow() + timedelta(days=1)
+    grant = grant_credits(staff, customer_id, "50", CREDITS, "Goodwill", ending_before=expires)
+    assert hooks.deliver_due().delivered == 1
+    hooks.emit_expired_grants(expires - timedelta(seconds=1))
+    assert "grant.expired" not in _types(customer_id), "not expired yet"
+    for later in (expires, expires + timedelta(hours=1), expires + hooks.GRANT_EXPIRY_LOOKBACK / 2):
+        hooks.emit_expired_grants(later)
+    assert _types(customer_id).count("grant.expired") == 1, "recorded once"
+    hooks.deliver_due(expires + timedelta(hours=1))
+    assert [(b["type"], b["data"]["grant_id"]) for b in receiver.bodies] == [
+        ("grant.created", grant.id),
+        ("grant.expired", grant.id),
+    ]
+    assert receiver.bodies[1]["id"] == hooks.expiry_event_id(grant.id)
