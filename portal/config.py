@@ -95,6 +95,29 @@ class Settings(BaseSettings):
         description="Another Stripe API address, for tests only: a loopback address, with an sk_test_ key.",
     )
 
+    smtp_host: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SMTP_HOST", "PORTAL_SMTP_HOST"),
+        description="Mail server that sends the portal's email; unset, each message is written to the log instead.",
+    )
+    smtp_port: int = Field(default=587, validation_alias=AliasChoices("SMTP_PORT", "PORTAL_SMTP_PORT"))
+    smtp_username: str | None = Field(
+        default=None, validation_alias=AliasChoices("SMTP_USERNAME", "PORTAL_SMTP_USERNAME")
+    )
+    smtp_password: str | None = Field(
+        default=None, validation_alias=AliasChoices("SMTP_PASSWORD", "PORTAL_SMTP_PASSWORD")
+    )
+    smtp_starttls: bool = Field(
+        default=True,
+        validation_alias=AliasChoices("SMTP_STARTTLS", "PORTAL_SMTP_STARTTLS"),
+        description="Upgrade the connection with STARTTLS before signing in (turn off only for a loopback relay).",
+    )
+    mail_from: str = Field(
+        default="portal@localhost",
+        validation_alias=AliasChoices("MAIL_FROM", "PORTAL_MAIL_FROM"),
+        description="The sender address of the portal's email.",
+    )
+
     invoice_grace_hours: int = Field(
         default=24,
         validation_alias=AliasChoices("INVOICE_GRACE_HOURS", "PORTAL_INVOICE_GRACE_HOURS"),

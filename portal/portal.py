@@ -16,6 +16,8 @@ from portal.pages.checkout import CheckoutState, checkout_page
 from portal.pages.customer import CustomerState, customer_page
 from portal.pages.enterprise import EnterpriseState, enterprise_page
 from portal.pages.not_found import not_found_page
+from portal.pages.notifications import ROUTE as NOTIFICATIONS_ROUTE
+from portal.pages.notifications import NotificationsState, notifications_page
 from portal.pages.package_editor import package_editor_page
 from portal.pages.package_editor_state import ROUTE as EDITOR_ROUTE
 from portal.pages.package_editor_state import EditorState
@@ -94,6 +96,7 @@ PAGES: list[tuple[Callable[[], rx.Component], str, str, list[Any]]] = [
     (plan_page, "/customer/plan", "Plan", [SessionState.load, PlanState.load]),
     (api_keys_page, "/api-keys", "API keys", [SessionState.load, ApiKeysState.load]),
     (webhooks_page, WEBHOOKS_ROUTE, "Webhooks", [SessionState.load, WebhooksState.load]),
+    (notifications_page, NOTIFICATIONS_ROUTE, "Notifications", [SessionState.load, NotificationsState.load]),
     (not_found_page, "404", "Not found", [SessionState.load]),
 ]
 """Every page: its component, route, title, and the handlers its loading runs (the session's first, except

@@ -6,6 +6,7 @@ from typing import Any
 
 import reflex as rx
 
+from portal.components.notification_bell import notification_bell
 from portal.services.identity import SESSION_ENDED
 from portal.state.session import SessionState
 
@@ -136,6 +137,7 @@ def shell(*content: rx.Component) -> rx.Component:
                 _brand(),
                 _navigation(),
                 rx.spacer(),
+                notification_bell(),
                 _account_menu(),
                 align="center",
                 spacing="6",

@@ -23,6 +23,7 @@ from portal.components.invoice import explain_dialog, invoice_lines, invoice_tot
 from portal.components.invoice_rows import explanation, grant_step, line_row
 from portal.components.layout import notice, panel, shell
 from portal.components.tables import figures_table
+from portal.pages.customer_alerts import alerts_panel
 from portal.pages.customer_card import card_panel
 from portal.pages.customer_credits import credits_panel
 from portal.pages.customer_payments import payment_banner
@@ -620,6 +621,7 @@ def _admin_view() -> rx.Component:
         _invoices_panel(),
         credits_panel(),
         spend_caps_panel(),
+        alerts_panel(),
         card_panel(),
         _team_panel(),
         spacing="5",

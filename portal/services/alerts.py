@@ -42,7 +42,7 @@ from portal.domain.invoicing import balances as rated_balances
 from portal.domain.metrics import AggregationState, UsageEvent, merge, quantity
 from portal.domain.money import to_decimal
 from portal.domain.periods import Period
-from portal.services import audit, billing, notifications, spend_caps
+from portal.services import audit, billing, notifications, outgoing_webhooks, spend_caps
 from portal.services.billing import Rated
 from portal.services.customers import visible_customer
 from portal.services.errors import Forbidden, InvalidInput, NotFound
@@ -274,6 +274,15 @@ def history(identity: Identity, rule_id: str) -> list[Change]:
         ]
 
 
+def metric_choices(identity: Identity, customer_id: str) -> list[tuple[str, str, tuple[str, ...]]]:
+    """The metrics a usage rule can watch: (id, name, group keys), by name."""
+    with UnitOfWork() as uow:
+        _may_manage(uow.session, identity, customer_id)
+        query = select(BillableMetricRow).where(col(BillableMetricRow.archived_at).is_(None))
+        rows = uow.session.exec(query.order_by(col(BillableMetricRow.name))).all()
+        return [(row.id, row.name, metric_from_row(row).group_keys) for row in rows]
+
+
 # --- evaluation ------------------------------------------------------------------------------------
 
 
@@ -340,6 +349,28 @@ def _message(rule: AlertRuleRow, change: Change, period: Period) -> tuple[str, s
     return title, body
 
 
+_WEBHOOK = {ALARM: "alert.triggered", OK: "alert.resolved"}
+"""The outgoing webhook event of each state a rule goes into."""
+
+
+def _payload(rule: AlertRuleRow, change: Change) -> dict[str, object]:
+    """What the webhook event says: the rule, the state change and its cause (decimals as strings)."""
+    return {
+        "rule_id": rule.id,
+        "kind": rule.kind,
+        "threshold": str(rule.threshold),
+        "seat_id": rule.seat_id,
+        "metric_id": rule.metric_id,
+        "group_key": rule.group_key,
+        "group_value": rule.group_value,
+        "from": change.from_state,
+        "to": change.to_state,
+        "value": str(change.value),
+        "cause": change.cause,
+        "period_start": change.period_start.isoformat(),
+    }
+
+
 def evaluate(
     customer_id: str, events: Mapping[datetime, str] | None = None, last: str | None = None, at: datetime | None = None
 ) -> list[Change]:
@@ -403,6 +434,7 @@ def evaluate(
                 )
                 title, body = _message(rule, change, reading.period)
                 notifications.notify_admins(session, customer_id, title, body, email=after == ALARM)
+                outgoing_webhooks.emit(session, customer_id, _WEBHOOK[after], _payload(rule, change))
                 changes.append(change)
         session.commit()
     return changes

@@ -8,19 +8,21 @@ the current period starts with no usage. "Below" is strictly below; "above" is a
 
 from __future__ import annotations
 
+import smtplib
 import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from email.message import EmailMessage
+from typing import Any, ClassVar
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import col, select
 
 from portal.api.app import create_api
-from portal.db.models import AlertStateChange, User, utcnow
+from portal.db.models import AlertStateChange, User, WebhookEvent, utcnow
 from portal.db.uow import UnitOfWork
 from portal.services import alerts, notifications, spend_caps
 from portal.services.api_keys import ApiPrincipal, create_api_key
@@ -31,6 +33,7 @@ from portal.services.ingest import ACCEPTED, ingest
 from portal.services.staff_customers import grant_credits
 from tests.integration.conftest import CUSTOMER_USER, STAFF, two_months_ago
 from tests.support.mail import Outbox
+from tests.support.settings import settings_env
 
 
 @pytest.fixture
@@ -126,6 +129,14 @@ def test_a_flapping_balance_fires_once_per_crossing(initech: str, admin: Identit
     ]
     assert len(outbox.to("admin@initech.test")) == 2  # mailed when it fires, not when it resolves
     assert [n.title.split(":")[0] for n in notifications.recent(admin)] == ["Alert", "Resolved", "Alert"]
+    with UnitOfWork() as uow:
+        events = uow.session.exec(select(WebhookEvent).order_by(col(WebhookEvent.created_at))).all()
+        sent = [(e.type, e.payload["to"], e.payload["cause"]) for e in events if e.type.startswith("alert.")]
+    assert sent == [
+        ("alert.triggered", alerts.ALARM, "f1"),
+        ("alert.resolved", alerts.OK, alerts.EVALUATION),
+        ("alert.triggered", alerts.ALARM, "f4"),
+    ]
 
 
 def test_a_backfilled_event_crosses_the_threshold_of_its_past_period(initech: str, admin: Identity) -> None:
@@ -208,3 +219,39 @@ def test_a_user_reads_only_their_own_notifications(initech: str, admin: Identity
     assert notifications.mark_read(admin, note.id) == 1
     assert notifications.unread_count(admin) == 0
     assert notifications.recent(admin)[0].read
+
+
+class _Server:
+    """Stands in for :class:`smtplib.SMTP`: records the connection and the messages sent through it."""
+
+    sent: ClassVar[list[tuple[str, int, bool, EmailMessage]]] = []
+
+    def __init__(self, host: str, port: int, timeout: float) -> None:
+        self.host, self.port, self.tls = host, port, False
+
+    def __enter__(self) -> _Server:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+    def starttls(self) -> None:
+        self.tls = True
+
+    def send_message(self, message: EmailMessage) -> None:
+        self.sent.append((self.host, self.port, self.tls, message))
+
+
+def test_a_firing_alert_is_mailed_over_smtp_when_a_server_is_configured(
+    initech: str, admin: Identity, outbox: Outbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(smtplib, "SMTP", _Server)
+    _Server.sent = []
+    with settings_env({"SMTP_HOST": "mail.initech.test", "SMTP_PORT": "2525", "MAIL_FROM": "alerts@portal.test"}):
+        alerts.create_rule(admin, initech, alerts.SPEND_ABOVE, "0")  # at or above zero: in alarm at once
+    ((host, port, tls, message),) = _Server.sent
+    assert (host, port, tls) == ("mail.initech.test", 2525, True)
+    assert (message["From"], message["To"]) == ("alerts@portal.test", "admin@initech.test")
+    assert message["Subject"] == "Portal: Alert: spend in the period at or above 0"
+    assert "the value is now 0 (billing period" in message.get_content()
+    assert outbox.to("admin@initech.test") == []  # sent, not written to the log

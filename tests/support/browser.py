@@ -38,3 +38,12 @@ def new_user(prefix: str, name: str, password: str) -> str:
     with UnitOfWork() as uow:
         uow.session.add(User(email=email, name=name, password_hash=hash_password(password)))
     return email
+
+
+def account_user(customer_id: str, email: str, role: str = "admin", name: str = "Admin") -> str:
+    """A user of ``customer_id`` (an admin unless ``role`` says otherwise) who signs in with the demo password."""
+    with UnitOfWork() as uow:
+        uow.session.add(
+            User(email=email, name=name, password_hash=hash_password(DEMO_PASSWORD), customer_id=customer_id, role=role)
+        )
+    return email
