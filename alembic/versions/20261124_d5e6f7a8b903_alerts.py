@@ -40,6 +40,7 @@ def upgrade() -> None:
     op.create_table('alert_state_change',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('rule_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('seq', sa.Integer(), nullable=False),
     sa.Column('period_start', portal.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('from_state', sqlmodel.sql.sqltypes.AutoString(length=5), nullable=False),
     sa.Column('to_state', sqlmodel.sql.sqltypes.AutoString(length=5), nullable=False),
@@ -47,7 +48,8 @@ def upgrade() -> None:
     sa.Column('cause', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('at', portal.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['rule_id'], ['alert_rule.id'], ),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('rule_id', 'seq')
     )
     with op.batch_alter_table('alert_state_change', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_alert_state_change_rule_id'), ['rule_id'], unique=False)

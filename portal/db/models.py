@@ -694,9 +694,11 @@ class AlertStateChange(SQLModel, table=True):
     """
 
     __tablename__ = "alert_state_change"
+    __table_args__ = (UniqueConstraint("rule_id", "seq"),)
 
     id: int | None = Field(default=None, primary_key=True)
     rule_id: str = Field(foreign_key="alert_rule.id", index=True, max_length=40)
+    seq: int = Field(description="1, 2, ... per rule: two processes cannot record the same next change twice")
     period_start: datetime = Field(sa_type=UTCDateTime)
     from_state: str = Field(max_length=5)
     to_state: str = Field(max_length=5)

@@ -29,8 +29,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlmodel import Session, col, delete, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import Session, col, delete, func, select
 
+from portal.auth.mail import Message, mailer
 from portal.db.loaders import Catalog
 from portal.db.models import AlertRuleRow, AlertStateChange, BillableMetricRow, utcnow
 from portal.db.repositories import metric_from_row
@@ -222,11 +224,7 @@ def _latest(session: Session, rule_ids: Iterable[str]) -> dict[str, AlertStateCh
     ids = list(rule_ids)
     if not ids:
         return {}
-    query = (
-        select(AlertStateChange)
-        .where(col(AlertStateChange.rule_id).in_(ids))
-        .order_by(col(AlertStateChange.at), col(AlertStateChange.id))
-    )
+    query = select(AlertStateChange).where(col(AlertStateChange.rule_id).in_(ids)).order_by(col(AlertStateChange.seq))
     return {change.rule_id: change for change in session.exec(query).all()}
 
 
@@ -263,11 +261,7 @@ def history(identity: Identity, rule_id: str) -> list[Change]:
         if rule is None:
             raise NotFound(f"There is no alert {rule_id}.")
         _may_manage(session, identity, rule.customer_id)
-        query = (
-            select(AlertStateChange)
-            .where(AlertStateChange.rule_id == rule_id)
-            .order_by(col(AlertStateChange.at), col(AlertStateChange.id))
-        )
+        query = select(AlertStateChange).where(AlertStateChange.rule_id == rule_id).order_by(col(AlertStateChange.seq))
         return [
             Change(c.rule_id, c.from_state, c.to_state, c.value, c.cause, c.period_start)
             for c in session.exec(query).all()
@@ -331,7 +325,7 @@ def _state_in(session: Session, rule: AlertRuleRow, period: Period) -> str:
     query = select(AlertStateChange).where(AlertStateChange.rule_id == rule.id)
     if rule.kind != BALANCE_BELOW:
         query = query.where(AlertStateChange.period_start == period.start)
-    latest = session.exec(query.order_by(col(AlertStateChange.at).desc(), col(AlertStateChange.id).desc())).first()
+    latest = session.exec(query.order_by(col(AlertStateChange.seq).desc())).first()
     return latest.to_state if latest is not None else OK
 
 
@@ -371,6 +365,88 @@ def _payload(rule: AlertRuleRow, change: Change) -> dict[str, object]:
     }
 
 
+def _readings(
+    session: Session, customer_id: str, events: Mapping[datetime, str], last: str | None, at: datetime
+) -> tuple[list[Rated], dict[datetime, str]] | None:
+    """Every period to judge, rated (the current one first, then those the events fall in), and the cause to record
+    per period start; None without a contract."""
+    contract_row = billing.active_contracts(session, [customer_id], at).get(customer_id)
+    if contract_row is None:
+        return None
+    catalog = Catalog(session)
+    current = billing.rate(session, catalog, contract_row.id, at)
+    contract = current.family.contract(current.contract_id)
+    causes: dict[datetime, str] = {current.period.start: last or EVALUATION}
+    rated = {current.period.start: current}
+    for when, transaction_id in events.items():
+        try:
+            period = contract.billing_period_containing(when)
+        except DomainError:
+            continue  # before the contract: no period of it to judge
+        if period.start not in rated:
+            rated[period.start] = billing.rate(session, catalog, contract_row.id, at, period)
+            causes[period.start] = transaction_id
+    return list(rated.values()), causes
+
+
+def _record(
+    session: Session, rule: AlertRuleRow, readings: list[Rated], causes: Mapping[datetime, str], at: datetime
+) -> list[tuple[Change, Period]]:
+    """Judge ``rule`` in each reading (balances in the first, the current one, only) and add its state changes."""
+    seq = session.exec(select(func.max(AlertStateChange.seq)).where(AlertStateChange.rule_id == rule.id)).one() or 0
+    made = []
+    for reading in readings[:1] if rule.kind == BALANCE_BELOW else readings:
+        value = _value(session, rule, reading, at)
+        if value is None:
+            continue
+        before = _state_in(session, rule, reading.period)
+        after = ALARM if _in_alarm(rule, value) else OK
+        if before == after:
+            continue
+        seq += 1
+        change = Change(
+            rule.id, before, after, value, causes.get(reading.period.start, EVALUATION), reading.period.start
+        )
+        session.add(
+            AlertStateChange(
+                rule_id=rule.id,
+                seq=seq,
+                period_start=change.period_start,
+                from_state=before,
+                to_state=after,
+                value=value,
+                cause=change.cause,
+                at=at,
+            )
+        )
+        session.flush()  # the next period's state of this rule reads this change
+        made.append((change, reading.period))
+    return made
+
+
+def _evaluate_once(
+    customer_id: str, events: Mapping[datetime, str], last: str | None, at: datetime
+) -> tuple[list[Change], list[Message]]:
+    """One evaluation in one transaction: the changes made and the mail to send once they are committed."""
+    changes: list[Change] = []
+    mail: list[Message] = []
+    with Session(get_engine()) as session:
+        rows = session.exec(select(AlertRuleRow).where(AlertRuleRow.customer_id == customer_id)).all()
+        found = _readings(session, customer_id, events, last, at) if rows else None
+        if found is None:
+            return [], []
+        readings, causes = found
+        for rule in rows:
+            for change, period in _record(session, rule, readings, causes, at):
+                title, body = _message(rule, change, period)
+                sent = notifications.notify_admins(session, customer_id, title, body)
+                mail += sent if change.to_state == ALARM else []
+                outgoing_webhooks.emit(session, customer_id, _WEBHOOK[change.to_state], _payload(rule, change))
+                changes.append(change)
+        session.commit()
+    return changes, mail
+
+
 def evaluate(
     customer_id: str, events: Mapping[datetime, str] | None = None, last: str | None = None, at: datetime | None = None
 ) -> list[Change]:
@@ -379,65 +455,23 @@ def evaluate(
     ``events`` maps the timestamps of newly stored events (any instant in their hour will do) to a transaction
     id among them; ``last`` is the last stored event's transaction id. Spend and usage rules are judged in the
     current period and in each period an event falls in (a backfilled event's past period); balance rules as
-    of now. The recorded cause is the transaction id of an event in the judged period (``last`` for balances),
-    else ``evaluation``.
+    of now. The recorded cause is the transaction id of an event in the judged period (``last`` for the current
+    one), else ``evaluation``. When another process recorded a change of the same rule meanwhile (the unique
+    ``seq``), nothing of this evaluation is kept and it runs again on what that process recorded. Mail goes out
+    after the commit.
     """
     at = at or utcnow()
-    events = events or {}
-    changes: list[Change] = []
-    with Session(get_engine()) as session:
-        rows = session.exec(select(AlertRuleRow).where(AlertRuleRow.customer_id == customer_id)).all()
-        if not rows:
-            return []
-        contract_row = billing.active_contracts(session, [customer_id], at).get(customer_id)
-        if contract_row is None:
-            return []
-        catalog = Catalog(session)
-        current = billing.rate(session, catalog, contract_row.id, at)
-        contract = current.family.contract(current.contract_id)
-        causes: dict[datetime, str] = {current.period.start: last or EVALUATION}
-        periods: dict[datetime, Period] = {current.period.start: current.period}
-        for when, transaction_id in events.items():
-            try:
-                period = contract.billing_period_containing(when)
-            except DomainError:
-                continue  # before the contract: no period of it to judge
-            periods.setdefault(period.start, period)
-            if period.start != current.period.start:
-                causes[period.start] = transaction_id
-        rated = {current.period.start: current}
-        for start, period in periods.items():
-            if start not in rated:
-                rated[start] = billing.rate(session, catalog, contract_row.id, at, period)
-        for rule in rows:
-            judged = [current] if rule.kind == BALANCE_BELOW else list(rated.values())
-            for reading in judged:
-                value = _value(session, rule, reading, at)
-                if value is None:
-                    continue
-                before = _state_in(session, rule, reading.period)
-                after = ALARM if _in_alarm(rule, value) else OK
-                if before == after:
-                    continue
-                cause = causes.get(reading.period.start, EVALUATION)
-                change = Change(rule.id, before, after, value, cause, reading.period.start)
-                session.add(
-                    AlertStateChange(
-                        rule_id=rule.id,
-                        period_start=reading.period.start,
-                        from_state=before,
-                        to_state=after,
-                        value=value,
-                        cause=cause,
-                        at=at,
-                    )
-                )
-                title, body = _message(rule, change, reading.period)
-                notifications.notify_admins(session, customer_id, title, body, email=after == ALARM)
-                outgoing_webhooks.emit(session, customer_id, _WEBHOOK[after], _payload(rule, change))
-                changes.append(change)
-        session.commit()
-    return changes
+    for attempt in range(3):
+        try:
+            changes, mail = _evaluate_once(customer_id, events or {}, last, at)
+        except (IntegrityError, OperationalError):  # a change recorded meanwhile (or SQLite's stale snapshot)
+            if attempt == 2:
+                raise
+            continue
+        for message in mail:
+            mailer().send(message)
+        return changes
+    return []
 
 
 class AlertRuleWatcher(UsageWatcher):

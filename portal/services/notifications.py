@@ -1,8 +1,9 @@
 """The in-app notification centre: messages to one user, unread until they open them.
 
-What raises a notification also mails it (:func:`notify_admins`): over SMTP when a mail server is configured,
-otherwise written to the ``portal.mail`` log (see :mod:`portal.auth.mail`). The header's bell shows the signed-in
-user's unread count; the /notifications page lists their latest notifications and marks them read.
+What raises a notification also mails it (:func:`notify_admins` returns the mail to send after the commit):
+over SMTP when a mail server is configured, otherwise written to the ``portal.mail`` log (see
+:mod:`portal.auth.mail`). The header's bell shows the signed-in user's unread count; the /notifications page
+lists their latest notifications and marks them read.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, func, select, update
 
-from portal.auth.mail import Message, mailer
+from portal.auth.mail import Message
 from portal.db.models import NotificationRow, User, utcnow
 from portal.db.uow import UnitOfWork
 from portal.services.identity import Identity
@@ -37,16 +38,13 @@ class NotificationView:
         return f"{self.created_at:%Y-%m-%d %H:%M} UTC"
 
 
-def notify_admins(session: Session, customer_id: str, title: str, body: str, *, email: bool = True) -> int:
-    """Add a notification for every admin of ``customer_id`` to ``session`` and mail it to them (unless
-    ``email`` is false); returns how many admins were notified. Mail goes out at once, the rows commit with
-    ``session``."""
+def notify_admins(session: Session, customer_id: str, title: str, body: str) -> list[Message]:
+    """Add a notification for every admin of ``customer_id`` to ``session`` (committed with it); returns the mail
+    that tells them, for the caller to send once the notifications are committed."""
     admins = session.exec(select(User).where(User.customer_id == customer_id, User.role == "admin")).all()
     for admin in admins:
         session.add(NotificationRow(user_id=admin.id, customer_id=customer_id, title=title, body=body))
-        if email:
-            mailer().send(Message(to=admin.email, subject=f"Portal: {title}", body=body))
-    return len(admins)
+    return [Message(to=admin.email, subject=f"Portal: {title}", body=body) for admin in admins]
 
 
 def unread_count(identity: Identity) -> int:

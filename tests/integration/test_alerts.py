@@ -255,3 +255,29 @@ def test_a_firing_alert_is_mailed_over_smtp_when_a_server_is_configured(
     assert message["Subject"] == "Portal: Alert: spend in the period at or above 0"
     assert "the value is now 0 (billing period" in message.get_content()
     assert outbox.to("admin@initech.test") == []  # sent, not written to the log
+
+
+def test_a_change_recorded_meanwhile_by_another_process_is_not_recorded_twice(
+    initech: str, admin: Identity, outbox: Outbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rule = alerts.create_rule(admin, initech, alerts.SPEND_ABOVE, "1.00")
+    key = ApiPrincipal("key_test", initech, ("ingest",))
+    at = utcnow() - timedelta(minutes=5)
+    ingest(key, [_event("c1", initech, 10_000, "ann", at)])  # $1.00
+    readings = alerts._readings
+    interleaved: list[alerts.Change] = []
+    calls: list[int] = []
+
+    def another_process_first(*args: Any) -> Any:
+        found = readings(*args)
+        calls.append(1)
+        if len(calls) == 1:  # the other process judges and commits between our reading and our writing
+            interleaved.extend(alerts.evaluate(initech, {at: "c1"}, "c1"))
+        return found
+
+    monkeypatch.setattr(alerts, "_readings", another_process_first)
+    assert alerts.evaluate(initech, {at: "c1"}, "c1") == []  # ours ran again and found the change made
+    assert [c.to_state for c in interleaved] == [alerts.ALARM]
+    assert _changes(rule.id) == [(alerts.OK, alerts.ALARM, Decimal("1.00"), "c1")]
+    assert len(outbox.to("admin@initech.test")) == 1
+    assert notifications.unread_count(admin) == 1
