@@ -26,6 +26,7 @@ def upgrade() -> None:
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('threshold', portal.db.types.DecimalText(length=64), nullable=False),
     sa.Column('seat_id', sqlmodel.sql.sqltypes.AutoString(length=320), nullable=True),
+    sa.Column('grant_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
     sa.Column('metric_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
     sa.Column('group_key', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
     sa.Column('group_value', sqlmodel.sql.sqltypes.AutoString(length=320), nullable=True),

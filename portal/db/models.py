@@ -666,9 +666,9 @@ class WebhookDelivery(SQLModel, table=True):
 class AlertRuleRow(SQLModel, table=True):
     """An alert a customer admin (or staff) set on one customer (see :mod:`portal.services.alerts`).
 
-    ``kind`` is ``balance_below`` (pooled credit, or one seat's with ``seat_id``), ``spend_above`` (the period's
-    usage cost, the customer's or one seat's) or ``usage_above`` (a metric's quantity in the period, optionally of
-    the events whose ``group_key`` is ``group_value``).
+    ``kind`` is ``balance_below`` (pooled credit, one seat's with ``seat_id``, one grant's with ``grant_id``),
+    ``spend_above`` (the period's usage cost, the customer's or one seat's) or ``usage_above`` (a metric's quantity
+    in the period, optionally of the events whose ``group_key`` is ``group_value``).
     """
 
     __tablename__ = "alert_rule"
@@ -678,6 +678,7 @@ class AlertRuleRow(SQLModel, table=True):
     kind: str = Field(max_length=20)
     threshold: Decimal = Field(sa_type=DecimalText)
     seat_id: str | None = Field(default=None, max_length=320)
+    grant_id: str | None = Field(default=None, max_length=40, description="balance_below: one grant's balance")
     metric_id: str | None = Field(default=None, max_length=40)
     group_key: str | None = Field(default=None, max_length=100)
     group_value: str | None = Field(default=None, max_length=320)

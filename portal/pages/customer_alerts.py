@@ -1,9 +1,10 @@
 """The account page's "Alerts" panel: an admin's alert rules with their state, the form that adds one, and
 deletion after confirming.
 
-A rule watches the pooled credit balance (or one seat's), the period's spend (the account's or one seat's) or a
-metric's usage in the period (optionally of one group value, e.g. ``user_id`` = ``ann``). It fires once each time
-the figure crosses its threshold; :mod:`portal.services.alerts` holds the rules and decides who may change them.
+A rule watches the pooled credit balance (or one seat's, or one grant's), the period's spend (the account's or
+one seat's) or a metric's usage in the period (optionally of one group value, e.g. ``user_id`` = ``ann``). It
+fires once each time the figure crosses its threshold; :mod:`portal.services.alerts` holds the rules and decides
+who may change them.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ class AlertRulesState(rx.State):
     shown: bool = False
     rules: list[dict[str, str]] = []
     metrics: list[list[str]] = []
+    grants: list[list[str]] = []
+    grant: str = ""
     kind: str = alerts.BALANCE_BELOW
     threshold: str = ""
     seat: str = ""
@@ -60,6 +63,7 @@ class AlertRulesState(rx.State):
     def _refresh(self, identity: Identity, customer_id: str) -> None:
         self.rules = [_row(r) for r in alerts.rules(identity, customer_id)]
         self.metrics = [[m_id, name] for m_id, name, _ in alerts.metric_choices(identity, customer_id)]
+        self.grants = [[g_id, label] for g_id, label in alerts.grant_choices(identity, customer_id)]
 
     @rx.event
     def load(self) -> None:
@@ -82,7 +86,7 @@ class AlertRulesState(rx.State):
     @rx.event
     def set_field(self, name: str, value: str) -> None:
         """Remember one of the form's text fields."""
-        if name in ("threshold", "seat", "metric", "group_key", "group_value"):
+        if name in ("threshold", "seat", "grant", "metric", "group_key", "group_value"):
             setattr(self, name, value)
         self.error = ""
 
@@ -99,6 +103,7 @@ class AlertRulesState(rx.State):
                 self.kind,
                 self.threshold,
                 seat_id=self.seat,
+                grant_id=self.grant,
                 metric_id=self.metric,
                 group_key=self.group_key,
                 group_value=self.group_value,
@@ -106,7 +111,7 @@ class AlertRulesState(rx.State):
         except ServiceError as exc:
             self.error = str(exc)
             return None
-        self.threshold = self.seat = self.group_key = self.group_value = self.error = ""
+        self.threshold = self.seat = self.grant = self.group_key = self.group_value = self.error = ""
         self._refresh(identity, customer_id)
         return rx.toast.success(f"Alert added: {rule.summary}.")
 
@@ -244,8 +249,29 @@ def _add_form() -> rx.Component:
                     width="100%",
                     align="start",
                 ),
-                _text_field(
-                    "Seat (optional)", "seat", AlertRulesState.seat, "whole account", "Leave empty for the account."
+                rx.hstack(
+                    _text_field(
+                        "Seat (optional)", "seat", AlertRulesState.seat, "whole account", "Leave empty for the account."
+                    ),
+                    rx.cond(
+                        AlertRulesState.kind == alerts.BALANCE_BELOW,
+                        labelled(
+                            "Grant (optional)",
+                            native_select(
+                                "grant",
+                                "alert-grant",
+                                rx.fragment(
+                                    rx.el.option("Pooled credit", value=""),
+                                    rx.foreach(AlertRulesState.grants, lambda g: rx.el.option(g[1], value=g[0])),
+                                ),
+                                value=AlertRulesState.grant,
+                                on_change=lambda v: AlertRulesState.set_field("grant", v),
+                            ),
+                        ),
+                    ),
+                    spacing="3",
+                    width="100%",
+                    align="start",
                 ),
             ),
             rx.button("Add alert", type="submit", id="add-alert"),

@@ -34,7 +34,7 @@ from sqlmodel import Session, col, delete, func, select
 
 from portal.auth.mail import Message, mailer
 from portal.db.loaders import Catalog
-from portal.db.models import AlertRuleRow, AlertStateChange, BillableMetricRow, utcnow
+from portal.db.models import AlertRuleRow, AlertStateChange, BillableMetricRow, Contract, GrantRow, utcnow
 from portal.db.repositories import metric_from_row
 from portal.db.session import get_engine
 from portal.db.uow import UnitOfWork
@@ -108,6 +108,8 @@ def _subject(row: AlertRuleRow) -> str:
     if row.kind == USAGE_ABOVE:
         group = f", {row.group_key}={row.group_value}" if row.group_key else ""
         return f"metric {row.metric_id}{group}"
+    if row.grant_id:
+        return f"grant {row.grant_id}"
     return f"seat {row.seat_id}" if row.seat_id else ("pooled credit" if row.kind == BALANCE_BELOW else "customer")
 
 
@@ -142,6 +144,30 @@ def _threshold(value: object) -> Decimal:
     return threshold
 
 
+def _check_grant(session: Session, customer_id: str, grant_id: str, seat_id: str | None) -> None:
+    """A grant rule names one of the customer's grants, and no seat besides."""
+    if seat_id is not None:
+        raise InvalidInput("Watch either a seat's balance or a grant's, not both.")
+    grant = session.get(GrantRow, grant_id)
+    contract = session.get(Contract, grant.contract_id) if grant is not None else None
+    if contract is None or contract.customer_id != customer_id:
+        raise InvalidInput(f"There is no grant {grant_id} on this account.")
+
+
+def grant_choices(identity: Identity, customer_id: str) -> list[tuple[str, str]]:
+    """The grants a balance rule can watch, as (id, label), on the customer's contracts."""
+    with UnitOfWork() as uow:
+        session = uow.session
+        _may_manage(session, identity, customer_id)
+        query = (
+            select(GrantRow)
+            .join(Contract, col(Contract.id) == col(GrantRow.contract_id))
+            .where(Contract.customer_id == customer_id)
+            .order_by(col(GrantRow.starting_at), col(GrantRow.id))
+        )
+        return [(g.id, f"{g.reason or g.kind} ({g.id})") for g in session.exec(query).all()]
+
+
 def create_rule(
     identity: Identity,
     customer_id: str,
@@ -149,6 +175,7 @@ def create_rule(
     threshold: object,
     *,
     seat_id: str | None = None,
+    grant_id: str | None = None,
     metric_id: str | None = None,
     group_key: str | None = None,
     group_value: str | None = None,
@@ -157,6 +184,7 @@ def create_rule(
     if kind not in KINDS:
         raise InvalidInput(f"Unknown kind of alert {kind!r}: use one of {', '.join(KINDS)}.")
     amount = _threshold(threshold)
+    grant = _text(grant_id, "grant")
     seat, metric, key, value = (
         _text(seat_id, "seat"),
         _text(metric_id, "metric"),
@@ -166,6 +194,10 @@ def create_rule(
     with UnitOfWork() as uow:
         session = uow.session
         _may_manage(session, identity, customer_id)
+        if kind != BALANCE_BELOW:
+            grant = None
+        elif grant is not None:
+            _check_grant(session, customer_id, grant, seat)
         if kind == USAGE_ABOVE:
             seat = None
             if metric is None:
@@ -187,6 +219,7 @@ def create_rule(
             kind=kind,
             threshold=amount,
             seat_id=seat,
+            grant_id=grant,
             metric_id=metric,
             group_key=key,
             group_value=value,
@@ -280,9 +313,13 @@ def metric_choices(identity: Identity, customer_id: str) -> list[tuple[str, str,
 # --- evaluation ------------------------------------------------------------------------------------
 
 
-def _balance(rated: Rated, seat_id: str | None, at: datetime) -> Decimal | None:
-    """The pooled credit left (of the first credit type pooled), or one seat's; None when there is none."""
+def _balance(rated: Rated, rule: AlertRuleRow, at: datetime) -> Decimal | None:
+    """The pooled credit left (of the first credit type pooled), one seat's or one grant's; None when there is
+    none."""
     result = rated_balances(rated.contract_id, rated.run.grants, (*rated.family.ledger, *rated.run.ledger_entries), at)
+    seat_id = rule.seat_id
+    if rule.grant_id is not None:
+        return next((g.remaining for g in result.grants if g.grant.id == rule.grant_id), None)
     if seat_id is None:
         return result.pooled[0][1] if result.pooled else None
     return next((b.remaining for b in result.seats if b.seat_id == seat_id), None)
@@ -309,7 +346,7 @@ def _usage(session: Session, customer_id: str, rule: AlertRuleRow, period: Perio
 
 def _value(session: Session, rule: AlertRuleRow, rated: Rated, at: datetime) -> Decimal | None:
     if rule.kind == BALANCE_BELOW:
-        return _balance(rated, rule.seat_id, at)
+        return _balance(rated, rule, at)
     if rule.kind == SPEND_ABOVE:
         return spend_caps.spent(rated, rule.seat_id)
     return _usage(session, rule.customer_id, rule, rated.period)
@@ -354,6 +391,7 @@ def _payload(rule: AlertRuleRow, change: Change) -> dict[str, object]:
         "kind": rule.kind,
         "threshold": str(rule.threshold),
         "seat_id": rule.seat_id,
+        "grant_id": rule.grant_id,
         "metric_id": rule.metric_id,
         "group_key": rule.group_key,
         "group_value": rule.group_value,

@@ -26,7 +26,9 @@ from portal.db.models import AlertStateChange, User, WebhookEvent, utcnow
 from portal.db.uow import UnitOfWork
 from portal.services import alerts, notifications, spend_caps
 from portal.services.api_keys import ApiPrincipal, create_api_key
-from portal.services.demo_catalog import CREDITS, TOKENS_EVENT
+from portal.services.billing import provision
+from portal.services.customers import create_customer
+from portal.services.demo_catalog import CREDITS, TOKENS_EVENT, ensure_catalog, ensure_tiers
 from portal.services.errors import Forbidden, InvalidInput, NotFound
 from portal.services.identity import Identity
 from portal.services.ingest import ACCEPTED, ingest
@@ -281,3 +283,37 @@ def test_a_change_recorded_meanwhile_by_another_process_is_not_recorded_twice(
     assert _changes(rule.id) == [(alerts.OK, alerts.ALARM, Decimal("1.00"), "c1")]
     assert len(outbox.to("admin@initech.test")) == 1
     assert notifications.unread_count(admin) == 1
+
+
+def test_a_seats_allowance_below_the_threshold_fires_for_that_seat_only(database: str) -> None:
+    # Business: 4,000 AI credits per seat each period; its 20% token discount makes 1,000 tokens draw 8 credits.
+    with UnitOfWork() as uow:
+        ensure_catalog(uow.session)
+        ensure_tiers(uow.session)
+    customer_id = create_customer(STAFF, "Globex").id
+    provision(STAFF, customer_id, "business", 5, ("ann", "bob"), at=two_months_ago())
+    ann = alerts.create_rule(STAFF, customer_id, alerts.BALANCE_BELOW, "3000", seat_id="ann")
+    bob = alerts.create_rule(STAFF, customer_id, alerts.BALANCE_BELOW, "3000", seat_id="bob")
+    assert ann.subject == "seat ann"
+    _use(customer_id, "s1", 125_000, "ann")  # 1,000 credits: 3,000 left, exactly the threshold
+    assert _changes(ann.id) == []
+    _use(customer_id, "s2", 1_000, "ann")  # 2,992 left
+    assert _changes(ann.id) == [(alerts.OK, alerts.ALARM, Decimal("2992"), "s2")]
+    assert _changes(bob.id) == []
+
+
+def test_a_grants_balance_below_the_threshold_fires(initech: str, admin: Identity) -> None:
+    start = utcnow() - timedelta(hours=2)  # before the events
+    grant = grant_credits(STAFF, initech, "500", CREDITS, "launch bonus", starting_at=start)
+    (choice,) = [c for c in alerts.grant_choices(admin, initech) if c[0] == grant.id]
+    assert choice == (grant.id, f"launch bonus ({grant.id})")
+    rule = alerts.create_rule(admin, initech, alerts.BALANCE_BELOW, "100", grant_id=grant.id)
+    assert rule.subject == f"grant {grant.id}"
+    _use(initech, "g1", 640_000)  # 6,400 credits: the plan's 6,000 pooled first, then 400 of the grant: 100 left
+    assert _changes(rule.id) == []
+    _use(initech, "g2", 1_000)  # 90 left
+    assert _changes(rule.id) == [(alerts.OK, alerts.ALARM, Decimal("90"), "g2")]
+    with pytest.raises(InvalidInput, match="There is no grant grt_nope on this account"):
+        alerts.create_rule(admin, initech, alerts.BALANCE_BELOW, "1", grant_id="grt_nope")
+    with pytest.raises(InvalidInput, match="either a seat's balance or a grant's"):
+        alerts.create_rule(admin, initech, alerts.BALANCE_BELOW, "1", grant_id=grant.id, seat_id="ann")
