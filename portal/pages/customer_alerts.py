@@ -1,5 +1,5 @@
-"""The account page's "Alerts" panel: an admin's alert rules with their state, the form that adds one, and
-deletion after confirming.
+"""The "Alerts" panel, on the account page for its admins and on a staff customer page for staff: the customer's
+alert rules with their state, the form that adds one, and deletion after confirming.
 
 A rule watches the pooled credit balance (or one seat's, or one grant's), the period's spend (the account's or
 one seat's) or a metric's usage in the period (optionally of one group value, e.g. ``user_id`` = ``ann``). It
@@ -15,15 +15,22 @@ from reflex.event import EventSpec
 from portal.components.account_forms import error_message
 from portal.components.dialogs import dialog_buttons, native_select
 from portal.components.layout import labelled, panel
+from portal.pages.staff_customers import ROUTE as CUSTOMERS_ROUTE
+from portal.pages.staff_routes import id_in_path
 from portal.services import alerts, billing
 from portal.services.errors import ServiceError
 from portal.services.identity import Identity
 from portal.state.session import identity_of, session_ended
 
 
-def _admin(identity: Identity | None) -> str | None:
-    """The customer id when ``identity`` is an admin of a customer (who may change its alerts)."""
-    if identity is None or identity.customer_id is None or not identity.is_customer_admin:
+def _customer_of(state: rx.State, identity: Identity | None) -> str | None:
+    """Whose alerts the panel manages: the customer on a staff customer page (staff), the admin's own customer (a
+    customer's admin), or None (no panel)."""
+    if identity is None:
+        return None
+    if identity.is_staff:
+        return id_in_path(state, CUSTOMERS_ROUTE) or None
+    if identity.customer_id is None or not identity.is_customer_admin:
         return None
     return identity.customer_id
 
@@ -68,7 +75,7 @@ class AlertRulesState(rx.State):
     @rx.event
     def load(self) -> None:
         """Read the account's alert rules (admins only; the panel is hidden from members)."""
-        customer_id = _admin(identity := identity_of(self))
+        customer_id = _customer_of(self, identity := identity_of(self))
         self.shown = False
         if identity is None or customer_id is None:
             return
@@ -93,7 +100,7 @@ class AlertRulesState(rx.State):
     @rx.event
     def add(self) -> EventSpec | None:
         """Add the rule the form describes; a refusal is shown under the form."""
-        customer_id = _admin(identity := identity_of(self))
+        customer_id = _customer_of(self, identity := identity_of(self))
         if identity is None or customer_id is None:
             return session_ended()
         try:
@@ -128,7 +135,7 @@ class AlertRulesState(rx.State):
     @rx.event
     def delete(self) -> EventSpec | None:
         """Delete the confirmed rule and its history."""
-        customer_id = _admin(identity := identity_of(self))
+        customer_id = _customer_of(self, identity := identity_of(self))
         if identity is None or customer_id is None:
             return session_ended()
         self.confirm_open = False
@@ -201,6 +208,23 @@ def _text_field(label: str, name: str, value: rx.Var, placeholder: str, hint: st
     )
 
 
+def _choice(label: str, name: str, value: rx.Var, empty: str, options: rx.Var) -> rx.Component:
+    """A select of (id, label) ``options`` after an ``empty`` choice, kept in the state's field ``name``."""
+    return labelled(
+        label,
+        native_select(
+            name,
+            f"alert-{name}",
+            rx.fragment(
+                rx.el.option(empty, value=""),
+                rx.foreach(options, lambda option: rx.el.option(option[1], value=option[0])),
+            ),
+            value=value,
+            on_change=lambda v: AlertRulesState.set_field(name, v),
+        ),
+    )
+
+
 def _add_form() -> rx.Component:
     usage = AlertRulesState.kind == alerts.USAGE_ABOVE
     return rx.form(
@@ -230,19 +254,7 @@ def _add_form() -> rx.Component:
             rx.cond(
                 usage,
                 rx.hstack(
-                    labelled(
-                        "Metric",
-                        native_select(
-                            "metric",
-                            "alert-metric",
-                            rx.fragment(
-                                rx.el.option("Choose a metric", value=""),
-                                rx.foreach(AlertRulesState.metrics, lambda m: rx.el.option(m[1], value=m[0])),
-                            ),
-                            value=AlertRulesState.metric,
-                            on_change=lambda v: AlertRulesState.set_field("metric", v),
-                        ),
-                    ),
+                    _choice("Metric", "metric", AlertRulesState.metric, "Choose a metric", AlertRulesState.metrics),
                     _text_field("Group key (optional)", "group_key", AlertRulesState.group_key, "user_id"),
                     _text_field("Group value", "group_value", AlertRulesState.group_value, "ann"),
                     spacing="3",
@@ -255,18 +267,8 @@ def _add_form() -> rx.Component:
                     ),
                     rx.cond(
                         AlertRulesState.kind == alerts.BALANCE_BELOW,
-                        labelled(
-                            "Grant (optional)",
-                            native_select(
-                                "grant",
-                                "alert-grant",
-                                rx.fragment(
-                                    rx.el.option("Pooled credit", value=""),
-                                    rx.foreach(AlertRulesState.grants, lambda g: rx.el.option(g[1], value=g[0])),
-                                ),
-                                value=AlertRulesState.grant,
-                                on_change=lambda v: AlertRulesState.set_field("grant", v),
-                            ),
+                        _choice(
+                            "Grant (optional)", "grant", AlertRulesState.grant, "Pooled credit", AlertRulesState.grants
                         ),
                     ),
                     spacing="3",

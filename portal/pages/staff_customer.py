@@ -14,6 +14,7 @@ from portal.components.invoice import explain_dialog, invoice_lines, invoice_tot
 from portal.components.layout import labelled, page_header
 from portal.components.staff_nav import staff_area
 from portal.components.tables import data_table
+from portal.pages.customer_alerts import alerts_panel
 from portal.pages.staff_customer_state import CustomerDetailState as S
 from portal.pages.staff_customers import ROUTE as CUSTOMERS_ROUTE
 from portal.pages.staff_enterprise_panel import enterprise_panel
@@ -267,6 +268,7 @@ def staff_customer_page() -> rx.Component:
             S.billing_note == "",
             rx.vstack(_balances_panel(), _draft_panel(), _invoices_panel(), spacing="3", width="100%"),
         ),
+        alerts_panel(),
         _grant_dialog(),
         _void_dialog(),
         explain_dialog(

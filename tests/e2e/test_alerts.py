@@ -85,3 +85,16 @@ def test_an_admin_adds_a_low_balance_alert_and_the_bell_shows_it_when_usage_cros
     expect(page.get_by_text("Delete this alert?")).to_be_visible()
     page.click("#confirm-delete-alert")
     expect(page.locator("#alert-rules .alert-rule")).to_have_count(0)
+
+
+def test_staff_add_an_alert_for_any_customer_on_its_page(page: Page) -> None:
+    customer_id, _ = _alerting_co()
+    sign_in(page, "staff@portal.test")
+    open_page(page, f"/staff/customers/{customer_id}")
+    page.select_option("#alert-kind", "spend_above")
+    page.fill("#alert-threshold", "25")
+    page.click("#add-alert")
+    rule = page.locator("#alert-rules .alert-rule")
+    expect(rule).to_contain_text("Spend in the period at or above 25")
+    expect(rule).to_contain_text("customer")
+    expect(rule.locator(".alert-state")).to_have_text("OK")
