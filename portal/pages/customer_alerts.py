@@ -266,10 +266,8 @@ def _add_form() -> rx.Component:
                         "Seat (optional)", "seat", AlertRulesState.seat, "whole account", "Leave empty for the account."
                     ),
                     rx.cond(
-                        AlertRulesState.kind == alerts.BALANCE_BELOW,
-                        _choice(
-                            "Grant (optional)", "grant", AlertRulesState.grant, "Pooled credit", AlertRulesState.grants
-                        ),
+                        AlertRulesState.kind != alerts.SPEND_ABOVE,
+                        _choice("Grant", "grant", AlertRulesState.grant, "Pooled credit", AlertRulesState.grants),
                     ),
                     spacing="3",
                     width="100%",

@@ -2,12 +2,15 @@
 
 The rules (also in the README, "Alerts"):
 
-* Kinds: ``balance_below`` (the pooled credit left, or one seat's with a seat), ``spend_above`` (what the period's
-  usage costs before grants, the customer's or one seat's, in the contract's currency, exactly as spend caps
-  count it: :func:`portal.services.spend_caps.spent`) and ``usage_above`` (a metric's quantity in the period,
-  optionally only of the events whose group key, e.g. ``user_id`` or ``model``, has one value).
+* Kinds: ``balance_below`` (the pooled credit left, one seat's with a seat, or one grant's), ``spend_above`` (what
+  the period's usage costs before grants, the customer's or one seat's, in the contract's currency, exactly as
+  spend caps count it: :func:`portal.services.spend_caps.spent`), ``usage_above`` (a metric's quantity in the
+  period, optionally only of the events whose group key, e.g. ``user_id`` or ``model``, has one value), and
+  ``pacing_ahead`` / ``pacing_behind`` (a grant with a term, usually a commitment: the share of it used less the
+  share of its term elapsed, in percentage points, e.g. 60% used half-way through is 10 points ahead).
 * **At the boundary**: "below" is strictly below (a balance of exactly the threshold is ok); "above" is at or
-  above (a spend or usage of exactly the threshold is in alarm, as a spend cap is reached at the cap).
+  above (a spend or usage of exactly the threshold is in alarm, as a spend cap is reached at the cap); pacing
+  "by at least" N points is in alarm at exactly N.
 * **Firing on crossing only**: a rule is ``ok`` or in ``alarm``; each change is recorded
   (:class:`~portal.db.models.AlertStateChange`) with the value, the billing period judged and the transaction id
   of the usage event whose evaluation saw it (``evaluation`` when none did). Going into alarm notifies the
@@ -15,7 +18,7 @@ The rules (also in the README, "Alerts"):
   flaps around the threshold fires once per crossing.
 * **Per period**: spend and usage start again each billing period (a rule with no change in a period is ok
   there); a backfilled event is judged in the period of its timestamp, against that period's figures. Balances
-  are judged as of now.
+  and pacing are judged as of now.
 * **When**: the ingest API tells the :class:`AlertRuleWatcher` which events were stored; its thread evaluates
   their customers' rules within a second. A new rule is evaluated when it is created.
 """
@@ -26,7 +29,7 @@ import json
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -54,12 +57,21 @@ from portal.services.usage_watch import UsageWatcher
 log = logging.getLogger(__name__)
 
 BALANCE_BELOW, SPEND_ABOVE, USAGE_ABOVE = "balance_below", "spend_above", "usage_above"
+PACING_AHEAD, PACING_BEHIND = "pacing_ahead", "pacing_behind"
 KINDS = {
     BALANCE_BELOW: "Credit balance below",
     SPEND_ABOVE: "Spend in the period at or above",
     USAGE_ABOVE: "Usage in the period at or above",
+    PACING_AHEAD: "Commitment used ahead of plan by at least (points)",
+    PACING_BEHIND: "Commitment used behind plan by at least (points)",
 }
 """The kinds of rule, with how the UI names them."""
+
+AS_OF_NOW = frozenset({BALANCE_BELOW, PACING_AHEAD, PACING_BEHIND})
+"""Kinds judged as of now (their state carries over periods); the others are judged per billing period."""
+
+HUNDRED = Decimal(100)
+CENT = Decimal("0.01")
 
 OK, ALARM = "ok", "alarm"
 EVALUATION = "evaluation"
@@ -144,14 +156,15 @@ def _threshold(value: object) -> Decimal:
     return threshold
 
 
-def _check_grant(session: Session, customer_id: str, grant_id: str, seat_id: str | None) -> None:
-    """A grant rule names one of the customer's grants, and no seat besides."""
+def _check_grant(session: Session, customer_id: str, grant_id: str, seat_id: str | None) -> GrantRow:
+    """A grant rule names one of the customer's grants, and no seat besides; the grant."""
     if seat_id is not None:
         raise InvalidInput("Watch either a seat's balance or a grant's, not both.")
     grant = session.get(GrantRow, grant_id)
     contract = session.get(Contract, grant.contract_id) if grant is not None else None
-    if contract is None or contract.customer_id != customer_id:
+    if grant is None or contract is None or contract.customer_id != customer_id:
         raise InvalidInput(f"There is no grant {grant_id} on this account.")
+    return grant
 
 
 def grant_choices(identity: Identity, customer_id: str) -> list[tuple[str, str]]:
@@ -194,7 +207,12 @@ def create_rule(
     with UnitOfWork() as uow:
         session = uow.session
         _may_manage(session, identity, customer_id)
-        if kind != BALANCE_BELOW:
+        if kind in (PACING_AHEAD, PACING_BEHIND):
+            if grant is None:
+                raise InvalidInput("Choose the commitment whose pacing the alert watches.")
+            if _check_grant(session, customer_id, grant, seat).ending_before is None:
+                raise InvalidInput("That grant never ends, so it has no plan to pace against: choose one with an end.")
+        elif kind != BALANCE_BELOW:
             grant = None
         elif grant is not None:
             _check_grant(session, customer_id, grant, seat)
@@ -344,23 +362,43 @@ def _usage(session: Session, customer_id: str, rule: AlertRuleRow, period: Perio
     return Decimal(quantity(total)) if total is not None else Decimal(0)
 
 
+def _pacing(rated: Rated, rule: AlertRuleRow, at: datetime) -> Decimal | None:
+    """How far the grant's use is ahead of plan, in percentage points (negative: behind): the share of it used less
+    the share of its term elapsed, as of ``at``. None for a grant not in play, without an end, or not started."""
+    result = rated_balances(rated.contract_id, rated.run.grants, (*rated.family.ledger, *rated.run.ledger_entries), at)
+    statement = next((g for g in result.grants if g.grant.id == rule.grant_id), None)
+    end = statement.grant.ending_before if statement is not None else None
+    if statement is None or end is None or statement.grant.amount <= 0:
+        return None
+    grant = statement.grant
+    term, elapsed = end - grant.starting_at, min(at, end) - grant.starting_at
+    if elapsed < timedelta(0) or term <= timedelta(0):
+        return None
+    elapsed_share = Decimal(elapsed // timedelta(microseconds=1)) / Decimal(term // timedelta(microseconds=1))
+    used_share = (grant.amount - statement.remaining) / grant.amount
+    return ((used_share - elapsed_share) * HUNDRED).quantize(CENT)
+
+
 def _value(session: Session, rule: AlertRuleRow, rated: Rated, at: datetime) -> Decimal | None:
     if rule.kind == BALANCE_BELOW:
         return _balance(rated, rule, at)
+    if rule.kind in (PACING_AHEAD, PACING_BEHIND):
+        pace = _pacing(rated, rule, at)
+        return None if pace is None else (pace if rule.kind == PACING_AHEAD else -pace)
     if rule.kind == SPEND_ABOVE:
         return spend_caps.spent(rated, rule.seat_id)
     return _usage(session, rule.customer_id, rule, rated.period)
 
 
 def _in_alarm(rule: AlertRuleRow, value: Decimal) -> bool:
-    """Below is strictly below; above is at or above."""
+    """Below is strictly below; above (and pacing's "by at least") is at or above."""
     return value < rule.threshold if rule.kind == BALANCE_BELOW else value >= rule.threshold
 
 
 def _state_in(session: Session, rule: AlertRuleRow, period: Period) -> str:
     """The rule's state: its latest change (in ``period``, for spend and usage rules), else ok."""
     query = select(AlertStateChange).where(AlertStateChange.rule_id == rule.id)
-    if rule.kind != BALANCE_BELOW:
+    if rule.kind not in AS_OF_NOW:
         query = query.where(AlertStateChange.period_start == period.start)
     latest = session.exec(query.order_by(col(AlertStateChange.seq).desc())).first()
     return latest.to_state if latest is not None else OK
@@ -433,7 +471,7 @@ def _record(
     """Judge ``rule`` in each reading (balances in the first, the current one, only) and add its state changes."""
     seq = session.exec(select(func.max(AlertStateChange.seq)).where(AlertStateChange.rule_id == rule.id)).one() or 0
     made = []
-    for reading in readings[:1] if rule.kind == BALANCE_BELOW else readings:
+    for reading in readings[:1] if rule.kind in AS_OF_NOW else readings:
         value = _value(session, rule, reading, at)
         if value is None:
             continue
@@ -492,9 +530,9 @@ def evaluate(
 
     ``events`` maps the timestamps of newly stored events (any instant in their hour will do) to a transaction
     id among them; ``last`` is the last stored event's transaction id. Spend and usage rules are judged in the
-    current period and in each period an event falls in (a backfilled event's past period); balance rules as
-    of now. The recorded cause is the transaction id of an event in the judged period (``last`` for the current
-    one), else ``evaluation``. When another process recorded a change of the same rule meanwhile (the unique
+    current period and in each period an event falls in (a backfilled event's past period); balance and pacing
+    rules as of now. The recorded cause is the transaction id of an event in the judged period (``last`` for the
+    current one), else ``evaluation``. When another process recorded a change of the same rule meanwhile (the unique
     ``seq``), nothing of this evaluation is kept and it runs again on what that process recorded. Mail goes out
     after the commit.
     """

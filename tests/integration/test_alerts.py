@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import col, select
 
 from portal.api.app import create_api
-from portal.db.models import AlertStateChange, User, WebhookEvent, utcnow
+from portal.db.models import AlertStateChange, Contract, GrantRow, User, WebhookEvent, utcnow
 from portal.db.uow import UnitOfWork
 from portal.services import alerts, notifications, spend_caps
 from portal.services.api_keys import ApiPrincipal, create_api_key
@@ -317,3 +317,37 @@ def test_a_grants_balance_below_the_threshold_fires(initech: str, admin: Identit
         alerts.create_rule(admin, initech, alerts.BALANCE_BELOW, "1", grant_id="grt_nope")
     with pytest.raises(InvalidInput, match="either a seat's balance or a grant's"):
         alerts.create_rule(admin, initech, alerts.BALANCE_BELOW, "1", grant_id=grant.id, seat_id="ann")
+
+
+def test_commitment_pacing_ahead_and_behind_plan(initech: str, admin: Identity) -> None:
+    # A 1,000-credit commitment over 20 days, drawn before the plan's pool (priority 1), judged half-way through.
+    now = utcnow()
+    with UnitOfWork() as uow:
+        contract_id = uow.session.exec(select(Contract.id).where(Contract.customer_id == initech)).one()
+        grant = GrantRow(
+            contract_id=contract_id,
+            kind="commit",
+            credit_type_id=CREDITS,
+            amount=Decimal(1000),
+            starting_at=now - timedelta(days=10),
+            ending_before=now + timedelta(days=10),
+            priority=1,
+            reason="annual commitment",
+        )
+        uow.session.add(grant)
+        grant_id = grant.id
+    ahead = alerts.create_rule(admin, initech, alerts.PACING_AHEAD, "10", grant_id=grant_id)
+    behind = alerts.create_rule(admin, initech, alerts.PACING_BEHIND, "40", grant_id=grant_id)
+    assert (ahead.state, behind.state) == (alerts.OK, alerts.ALARM)  # nothing used half-way: 50 points behind
+    at = now - timedelta(minutes=5)
+    key = ApiPrincipal("key_test", initech, ("ingest",))
+    for txn, tokens in (("p1", 20_000), ("p2", 40_000)):  # 200 credits (20% used), then 600 (60% used)
+        assert ingest(key, [_event(txn, initech, tokens, "ann", at)]).results[0].status == ACCEPTED
+        alerts.evaluate(initech, {at: txn}, txn, at=now)
+    assert _changes(behind.id)[1:] == [(alerts.ALARM, alerts.OK, Decimal("30.00"), "p1")]  # 30 points behind
+    assert _changes(ahead.id) == [(alerts.OK, alerts.ALARM, Decimal("10.00"), "p2")]  # exactly 10 points ahead
+    with pytest.raises(InvalidInput, match="Choose the commitment"):
+        alerts.create_rule(admin, initech, alerts.PACING_AHEAD, "10")
+    endless = grant_credits(STAFF, initech, "5", CREDITS, "no end")
+    with pytest.raises(InvalidInput, match="never ends"):
+        alerts.create_rule(admin, initech, alerts.PACING_BEHIND, "10", grant_id=endless.id)
