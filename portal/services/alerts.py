@@ -577,7 +577,10 @@ class AlertRuleWatcher(UsageWatcher):
             noted = {c: (self._hours.pop(c, {}), self._last.pop(c, None)) for c in customer_ids}
         for customer_id in sorted(customer_ids):
             hours, last = noted[customer_id]
-            evaluate(customer_id, hours, last)
+            try:
+                evaluate(customer_id, hours, last)
+            except Exception:  # one customer's failure must not keep the others' alerts from firing
+                log.exception("Evaluating the alerts of %s failed; its next usage evaluates them again", customer_id)
 
 
 _WATCHER = AlertRuleWatcher()

@@ -12,7 +12,7 @@ import smtplib
 import time
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from email.message import EmailMessage
 from typing import Any, ClassVar
@@ -351,3 +351,25 @@ def test_commitment_pacing_ahead_and_behind_plan(initech: str, admin: Identity) 
     endless = grant_credits(STAFF, initech, "5", CREDITS, "no end")
     with pytest.raises(InvalidInput, match="never ends"):
         alerts.create_rule(admin, initech, alerts.PACING_BEHIND, "10", grant_id=endless.id)
+
+
+def test_the_watcher_evaluates_every_customer_even_when_one_fails(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    evaluated: list[tuple[str, dict[datetime, str], str | None]] = []
+
+    def evaluate(customer_id: str, events: dict[datetime, str], last: str | None) -> list[alerts.Change]:
+        if customer_id == "cus_a":
+            raise RuntimeError("the database went away")
+        evaluated.append((customer_id, events, last))
+        return []
+
+    monkeypatch.setattr(alerts, "evaluate", evaluate)
+    watcher = alerts.AlertRuleWatcher()
+    hour = datetime(2026, 11, 24, 10, tzinfo=UTC)
+    with watcher._lock:  # noted without waking the thread, to handle them here
+        watcher._hours = {"cus_a": {hour: "a1"}, "cus_b": {hour: "b2"}}
+        watcher._last = {"cus_a": "a1", "cus_b": "b2"}
+    watcher.handle({"cus_a", "cus_b"})
+    assert evaluated == [("cus_b", {hour: "b2"}, "b2")]
+    assert "Evaluating the alerts of cus_a failed" in caplog.text
