@@ -22,7 +22,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table('alert_rule',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
-    sa.Column('customer_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('customer_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('threshold', portal.db.types.DecimalText(length=64), nullable=False),
     sa.Column('seat_id', sqlmodel.sql.sqltypes.AutoString(length=320), nullable=True),
@@ -41,6 +41,7 @@ def upgrade() -> None:
     op.create_table('alert_state_change',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('rule_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('customer_id', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('seq', sa.Integer(), nullable=False),
     sa.Column('period_start', portal.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('from_state', sqlmodel.sql.sqltypes.AutoString(length=5), nullable=False),
@@ -48,11 +49,13 @@ def upgrade() -> None:
     sa.Column('value', portal.db.types.DecimalText(length=64), nullable=False),
     sa.Column('cause', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('at', portal.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], ),
     sa.ForeignKeyConstraint(['rule_id'], ['alert_rule.id'], ),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('rule_id', 'seq')
+    sa.UniqueConstraint('rule_id', 'customer_id', 'seq')
     )
     with op.batch_alter_table('alert_state_change', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_alert_state_change_customer_id'), ['customer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_alert_state_change_rule_id'), ['rule_id'], unique=False)
 
     op.create_table('notification',
@@ -78,6 +81,7 @@ def downgrade() -> None:
     op.drop_table('notification')
     with op.batch_alter_table('alert_state_change', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_alert_state_change_rule_id'))
+        batch_op.drop_index(batch_op.f('ix_alert_state_change_customer_id'))
 
     op.drop_table('alert_state_change')
     with op.batch_alter_table('alert_rule', schema=None) as batch_op:

@@ -664,7 +664,8 @@ class WebhookDelivery(SQLModel, table=True):
 
 
 class AlertRuleRow(SQLModel, table=True):
-    """An alert a customer admin (or staff) set on one customer (see :mod:`portal.services.alerts`).
+    """An alert a customer admin (or staff) set on one customer, or staff on every customer (no ``customer_id``;
+    see :mod:`portal.services.alerts`).
 
     ``kind`` is ``balance_below`` (pooled credit, one seat's with ``seat_id``, one grant's with ``grant_id``),
     ``spend_above`` (the period's usage cost, the customer's or one seat's) or ``usage_above`` (a metric's quantity
@@ -674,7 +675,9 @@ class AlertRuleRow(SQLModel, table=True):
     __tablename__ = "alert_rule"
 
     id: str = _id("alr")
-    customer_id: str = Field(foreign_key="customer.id", index=True, max_length=40)
+    customer_id: str | None = Field(
+        default=None, foreign_key="customer.id", index=True, max_length=40, description="None: every customer"
+    )
     kind: str = Field(max_length=20)
     threshold: Decimal = Field(sa_type=DecimalText)
     seat_id: str | None = Field(default=None, max_length=320)
@@ -691,15 +694,19 @@ class AlertStateChange(SQLModel, table=True):
 
     ``cause`` is the transaction id of the usage event whose evaluation saw the change, or ``evaluation`` when
     none did (a rule created or a balance changed by something else). ``period_start`` is the billing period
-    whose figures were judged.
+    whose figures were judged. A rule's state is kept per customer judged (an all-customer rule's customers cross
+    independently).
     """
 
     __tablename__ = "alert_state_change"
-    __table_args__ = (UniqueConstraint("rule_id", "seq"),)
+    __table_args__ = (UniqueConstraint("rule_id", "customer_id", "seq"),)
 
     id: int | None = Field(default=None, primary_key=True)
     rule_id: str = Field(foreign_key="alert_rule.id", index=True, max_length=40)
-    seq: int = Field(description="1, 2, ... per rule: two processes cannot record the same next change twice")
+    customer_id: str = Field(foreign_key="customer.id", index=True, max_length=40)
+    seq: int = Field(
+        description="1, 2, ... per rule and customer: two processes cannot record the same next change twice"
+    )
     period_start: datetime = Field(sa_type=UTCDateTime)
     from_state: str = Field(max_length=5)
     to_state: str = Field(max_length=5)

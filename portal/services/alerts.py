@@ -21,6 +21,10 @@ The rules (also in the README, "Alerts"):
   and pacing are judged as of now.
 * **When**: the ingest API tells the :class:`AlertRuleWatcher` which events were stored; its thread evaluates
   their customers' rules within a second. A new rule is evaluated when it is created.
+* **Every customer**: staff may set a rule with no customer (:data:`ALL_CUSTOMER_KINDS` only: the pooled
+  balance, the customer's spend, a metric's usage). It is judged with each customer's own rules, its state kept per
+  customer (each crosses on its own); its changes notify staff in the app and mail the staff user who set it, never
+  the customer's admins or webhooks. Customers never see it.
 """
 
 from __future__ import annotations
@@ -37,7 +41,15 @@ from sqlmodel import Session, col, delete, func, select
 
 from portal.auth.mail import Message, mailer
 from portal.db.loaders import Catalog
-from portal.db.models import AlertRuleRow, AlertStateChange, BillableMetricRow, Contract, GrantRow, utcnow
+from portal.db.models import (
+    AlertRuleRow,
+    AlertStateChange,
+    BillableMetricRow,
+    Contract,
+    Customer,
+    GrantRow,
+    utcnow,
+)
 from portal.db.repositories import metric_from_row
 from portal.db.session import get_engine
 from portal.db.uow import UnitOfWork
@@ -70,6 +82,9 @@ KINDS = {
 AS_OF_NOW = frozenset({BALANCE_BELOW, PACING_AHEAD, PACING_BEHIND})
 """Kinds judged as of now (their state carries over periods); the others are judged per billing period."""
 
+ALL_CUSTOMER_KINDS = (BALANCE_BELOW, SPEND_ABOVE, USAGE_ABOVE)
+"""The kinds a rule for every customer may have (seats and grants are one customer's)."""
+
 HUNDRED = Decimal(100)
 CENT = Decimal("0.01")
 
@@ -88,7 +103,8 @@ class RuleView:
     """A rule as listed: what it watches, its threshold and its current state."""
 
     id: str
-    customer_id: str
+    customer_id: str | None
+    """None: every customer (staff only)."""
     kind: str
     subject: str
     threshold: Decimal
@@ -97,6 +113,8 @@ class RuleView:
     """The value at the latest state change (None before the first)."""
     since: datetime | None
     created_by: str
+    in_alarm: tuple[str, ...] = ()
+    """A rule for every customer: the names of the customers in alarm (by their latest change)."""
 
     @property
     def summary(self) -> str:
@@ -114,6 +132,7 @@ class Change:
     value: Decimal
     cause: str
     period_start: datetime
+    customer_id: str
 
 
 def _subject(row: AlertRuleRow) -> str:
@@ -128,8 +147,13 @@ def _subject(row: AlertRuleRow) -> str:
 # --- managing rules --------------------------------------------------------------------------------
 
 
-def _may_manage(session: Session, identity: Identity, customer_id: str) -> None:
-    """Staff manage any customer's rules; a customer's admins their own customer's."""
+def _may_manage(session: Session, identity: Identity, customer_id: str | None) -> None:
+    """Staff manage any customer's rules and those for every customer (``None``); a customer's admins their own
+    customer's."""
+    if customer_id is None:
+        if not identity.is_staff:
+            raise Forbidden("Only staff manage alerts for every customer.")
+        return
     visible_customer(session, identity, customer_id)
     if not (identity.is_staff or (identity.is_customer_admin and identity.customer_id == customer_id)):
         raise Forbidden("Only an admin of the account can manage its alerts.")
@@ -181,9 +205,18 @@ def grant_choices(identity: Identity, customer_id: str) -> list[tuple[str, str]]
         return [(g.id, f"{g.reason or g.kind} ({g.id})") for g in session.exec(query).all()]
 
 
+def _check_all_customer(kind: str, seat_id: str | None, grant_id: str | None) -> None:
+    """A rule for every customer watches what every customer has: no seat, no grant, no pacing."""
+    if kind not in ALL_CUSTOMER_KINDS:
+        names = ", ".join(KINDS[k].lower() for k in ALL_CUSTOMER_KINDS)
+        raise InvalidInput(f"An alert for every customer cannot be {KINDS[kind].lower()!r}: use {names}.")
+    if seat_id is not None or grant_id is not None:
+        raise InvalidInput("Seats and grants belong to one customer: an alert for every customer cannot watch one.")
+
+
 def create_rule(
     identity: Identity,
-    customer_id: str,
+    customer_id: str | None,
     kind: str,
     threshold: object,
     *,
@@ -193,7 +226,8 @@ def create_rule(
     group_key: str | None = None,
     group_value: str | None = None,
 ) -> RuleView:
-    """Add an alert rule for ``customer_id`` (checked, evaluated at once) and return it with its state."""
+    """Add an alert rule for ``customer_id``, or for every customer with None (staff only), checked and evaluated at
+    once; returns it with its state."""
     if kind not in KINDS:
         raise InvalidInput(f"Unknown kind of alert {kind!r}: use one of {', '.join(KINDS)}.")
     amount = _threshold(threshold)
@@ -207,7 +241,9 @@ def create_rule(
     with UnitOfWork() as uow:
         session = uow.session
         _may_manage(session, identity, customer_id)
-        if kind in (PACING_AHEAD, PACING_BEHIND):
+        if customer_id is None:
+            _check_all_customer(kind, seat, grant)  # so no seat, grant or pacing below
+        elif kind in (PACING_AHEAD, PACING_BEHIND):
             if grant is None:
                 raise InvalidInput("Choose the commitment whose pacing the alert watches.")
             if _check_grant(session, customer_id, grant, seat).ending_before is None:
@@ -244,12 +280,23 @@ def create_rule(
             created_by=identity.audit_name,
         )
         session.add(rule)
-        audit.record_if_staff(
-            session, identity, "alert_rule.created", ("customer", customer_id), f"Alert {_subject(rule)}"
-        )
+        audit.record_if_staff(session, identity, "alert_rule.created", _audit_subject(rule), f"Alert {_subject(rule)}")
         rule_id = rule.id
-    evaluate(customer_id)
-    return next(r for r in rules(identity, customer_id) if r.id == rule_id)
+        judged = [customer_id] if customer_id is not None else _customers_with_contracts(session)
+    for customer in judged:
+        evaluate(customer)
+    listed = rules(identity, customer_id) if customer_id is not None else all_customer_rules(identity)
+    return next(r for r in listed if r.id == rule_id)
+
+
+def _audit_subject(rule: AlertRuleRow) -> tuple[str, str]:
+    return ("customer", rule.customer_id) if rule.customer_id is not None else ("alert_rule", rule.id)
+
+
+def _customers_with_contracts(session: Session) -> list[str]:
+    """Every customer with a contract in force now (those an all-customer rule is judged for when created)."""
+    ids = session.exec(select(Contract.customer_id).distinct()).all()
+    return sorted(billing.active_contracts(session, ids, utcnow()))
 
 
 def delete_rule(identity: Identity, rule_id: str) -> None:
@@ -264,9 +311,7 @@ def delete_rule(identity: Identity, rule_id: str) -> None:
         except NotFound:
             raise NotFound(f"There is no alert {rule_id}.") from None
         session.exec(delete(AlertStateChange).where(col(AlertStateChange.rule_id) == rule_id))
-        audit.record_if_staff(
-            session, identity, "alert_rule.deleted", ("customer", rule.customer_id), f"Alert {_subject(rule)}"
-        )
+        audit.record_if_staff(session, identity, "alert_rule.deleted", _audit_subject(rule), f"Alert {_subject(rule)}")
         session.delete(rule)
 
 
@@ -304,6 +349,45 @@ def rules(identity: Identity, customer_id: str) -> list[RuleView]:
         ]
 
 
+def all_customer_rules(identity: Identity) -> list[RuleView]:
+    """The rules for every customer (staff only), each with the customers in alarm by their latest change."""
+    with UnitOfWork() as uow:
+        session = uow.session
+        _may_manage(session, identity, None)
+        rows = session.exec(
+            select(AlertRuleRow).where(col(AlertRuleRow.customer_id).is_(None)).order_by(col(AlertRuleRow.created_at))
+        ).all()
+        ids = [r.id for r in rows]
+        changes = session.exec(
+            select(AlertStateChange, Customer.name)
+            .join(Customer, col(Customer.id) == col(AlertStateChange.customer_id))
+            .where(col(AlertStateChange.rule_id).in_(ids))
+            .order_by(col(AlertStateChange.seq))
+        ).all()
+        latest: dict[tuple[str, str], tuple[AlertStateChange, str]] = {}
+        for change, name in changes:
+            latest[(change.rule_id, change.customer_id)] = (change, name)
+        alarmed: dict[str, list[str]] = {}
+        for (rule_id, _), (change, name) in latest.items():
+            if change.to_state == ALARM:
+                alarmed.setdefault(rule_id, []).append(name)
+        return [
+            RuleView(
+                r.id,
+                None,
+                r.kind,
+                _subject(r),
+                r.threshold,
+                ALARM if r.id in alarmed else OK,
+                None,
+                None,
+                r.created_by,
+                tuple(sorted(alarmed.get(r.id, []))),
+            )
+            for r in rows
+        ]
+
+
 def history(identity: Identity, rule_id: str) -> list[Change]:
     """A rule's state changes, oldest first."""
     with UnitOfWork() as uow:
@@ -312,10 +396,10 @@ def history(identity: Identity, rule_id: str) -> list[Change]:
         if rule is None:
             raise NotFound(f"There is no alert {rule_id}.")
         _may_manage(session, identity, rule.customer_id)
-        query = select(AlertStateChange).where(AlertStateChange.rule_id == rule_id).order_by(col(AlertStateChange.seq))
+        query = select(AlertStateChange).where(AlertStateChange.rule_id == rule_id)
         return [
-            Change(c.rule_id, c.from_state, c.to_state, c.value, c.cause, c.period_start)
-            for c in session.exec(query).all()
+            Change(c.rule_id, c.from_state, c.to_state, c.value, c.cause, c.period_start, c.customer_id)
+            for c in session.exec(query.order_by(col(AlertStateChange.customer_id), col(AlertStateChange.seq))).all()
         ]
 
 
@@ -379,7 +463,7 @@ def _pacing(rated: Rated, rule: AlertRuleRow, at: datetime) -> Decimal | None:
     return ((used_share - elapsed_share) * HUNDRED).quantize(CENT)
 
 
-def _value(session: Session, rule: AlertRuleRow, rated: Rated, at: datetime) -> Decimal | None:
+def _value(session: Session, customer_id: str, rule: AlertRuleRow, rated: Rated, at: datetime) -> Decimal | None:
     if rule.kind == BALANCE_BELOW:
         return _balance(rated, rule, at)
     if rule.kind in (PACING_AHEAD, PACING_BEHIND):
@@ -387,7 +471,7 @@ def _value(session: Session, rule: AlertRuleRow, rated: Rated, at: datetime) -> 
         return None if pace is None else (pace if rule.kind == PACING_AHEAD else -pace)
     if rule.kind == SPEND_ABOVE:
         return spend_caps.spent(rated, rule.seat_id)
-    return _usage(session, rule.customer_id, rule, rated.period)
+    return _usage(session, customer_id, rule, rated.period)
 
 
 def _in_alarm(rule: AlertRuleRow, value: Decimal) -> bool:
@@ -395,9 +479,11 @@ def _in_alarm(rule: AlertRuleRow, value: Decimal) -> bool:
     return value < rule.threshold if rule.kind == BALANCE_BELOW else value >= rule.threshold
 
 
-def _state_in(session: Session, rule: AlertRuleRow, period: Period) -> str:
-    """The rule's state: its latest change (in ``period``, for spend and usage rules), else ok."""
-    query = select(AlertStateChange).where(AlertStateChange.rule_id == rule.id)
+def _state_in(session: Session, customer_id: str, rule: AlertRuleRow, period: Period) -> str:
+    """The rule's state for the customer: its latest change (in ``period``, for spend and usage rules), else ok."""
+    query = select(AlertStateChange).where(
+        AlertStateChange.rule_id == rule.id, AlertStateChange.customer_id == customer_id
+    )
     if rule.kind not in AS_OF_NOW:
         query = query.where(AlertStateChange.period_start == period.start)
     latest = session.exec(query.order_by(col(AlertStateChange.seq).desc())).first()
@@ -466,26 +552,39 @@ def _readings(
 
 
 def _record(
-    session: Session, rule: AlertRuleRow, readings: list[Rated], causes: Mapping[datetime, str], at: datetime
+    session: Session,
+    customer_id: str,
+    rule: AlertRuleRow,
+    readings: list[Rated],
+    causes: Mapping[datetime, str],
+    at: datetime,
 ) -> list[tuple[Change, Period]]:
-    """Judge ``rule`` in each reading (balances in the first, the current one, only) and add its state changes."""
-    seq = session.exec(select(func.max(AlertStateChange.seq)).where(AlertStateChange.rule_id == rule.id)).one() or 0
+    """Judge ``rule`` for the customer in each reading (balances in the first, the current one, only) and add its
+    state changes."""
+    seq = (
+        session.exec(
+            select(func.max(AlertStateChange.seq)).where(
+                AlertStateChange.rule_id == rule.id, AlertStateChange.customer_id == customer_id
+            )
+        ).one()
+        or 0
+    )
     made = []
     for reading in readings[:1] if rule.kind in AS_OF_NOW else readings:
-        value = _value(session, rule, reading, at)
+        value = _value(session, customer_id, rule, reading, at)
         if value is None:
             continue
-        before = _state_in(session, rule, reading.period)
+        before = _state_in(session, customer_id, rule, reading.period)
         after = ALARM if _in_alarm(rule, value) else OK
         if before == after:
             continue
         seq += 1
-        change = Change(
-            rule.id, before, after, value, causes.get(reading.period.start, EVALUATION), reading.period.start
-        )
+        cause = causes.get(reading.period.start, EVALUATION)
+        change = Change(rule.id, before, after, value, cause, reading.period.start, customer_id)
         session.add(
             AlertStateChange(
                 rule_id=rule.id,
+                customer_id=customer_id,
                 seq=seq,
                 period_start=change.period_start,
                 from_state=before,
@@ -507,17 +606,28 @@ def _evaluate_once(
     changes: list[Change] = []
     mail: list[Message] = []
     with Session(get_engine()) as session:
-        rows = session.exec(select(AlertRuleRow).where(AlertRuleRow.customer_id == customer_id)).all()
+        rows = session.exec(
+            select(AlertRuleRow)
+            .where((col(AlertRuleRow.customer_id) == customer_id) | col(AlertRuleRow.customer_id).is_(None))
+            .order_by(col(AlertRuleRow.created_at), col(AlertRuleRow.id))
+        ).all()
         found = _readings(session, customer_id, events, last, at) if rows else None
         if found is None:
             return [], []
         readings, causes = found
         for rule in rows:
-            for change, period in _record(session, rule, readings, causes, at):
+            for change, period in _record(session, customer_id, rule, readings, causes, at):
                 title, body = _message(rule, change, period)
-                sent = notifications.notify_admins(session, customer_id, title, body)
+                if rule.customer_id is None:  # every customer's: staff are told, not the customer
+                    customer = session.get(Customer, customer_id)
+                    name = customer.name if customer is not None else customer_id
+                    sent = notifications.notify_staff(
+                        session, f"{title} ({name})", f"{name}: {body}", rule.created_by, customer_id
+                    )
+                else:
+                    sent = notifications.notify_admins(session, customer_id, title, body)
+                    outgoing_webhooks.emit(session, customer_id, _WEBHOOK[change.to_state], _payload(rule, change))
                 mail += sent if change.to_state == ALARM else []
-                outgoing_webhooks.emit(session, customer_id, _WEBHOOK[change.to_state], _payload(rule, change))
                 changes.append(change)
         session.commit()
     return changes, mail

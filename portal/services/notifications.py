@@ -47,6 +47,17 @@ def notify_admins(session: Session, customer_id: str, title: str, body: str) -> 
     return [Message(to=admin.email, subject=f"Portal: {title}", body=body) for admin in admins]
 
 
+def notify_staff(
+    session: Session, title: str, body: str, creator: str, customer_id: str | None = None
+) -> list[Message]:
+    """Add a notification for every staff user to ``session`` (committed with it); returns the mail that tells the
+    staff user whose email is ``creator`` (e.g. who set the alert), for the caller to send once committed."""
+    staff = session.exec(select(User).where(col(User.is_staff).is_(True))).all()
+    for user in staff:
+        session.add(NotificationRow(user_id=user.id, customer_id=customer_id, title=title, body=body))
+    return [Message(to=user.email, subject=f"Portal: {title}", body=body) for user in staff if user.email == creator]
+
+
 def unread_count(identity: Identity) -> int:
     """How many of the user's notifications are unread."""
     with UnitOfWork() as uow:

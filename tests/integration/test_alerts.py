@@ -373,3 +373,87 @@ def test_the_watcher_evaluates_every_customer_even_when_one_fails(
     watcher.handle({"cus_a", "cus_b"})
     assert evaluated == [("cus_b", {hour: "b2"}, "b2")]
     assert "Evaluating the alerts of cus_a failed" in caplog.text
+
+
+@pytest.fixture
+def staff_user(database: str) -> Identity:
+    """A staff member with a user account (notifications are per user)."""
+    with UnitOfWork() as uow:
+        user = User(email=STAFF.email, name="Sam Staff", is_staff=True)
+        uow.session.add(user)
+        uow.session.flush()
+        user_id = user.id
+    return replace(STAFF, user_id=user_id)
+
+
+def _changes_of(rule_id: str, customer_id: str) -> list[tuple[str, str, Decimal, str]]:
+    with UnitOfWork() as uow:
+        query = select(AlertStateChange).where(
+            AlertStateChange.rule_id == rule_id, AlertStateChange.customer_id == customer_id
+        )
+        rows = uow.session.exec(query.order_by(col(AlertStateChange.id))).all()
+        return [(r.from_state, r.to_state, r.value, r.cause) for r in rows]
+
+
+def test_an_all_customer_rule_fires_for_each_customer_as_it_crosses_and_tells_staff(
+    initech: str, admin: Identity, staff_user: Identity, outbox: Outbox
+) -> None:
+    globex = create_customer(STAFF, "Globex").id
+    provision(STAFF, globex, "team", 3, ("cy",), at=two_months_ago())  # Team, like Initech, nothing used this period
+    rule = alerts.create_rule(staff_user, None, alerts.SPEND_ABOVE, "1.00")  # judged for both at once: $0, ok
+    assert (rule.customer_id, rule.state, rule.in_alarm, rule.subject) == (None, alerts.OK, (), "customer")
+    _use(initech, "a1", 10_000)  # Initech $1.00: at the threshold
+    _use(globex, "g1", 5_000, "cy")  # Globex $0.50
+    assert _changes_of(rule.id, initech) == [(alerts.OK, alerts.ALARM, Decimal("1.00"), "a1")]
+    assert _changes_of(rule.id, globex) == []
+    _use(initech, "a2", 1_000)  # Initech $1.10: still in alarm, no new change
+    _use(globex, "g2", 5_000, "cy")  # Globex $1.00: crosses on its own
+    assert _changes_of(rule.id, initech) == [(alerts.OK, alerts.ALARM, Decimal("1.00"), "a1")]
+    assert _changes_of(rule.id, globex) == [(alerts.OK, alerts.ALARM, Decimal("1.00"), "g2")]
+    (listed,) = alerts.all_customer_rules(staff_user)
+    assert (listed.state, listed.in_alarm) == (alerts.ALARM, ("Globex", "Initech"))
+    # Staff are told, in the app and by mail to the rule's creator; the customer's admins and webhooks are not.
+    assert [n.title for n in notifications.recent(staff_user)] == [
+        "Alert: spend in the period at or above 1.00 (Globex)",
+        "Alert: spend in the period at or above 1.00 (Initech)",
+    ]
+    assert len(outbox.to(STAFF.email)) == 2
+    assert "Initech: Spend in the period at or above 1.00 (customer): the value is now 1" in outbox.to(STAFF.email)[0]
+    assert notifications.recent(admin) == []
+    assert outbox.to("admin@initech.test") == []
+    with UnitOfWork() as uow:
+        assert uow.session.exec(select(WebhookEvent).where(col(WebhookEvent.type).startswith("alert."))).all() == []
+    assert alerts.rules(admin, initech) == []  # customers never see it
+    assert alerts.rules(staff_user, initech) == []  # nor is it listed as one customer's
+    alerts.delete_rule(staff_user, rule.id)
+    assert alerts.all_customer_rules(staff_user) == []
+    assert _changes_of(rule.id, initech) == []
+
+
+def test_only_staff_manage_all_customer_rules(initech: str, admin: Identity, staff_user: Identity) -> None:
+    for someone in (admin, _member(initech)):
+        with pytest.raises(Forbidden, match="Only staff manage alerts for every customer"):
+            alerts.create_rule(someone, None, alerts.SPEND_ABOVE, "1")
+        with pytest.raises(Forbidden):
+            alerts.all_customer_rules(someone)
+    rule = alerts.create_rule(staff_user, None, alerts.BALANCE_BELOW, "100")
+    with pytest.raises(Forbidden):
+        alerts.delete_rule(admin, rule.id)
+    with pytest.raises(Forbidden):
+        alerts.history(admin, rule.id)
+    assert [r.id for r in alerts.all_customer_rules(staff_user)] == [rule.id]
+
+
+def test_seat_grant_and_pacing_kinds_are_refused_for_every_customer(staff_user: Identity) -> None:
+    cases: list[tuple[str, dict[str, str], str]] = [
+        (alerts.PACING_AHEAD, {}, "An alert for every customer cannot be 'commitment used ahead of plan"),
+        (alerts.PACING_BEHIND, {"grant_id": "grt_x"}, "An alert for every customer cannot be"),
+        (alerts.BALANCE_BELOW, {"seat_id": "ann"}, "Seats and grants belong to one customer"),
+        (alerts.BALANCE_BELOW, {"grant_id": "grt_x"}, "Seats and grants belong to one customer"),
+        (alerts.SPEND_ABOVE, {"seat_id": "ann"}, "Seats and grants belong to one customer"),
+    ]
+    for kind, extra, reason in cases:
+        with pytest.raises(InvalidInput) as refused:
+            alerts.create_rule(staff_user, None, kind, "10", **extra)
+        assert reason in str(refused.value)
+    assert alerts.all_customer_rules(staff_user) == []
