@@ -44,6 +44,8 @@ from portal.pages.simulation_state import SimulationState
 from portal.pages.staff import StaffState, staff_page
 from portal.pages.staff_adoption import ROUTE as ADOPTION_ROUTE
 from portal.pages.staff_adoption import AdoptionState, staff_adoption_page
+from portal.pages.staff_alerts import ROUTE as STAFF_ALERTS_ROUTE
+from portal.pages.staff_alerts import StaffAlertsState, staff_alerts_page
 from portal.pages.staff_customer import staff_customer_page
 from portal.pages.staff_customer_state import ROUTE as CUSTOMER_ROUTE
 from portal.pages.staff_customer_state import CustomerDetailState
@@ -91,6 +93,7 @@ PAGES: list[tuple[Callable[[], rx.Component], str, str, list[Any]]] = [
     (staff_customer_page, CUSTOMER_ROUTE, "Customer", [SessionState.load, CustomerDetailState.load]),
     (staff_metrics_page, METRICS_ROUTE, "Metrics", [SessionState.load, MetricsState.load]),
     (staff_adoption_page, ADOPTION_ROUTE, "Adoption", [SessionState.load, AdoptionState.load]),
+    (staff_alerts_page, STAFF_ALERTS_ROUTE, "Alerts", [SessionState.load, StaffAlertsState.load]),
     (audit_page, AUDIT_ROUTE, "Audit log", [SessionState.load, AuditState.load]),
     (seats_page, "/customer/seats", "Seats", [SessionState.load, SeatsState.load]),
     (plan_page, "/customer/plan", "Plan", [SessionState.load, PlanState.load]),

@@ -16,6 +16,7 @@ STAFF_SECTIONS = (
     ("Rate cards", "/staff/rate-cards", "tags", "staff-nav-rate-cards"),
     ("Metrics", "/staff/metrics", "ruler", "staff-nav-metrics"),
     ("Adoption", "/staff/adoption", "chart-column", "staff-nav-adoption"),
+    ("Alerts", "/staff/alerts", "bell-ring", "staff-nav-alerts"),
     ("Audit log", "/staff/audit", "scroll-text", "staff-nav-audit"),
 )
 """The workspace's sections: label, route, icon and element id."""

@@ -1,5 +1,6 @@
-"""The "Alerts" panel, on the account page for its admins and on a staff customer page for staff: the customer's
-alert rules with their state, the form that adds one, and deletion after confirming.
+"""The "Alerts" panel, on the account page for its admins, on a staff customer page for staff, and on the staff
+alerts page (``/staff/alerts``) for the rules on every customer: the rules with their state (for every customer: the
+customers in alarm), the form that adds one, and deletion after confirming.
 
 A rule watches the pooled credit balance (or one seat's, or one grant's), the period's spend (the account's or
 one seat's) or a metric's usage in the period (optionally of one group value, e.g. ``user_id`` = ``ann``). It
@@ -16,19 +17,24 @@ from portal.components.account_forms import error_message
 from portal.components.dialogs import dialog_buttons, native_select
 from portal.components.layout import labelled, panel
 from portal.pages.staff_customers import ROUTE as CUSTOMERS_ROUTE
-from portal.pages.staff_routes import id_in_path
+from portal.pages.staff_routes import ALERTS_ROUTE, id_in_path
 from portal.services import alerts, billing
 from portal.services.errors import ServiceError
 from portal.services.identity import Identity
 from portal.state.session import identity_of, session_ended
 
+EVERY = "*"
+"""The panel's scope on the staff alerts page: the rules for every customer."""
+
 
 def _customer_of(state: rx.State, identity: Identity | None) -> str | None:
-    """Whose alerts the panel manages: the customer on a staff customer page (staff), the admin's own customer (a
-    customer's admin), or None (no panel)."""
+    """Whose alerts the panel manages: :data:`EVERY` customer on the staff alerts page and the customer on a staff
+    customer page (staff), the admin's own customer (a customer's admin), or None (no panel)."""
     if identity is None:
         return None
     if identity.is_staff:
+        if state.router.url.path.rstrip("/") == ALERTS_ROUTE:
+            return EVERY
         return id_in_path(state, CUSTOMERS_ROUTE) or None
     if identity.customer_id is None or not identity.is_customer_admin:
         return None
@@ -45,13 +51,21 @@ def _row(rule: alerts.RuleView) -> dict[str, str]:
         "value": billing.plain_number(rule.value) if rule.value is not None else "",
         "since": f"{rule.since:%Y-%m-%d %H:%M} UTC" if rule.since else "",
         "summary": rule.summary,
+        "alarmed": ", ".join(rule.in_alarm),
     }
+
+
+def _customer(scope: str) -> str | None:
+    """The customer id the services take for a scope (None for every customer)."""
+    return None if scope == EVERY else scope
 
 
 class AlertRulesState(rx.State):
     """The admin's alert rules, the add form and the deletion to confirm."""
 
     shown: bool = False
+    every: bool = False
+    """The rules for every customer (staff alerts page): no seats or grants, fewer kinds."""
     rules: list[dict[str, str]] = []
     metrics: list[list[str]] = []
     grants: list[list[str]] = []
@@ -67,10 +81,14 @@ class AlertRulesState(rx.State):
     deleting: str = ""
     deleting_label: str = ""
 
-    def _refresh(self, identity: Identity, customer_id: str) -> None:
-        self.rules = [_row(r) for r in alerts.rules(identity, customer_id)]
+    def _refresh(self, identity: Identity, scope: str) -> None:
+        customer_id = _customer(scope)
+        self.every = customer_id is None
+        listed = alerts.rules(identity, customer_id) if customer_id else alerts.all_customer_rules(identity)
+        self.rules = [_row(r) for r in listed]
         self.metrics = [[m_id, name] for m_id, name, _ in alerts.metric_choices(identity, customer_id)]
-        self.grants = [[g_id, label] for g_id, label in alerts.grant_choices(identity, customer_id)]
+        grants = alerts.grant_choices(identity, customer_id) if customer_id else []
+        self.grants = [[g_id, label] for g_id, label in grants]
 
     @rx.event
     def load(self) -> None:
@@ -106,7 +124,7 @@ class AlertRulesState(rx.State):
         try:
             rule = alerts.create_rule(
                 identity,
-                customer_id,
+                _customer(customer_id),
                 self.kind,
                 self.threshold,
                 seat_id=self.seat,
@@ -163,6 +181,7 @@ def _rule_row(rule: rx.Var) -> rx.Component:
                 rx.badge("OK", color_scheme="green", class_name="alert-state"),
             ),
             rx.cond(rule["since"] != "", rx.text(rule["value"], " since ", rule["since"], size="1")),
+            rx.cond(rule["alarmed"] != "", rx.text(rule["alarmed"], size="1", class_name="alert-customers")),
         ),
         rx.table.cell(
             rx.button(
@@ -235,7 +254,11 @@ def _add_form() -> rx.Component:
                     native_select(
                         "kind",
                         "alert-kind",
-                        rx.fragment(*(rx.el.option(label, value=kind) for kind, label in alerts.KINDS.items())),
+                        rx.cond(
+                            AlertRulesState.every,
+                            rx.fragment(*(rx.el.option(alerts.KINDS[k], value=k) for k in alerts.ALL_CUSTOMER_KINDS)),
+                            rx.fragment(*(rx.el.option(label, value=kind) for kind, label in alerts.KINDS.items())),
+                        ),
                         value=AlertRulesState.kind,
                         on_change=AlertRulesState.set_kind,
                     ),
@@ -261,17 +284,25 @@ def _add_form() -> rx.Component:
                     width="100%",
                     align="start",
                 ),
-                rx.hstack(
-                    _text_field(
-                        "Seat (optional)", "seat", AlertRulesState.seat, "whole account", "Leave empty for the account."
+                rx.cond(
+                    AlertRulesState.every,
+                    rx.text("Every customer's pooled credit or spend.", size="2", color_scheme="gray"),
+                    rx.hstack(
+                        _text_field(
+                            "Seat (optional)",
+                            "seat",
+                            AlertRulesState.seat,
+                            "whole account",
+                            "Leave empty for the account.",
+                        ),
+                        rx.cond(
+                            AlertRulesState.kind != alerts.SPEND_ABOVE,
+                            _choice("Grant", "grant", AlertRulesState.grant, "Pooled credit", AlertRulesState.grants),
+                        ),
+                        spacing="3",
+                        width="100%",
+                        align="start",
                     ),
-                    rx.cond(
-                        AlertRulesState.kind != alerts.SPEND_ABOVE,
-                        _choice("Grant", "grant", AlertRulesState.grant, "Pooled credit", AlertRulesState.grants),
-                    ),
-                    spacing="3",
-                    width="100%",
-                    align="start",
                 ),
             ),
             rx.button("Add alert", type="submit", id="add-alert"),
@@ -317,8 +348,14 @@ def alerts_panel() -> rx.Component:
             AlertRulesState.shown,
             panel(
                 "Alerts",
-                "Be told, in the app and by email to the account's admins, when a balance falls below a threshold "
-                "or the period's spend or usage reaches one. Each rule fires once per crossing.",
+                rx.cond(
+                    AlertRulesState.every,
+                    "Be told, in the app (staff) and by email (you), when any customer's pooled balance falls below a "
+                    "threshold or its period's spend or usage reaches one. Each customer fires once per crossing; "
+                    "customers never see these rules.",
+                    "Be told, in the app and by email to the account's admins, when a balance falls below a threshold "
+                    "or the period's spend or usage reaches one. Each rule fires once per crossing.",
+                ),
                 _rules_table(),
                 _add_form(),
                 error_message(AlertRulesState.error, "alert-error"),

@@ -1,4 +1,4 @@
-"""Addresses of the staff workspace's rate-card pages, and reading a record's id out of a tab's address."""
+"""Addresses of the staff workspace's rate-card and alerts pages, and reading a record's id out of a tab's address."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ RATE_CARDS_ROUTE = "/staff/rate-cards"
 RATE_CARD_ROUTE = f"{RATE_CARDS_ROUTE}/[rate_card_id]"
 RATE_CHANGES_ROUTE = "/staff/rate-changes"
 RATE_CHANGE_ROUTE = f"{RATE_CHANGES_ROUTE}/[rate_change_id]"
+ALERTS_ROUTE = "/staff/alerts"
+"""The staff page of the alert rules for every customer."""
 
 
 def id_in_path(state: rx.State, prefix: str) -> str:

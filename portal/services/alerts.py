@@ -403,8 +403,9 @@ def history(identity: Identity, rule_id: str) -> list[Change]:
         ]
 
 
-def metric_choices(identity: Identity, customer_id: str) -> list[tuple[str, str, tuple[str, ...]]]:
-    """The metrics a usage rule can watch: (id, name, group keys), by name."""
+def metric_choices(identity: Identity, customer_id: str | None) -> list[tuple[str, str, tuple[str, ...]]]:
+    """The metrics a usage rule can watch (of the customer, or of every customer with None): (id, name, group
+    keys), by name."""
     with UnitOfWork() as uow:
         _may_manage(uow.session, identity, customer_id)
         query = select(BillableMetricRow).where(col(BillableMetricRow.archived_at).is_(None))
