@@ -98,3 +98,43 @@ def test_staff_add_an_alert_for_any_customer_on_its_page(page: Page) -> None:
     expect(rule).to_contain_text("Spend in the period at or above 25")
     expect(rule).to_contain_text("customer")
     expect(rule.locator(".alert-state")).to_have_text("OK")
+
+
+def test_staff_add_an_alert_for_every_customer_and_see_which_customer_crossed_it(page: Page) -> None:
+    customer_id, admin = _alerting_co()
+    name = f"Alerting Co {admin.split('@')[0].removeprefix('admin-')}"  # as _alerting_co named it
+    key = create_api_key(OPERATOR, f"alerts-{secrets.token_hex(3)}", ["ingest"], customer_id).token
+
+    sign_in(page, "staff@portal.test")
+    page.click("#staff-nav-alerts")
+    page.wait_for_url("**/staff/alerts")
+    expect(page.locator("#alert-kind option")).to_have_count(3)  # no seat, grant or pacing kinds
+    page.select_option("#alert-kind", "usage_above")
+    page.select_option("#alert-metric", "met_ai_tokens")
+    page.fill("#alert-group-key", "user_id")
+    page.fill("#alert-group-value", admin)  # only this customer's user: no other customer crosses it
+    page.fill("#alert-threshold", "6000")
+    page.click("#add-alert")
+    rule = page.locator("#alert-rules .alert-rule").filter(has_text=admin)
+    expect(rule).to_have_count(1)
+    expect(rule.locator(".alert-state")).to_have_text("OK")
+
+    event = {
+        "transaction_id": f"every-{secrets.token_hex(6)}",
+        "customer_id": customer_id,
+        "event_type": "ai_usage",
+        "timestamp": utcnow().isoformat(),
+        "properties": {"tokens": "6000", "user_id": admin},
+    }
+    response = httpx.post(
+        f"{get_config().api_url}/api/v1/ingest", json=[event], headers={"Authorization": f"Bearer {key}"}, timeout=10
+    )
+    assert response.status_code == 200, response.text
+    time.sleep(1.5)  # the watcher evaluates within a second
+
+    open_page(page, "/staff/alerts")
+    expect(rule.locator(".alert-state")).to_have_text("In alarm")
+    expect(rule.locator(".alert-customers")).to_have_text(name)
+    rule.locator(".delete-alert").click()
+    page.click("#confirm-delete-alert")
+    expect(rule).to_have_count(0)
