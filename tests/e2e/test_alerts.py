@@ -34,6 +34,24 @@ def _alerting_co() -> tuple[str, str]:
     return customer.id, admin
 
 
+def _send_6000_tokens(customer_id: str, user: str, key: str) -> str:
+    """Send 6,000 tokens of ``user`` through the ingest API and give the watcher its second; the transaction id."""
+    transaction_id = f"alert-{secrets.token_hex(6)}"
+    event = {
+        "transaction_id": transaction_id,
+        "customer_id": customer_id,
+        "event_type": "ai_usage",
+        "timestamp": utcnow().isoformat(),
+        "properties": {"tokens": "6000", "user_id": user},
+    }
+    response = httpx.post(
+        f"{get_config().api_url}/api/v1/ingest", json=[event], headers={"Authorization": f"Bearer {key}"}, timeout=10
+    )
+    assert response.status_code == 200, response.text
+    time.sleep(1.5)  # the watcher evaluates within a second
+    return transaction_id
+
+
 def test_an_admin_adds_a_low_balance_alert_and_the_bell_shows_it_when_usage_crosses_it(page: Page) -> None:
     customer_id, admin = _alerting_co()
     pooled = Decimal(billing.balances(OPERATOR, customer_id).pooled[0].remaining_units)
@@ -53,19 +71,7 @@ def test_an_admin_adds_a_low_balance_alert_and_the_bell_shows_it_when_usage_cros
     expect(rule.locator(".alert-state")).to_have_text("OK")
     expect(page.locator("#unread-count")).to_have_count(0)
 
-    transaction_id = f"alert-{secrets.token_hex(6)}"
-    event = {
-        "transaction_id": transaction_id,
-        "customer_id": customer_id,
-        "event_type": "ai_usage",
-        "timestamp": utcnow().isoformat(),
-        "properties": {"tokens": "6000", "user_id": admin},
-    }
-    response = httpx.post(
-        f"{get_config().api_url}/api/v1/ingest", json=[event], headers={"Authorization": f"Bearer {key}"}, timeout=10
-    )
-    assert response.status_code == 200, response.text
-    time.sleep(1.5)  # the watcher evaluates within a second
+    transaction_id = _send_6000_tokens(customer_id, admin, key)
 
     open_page(page, "/customer")
     expect(page.locator("#unread-count")).to_have_text("1")
@@ -119,18 +125,7 @@ def test_staff_add_an_alert_for_every_customer_and_see_which_customer_crossed_it
     expect(rule).to_have_count(1)
     expect(rule.locator(".alert-state")).to_have_text("OK")
 
-    event = {
-        "transaction_id": f"every-{secrets.token_hex(6)}",
-        "customer_id": customer_id,
-        "event_type": "ai_usage",
-        "timestamp": utcnow().isoformat(),
-        "properties": {"tokens": "6000", "user_id": admin},
-    }
-    response = httpx.post(
-        f"{get_config().api_url}/api/v1/ingest", json=[event], headers={"Authorization": f"Bearer {key}"}, timeout=10
-    )
-    assert response.status_code == 200, response.text
-    time.sleep(1.5)  # the watcher evaluates within a second
+    _send_6000_tokens(customer_id, admin, key)
 
     open_page(page, "/staff/alerts")
     expect(rule.locator(".alert-state")).to_have_text("In alarm")
