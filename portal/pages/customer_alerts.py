@@ -21,6 +21,7 @@ from portal.pages.staff_routes import ALERTS_ROUTE, id_in_path
 from portal.services import alerts, billing
 from portal.services.errors import ServiceError
 from portal.services.identity import Identity
+from portal.state.access import administered_customer
 from portal.state.session import identity_of, session_ended
 
 EVERY = "*"
@@ -30,15 +31,11 @@ EVERY = "*"
 def _customer_of(state: rx.State, identity: Identity | None) -> str | None:
     """Whose alerts the panel manages: :data:`EVERY` customer on the staff alerts page and the customer on a staff
     customer page (staff), the admin's own customer (a customer's admin), or None (no panel)."""
-    if identity is None:
-        return None
-    if identity.is_staff:
+    if identity is not None and identity.is_staff:
         if state.router.url.path.rstrip("/") == ALERTS_ROUTE:
             return EVERY
         return id_in_path(state, CUSTOMERS_ROUTE) or None
-    if identity.customer_id is None or not identity.is_customer_admin:
-        return None
-    return identity.customer_id
+    return administered_customer(identity)
 
 
 def _row(rule: alerts.RuleView) -> dict[str, str]:

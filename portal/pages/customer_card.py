@@ -17,6 +17,7 @@ from portal.components.layout import panel
 from portal.services import cards
 from portal.services.errors import ServiceError
 from portal.services.identity import Identity
+from portal.state.access import administered_customer
 from portal.state.session import identity_of
 
 CARD_BOX = "account-card"
@@ -35,9 +36,8 @@ class CardState(rx.State):
 
     def _admin(self) -> tuple[Identity, str] | None:
         identity = identity_of(self)
-        if identity is None or identity.customer_id is None or not identity.is_customer_admin:
-            return None
-        return identity, identity.customer_id
+        customer_id = administered_customer(identity)
+        return None if identity is None or customer_id is None else (identity, customer_id)
 
     @rx.event
     def load(self) -> None:

@@ -23,17 +23,11 @@ from portal.services import credit_purchases
 from portal.services.credit_purchases import AutoRechargeView, PurchaseView
 from portal.services.errors import ServiceError
 from portal.services.identity import Identity
+from portal.state.access import administered_customer
 from portal.state.session import identity_of, session_ended
 
 _BADGE_STATUS = {"pending": "finalized", "paid": "paid", "failed": "payment_failed", "void": "void"}
 """A purchase's status as the invoice status badge shows it (pending: due)."""
-
-
-def _admin_of(identity: Identity | None) -> str | None:
-    """The customer id when ``identity`` is an admin of a customer (who may buy credits for it)."""
-    if identity is None or identity.customer_id is None or not identity.is_customer_admin:
-        return None
-    return identity.customer_id
 
 
 def _purchase_row(p: PurchaseView) -> dict[str, str]:
@@ -86,7 +80,7 @@ class CreditsState(rx.State):
     @rx.event
     def load(self) -> None:
         """Read what the admin's account can buy, its purchases and auto-recharge (nothing for anyone else)."""
-        customer_id = _admin_of(identity := identity_of(self))
+        customer_id = administered_customer(identity := identity_of(self))
         self.shown = False
         if identity is None or customer_id is None:
             return
@@ -112,7 +106,7 @@ class CreditsState(rx.State):
         """Price the number of credits typed, live (or say what is wrong with it)."""
         self.amount, self.outcome = value, ""
         self.price, self.error = "", ""
-        customer_id = _admin_of(identity := identity_of(self))
+        customer_id = administered_customer(identity := identity_of(self))
         if not value.strip() or identity is None or customer_id is None:
             return
         try:
@@ -125,7 +119,7 @@ class CreditsState(rx.State):
     @rx.event
     def ask(self) -> EventSpec | None:
         """Open the confirmation ("Buy 10,000 AI credits for $100.00?") for the amount typed, if it can be bought."""
-        customer_id = _admin_of(identity := identity_of(self))
+        customer_id = administered_customer(identity := identity_of(self))
         if identity is None or customer_id is None:
             return session_ended()
         try:
@@ -165,7 +159,7 @@ class CreditsState(rx.State):
                 return
             self.buying, self.outcome, self.error = True, "", ""
         identity = await asyncio.to_thread(identity_of, self)
-        customer_id = _admin_of(identity)
+        customer_id = administered_customer(identity)
         try:
             if identity is None or customer_id is None:
                 raise ServiceError("Only an admin of this account can buy credits: sign in again.")
@@ -199,7 +193,7 @@ class CreditsState(rx.State):
     @rx.event
     def save_auto(self) -> EventSpec | None:
         """Save auto-recharge: on or off, below which balance, and up to which."""
-        customer_id = _admin_of(identity := identity_of(self))
+        customer_id = administered_customer(identity := identity_of(self))
         if identity is None or customer_id is None:
             return session_ended()
         try:

@@ -16,19 +16,12 @@ from portal.components.dialogs import dialog_buttons, native_select
 from portal.components.layout import labelled, panel
 from portal.services import spend_caps
 from portal.services.errors import ServiceError
-from portal.services.identity import Identity
 from portal.services.spend_caps import CapView
+from portal.state.access import administered_customer
 from portal.state.session import identity_of, session_ended
 
 WHOLE_ACCOUNT = ""
 """The form's seat value that caps the whole account."""
-
-
-def _admin(identity: Identity | None) -> str | None:
-    """The customer id when ``identity`` is an admin of a customer (who may change its caps)."""
-    if identity is None or identity.customer_id is None or not identity.is_customer_admin:
-        return None
-    return identity.customer_id
 
 
 class SpendCapsState(rx.State):
@@ -54,7 +47,7 @@ class SpendCapsState(rx.State):
         self.shown, self.notice = False, ""
         if identity is None:
             return
-        customer_id = _admin(identity)
+        customer_id = administered_customer(identity)
         if customer_id is None:
             self.notice = spend_caps.own_cap_notice(identity)
             return
@@ -79,7 +72,7 @@ class SpendCapsState(rx.State):
     @rx.event
     def save(self) -> EventSpec | None:
         """Set the cap typed for the whole account or the chosen seat."""
-        customer_id = _admin(identity := identity_of(self))
+        customer_id = administered_customer(identity := identity_of(self))
         if identity is None or customer_id is None:
             return session_ended()
         try:
@@ -105,7 +98,7 @@ class SpendCapsState(rx.State):
     @rx.event
     def remove(self) -> EventSpec | None:
         """Remove the confirmed cap: its usage is let through again at once."""
-        customer_id = _admin(identity := identity_of(self))
+        customer_id = administered_customer(identity := identity_of(self))
         if identity is None or customer_id is None:
             return session_ended()
         self.confirm_open = False

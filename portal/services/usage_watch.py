@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 
 
-class UsageWatcher:
+class UsageWatcher(ABC):
     """Handles, on its own thread, the customers whose usage was stored since it last looked.
 
     A subclass names its thread (:attr:`name`) and implements :meth:`handle`. An error there is logged and never
@@ -37,9 +38,9 @@ class UsageWatcher:
                 self._thread.start()
         self._wake.set()
 
+    @abstractmethod
     def handle(self, customer_ids: set[str]) -> None:
         """Do this watcher's work for customers whose usage was stored (on the watcher's thread)."""
-        raise NotImplementedError
 
     def _run(self) -> None:
         log = logging.getLogger(type(self).__module__)

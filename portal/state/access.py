@@ -22,6 +22,13 @@ class GuardedPage(Protocol):
     denied_reason: str
 
 
+def administered_customer(identity: Identity | None) -> str | None:
+    """The customer ``identity`` is an admin of (who may manage its card, credits, caps and alerts), or None."""
+    if identity is None or identity.customer_id is None or not identity.is_customer_admin:
+        return None
+    return identity.customer_id
+
+
 def load_guarded(state: rx.State, query: Callable[[Identity], T]) -> T | None:
     """Run ``query`` for the signed-in user; set ``state.access`` to ok, signed_out, forbidden or missing."""
     page: GuardedPage = state  # type: ignore[assignment]
