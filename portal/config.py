@@ -76,6 +76,11 @@ class Settings(BaseSettings):
         description="The address people open the portal at; links in emails point there.",
     )
 
+    webhooks_allow_private: bool = Field(
+        default=False,
+        description="Let outgoing webhooks go to loopback and private network addresses (on-premise receivers).",
+    )
+
     stripe_secret_key: str | None = Field(
         default=None,
         validation_alias=AliasChoices("STRIPE_SECRET_KEY", "PORTAL_STRIPE_SECRET_KEY"),

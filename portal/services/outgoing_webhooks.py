@@ -30,7 +30,8 @@ is not a change anyone makes: the sender notices it (:func:`emit_expired_grants`
 within :data:`GRANT_EXPIRY_LOOKBACK`), and the event's id is derived from the grant's, so it is recorded once
 whichever process notices first.
 
-Only http and https URLs are accepted; loopback and private addresses are allowed (SSRF hardening is future work).
+Only http and https URLs whose host resolves to public addresses are accepted, when the endpoint is added and again
+before each delivery (see :mod:`portal.services.webhook_targets`; an installation may allow private ones).
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ from portal.domain.invoicing import InvoiceStatus
 from portal.domain.seats import SeatState
 from portal.services.customers import Actor, visible_customer
 from portal.services.errors import Forbidden, InvalidInput, NotFound
+from portal.services.webhook_targets import check_target
 from portal.webhooks.verify import EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, signature_header
 
 logger = logging.getLogger(__name__)
@@ -323,7 +325,8 @@ def _endpoint_view(row: WebhookEndpoint) -> EndpointView:
 
 
 def check_url(url: str) -> str:
-    """The URL, trimmed, if it is an absolute http or https URL with a host; otherwise :class:`InvalidInput`."""
+    """The URL, trimmed, if it is an absolute http or https URL whose host resolves to public addresses (unless private
+    ones are allowed); otherwise :class:`InvalidInput` naming what is wrong."""
     clean = url.strip()
     parts = urlsplit(clean)
     if parts.scheme.lower() not in ("http", "https"):
@@ -332,6 +335,7 @@ def check_url(url: str) -> str:
         raise InvalidInput(f"The webhook URL {clean[:80]!r} names no host.")
     if len(clean) > 2000:
         raise InvalidInput("A webhook URL has at most 2000 characters.")
+    check_target(clean)
     return clean
 
 
@@ -558,11 +562,14 @@ def _send(http: httpx.Client, claimed: _Attempt, at: datetime) -> str:
     }
     code: int | None = None
     try:
+        check_target(claimed.url)
         response = http.post(claimed.url, content=body, headers=headers, timeout=TIMEOUT_SECONDS)
         code = response.status_code
         error = "" if response.is_success else f"HTTP {code}: {response.text[:200]}"
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"
+    except InvalidInput as exc:
+        error = str(exc)
     with UnitOfWork() as uow:
         delivery = uow.session.get(WebhookDelivery, claimed.delivery_id)
         if delivery is None:  # its endpoint was deleted meanwhile

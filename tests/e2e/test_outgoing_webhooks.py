@@ -13,13 +13,15 @@ from portal.services import billing
 from portal.services.demo import DEMO_PASSWORD
 from portal.services.identity import sign_in as sign_in_service
 from tests.support.browser import sign_in
+from tests.support.settings import settings_env
 from tests.support.webhook_receiver import Receiver, listening
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    """A receiver on a free loopback port, listening; stopped by its handle at the end."""
-    with listening() as found:
+    """A receiver on a free loopback port, listening, which the running app may send to (private targets allowed);
+    stopped by its handle at the end."""
+    with settings_env({"PORTAL_WEBHOOKS_ALLOW_PRIVATE": "true"}), listening() as found:
         yield found
 
 

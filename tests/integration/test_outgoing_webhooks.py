@@ -22,7 +22,16 @@ from portal.services.identity import Identity, sign_in
 from portal.services.purchase import purchase
 from portal.services.staff_customers import grant_credits
 from portal.webhooks.verify import SignatureError, signature_header, verify
+from tests.support.settings import settings_env
 from tests.support.webhook_receiver import Receiver, free_port, listening
+
+
+@pytest.fixture(autouse=True)
+def _private_targets_allowed() -> Iterator[None]:
+    """The receivers here listen on loopback ports, which only an installation that allows private targets may
+    send to (tests/integration/security/test_webhook_targets.py covers the refusal)."""
+    with settings_env({"PORTAL_WEBHOOKS_ALLOW_PRIVATE": "true"}):
+        yield
 
 
 @pytest.fixture
