@@ -268,6 +268,9 @@ def create_rule(
                 raise InvalidInput("Give both the group key and its value (e.g. user_id and ann), or neither.")
         else:
             metric = key = value = None
+        owner = session.get(Customer, customer_id) if customer_id is not None else None
+        if seat is not None and owner is not None:
+            spend_caps.plan_seat(session, owner, seat, utcnow())  # a seat of this customer's plan, or refused
         rule = AlertRuleRow(
             customer_id=customer_id,
             kind=kind,

@@ -252,11 +252,12 @@ def _amount(value: object, currency: Currency) -> Decimal:
     return amount
 
 
-def _seat(session: Session, customer: Customer, seat_id: str | None, at: datetime) -> tuple[str | None, Currency]:
-    """The seat to cap (None for the whole customer), checked against the plan, and the plan's currency."""
+def plan_seat(session: Session, customer: Customer, seat_id: str | None, at: datetime) -> tuple[str | None, Currency]:
+    """``seat_id`` if it is a seat on the customer's plan at ``at`` (None for the whole customer), and the plan's
+    currency; :class:`InvalidInput` names the seats there are otherwise, or says there is no plan."""
     row = billing.active_contracts(session, [customer.id], at).get(customer.id)
     if row is None:
-        raise InvalidInput(f"{customer.name} has no plan yet: a spend cap needs a plan that prices usage.")
+        raise InvalidInput(f"{customer.name} has no plan yet: seats and spend come with a plan.")
     contract = load_family(session, row.id, Catalog(session)).contract(row.id)
     seat = (seat_id or "").strip() or None
     if seat is None:
@@ -292,7 +293,7 @@ def set_cap(
     with UnitOfWork() as uow:
         session = uow.session
         customer = _manageable(session, identity, customer_id)
-        seat, currency = _seat(session, customer, seat_id, at)
+        seat, currency = plan_seat(session, customer, seat_id, at)
         units = _amount(amount, currency)
         cap = _find(session, customer.id, seat)
         before = _snapshot(cap)

@@ -4,7 +4,7 @@ of the database to prove a refused request changed nothing.
 The demo data gives Acme AI (a self-serve customer with an admin and a member) and Globex (an enterprise with two
 departments, Research and Marketing). Added here: an admin of the Research department, API keys, and on Acme a
 webhook endpoint with a delivery, an alert rule, a spend cap, a notification and its finalized invoice, which the
-users and keys of the other tenants then try to reach. One database per module (on SQLite and PostgreSQL): the
+users and keys of the other tenants then try to reach. One database for the package (on SQLite and PostgreSQL): the
 attempts are refused, so they cannot disturb each other.
 """
 
@@ -33,8 +33,10 @@ from tests.support.database import migrated, new_postgres_database, new_sqlite_u
 from tests.support.postgres import PostgresServer
 
 RESEARCH_ADMIN = "lead@globex-research.test"
-VOLATILE_TABLES = {"api_key", "user_session", "sign_in_failure"}
-"""Tables a refused request may touch: a key's last use, sessions and failed sign-ins are not tenant data."""
+VOLATILE_TABLES = {"user_session", "sign_in_failure"}
+"""Tables a refused request may touch: sessions and failed sign-ins are not tenant data."""
+VOLATILE_COLUMNS = {"api_key": {"last_used_at"}}
+"""Columns a refused request may touch: a key's last use is recorded before its scope is checked."""
 
 
 @dataclass(frozen=True)
@@ -66,11 +68,13 @@ def snapshot() -> dict[str, list[tuple[Any, ...]]]:
     metadata = MetaData()
     metadata.reflect(get_engine())
     with get_engine().connect() as connection:
-        return {
-            name: sorted((tuple(map(repr, row)) for row in connection.execute(select(table))), key=repr)
-            for name, table in metadata.tables.items()
-            if name not in VOLATILE_TABLES
-        }
+        found = {}
+        for name, table in metadata.tables.items():
+            if name in VOLATILE_TABLES:
+                continue
+            columns = [c for c in table.columns if c.name not in VOLATILE_COLUMNS.get(name, ())]
+            found[name] = sorted((tuple(map(repr, row)) for row in connection.execute(select(*columns))), key=repr)
+        return found
 
 
 def changed_tables(before: dict[str, list[tuple[Any, ...]]]) -> list[str]:
@@ -152,9 +156,9 @@ def _build() -> World:
     )
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+@pytest.fixture(scope="package", params=BACKENDS)
 def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    """The two tenants in a new database for this module: once on SQLite, once on PostgreSQL."""
+    """The two tenants in a new database for the security tests: once on SQLite, once on PostgreSQL."""
     if request.param == "sqlite":
         with migrated(new_sqlite_url(Path(tmp_path_factory.mktemp("security")))):
             yield _build()
