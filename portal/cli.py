@@ -13,6 +13,8 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from pydantic import ValidationError
+
 from portal import bench
 from portal.config import PROJECT_ROOT, get_settings
 
@@ -63,11 +65,20 @@ def _seed_demo(_args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(args: argparse.Namespace) -> int:
+def prepare_to_serve() -> None:
+    """Migrate the database; outside production mode (``PORTAL_PRODUCTION``) also add the demo data and print its
+    sign-in accounts. A production installation never gets the demo accounts, whose password is public."""
     from portal.db.migrations import upgrade
 
     upgrade()
-    _print_accounts()
+    if get_settings().production:
+        _require_current_schema()
+    else:
+        _print_accounts()
+
+
+def _run(args: argparse.Namespace) -> int:
+    prepare_to_serve()
     print(f"\nPortal starting in production mode at http://localhost:{args.port}/ (first start builds the UI).\n")
     sys.stdout.flush()
     reflex = os.path.join(os.path.dirname(sys.executable), "reflex")
@@ -150,6 +161,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``portal`` console script."""
     args = build_parser().parse_args(argv)
+    try:
+        get_settings()
+    except ValidationError as exc:
+        problems = "; ".join(str(error["msg"]).removeprefix("Value error, ") for error in exc.errors())
+        print(f"portal {args.command}: the settings are not valid: {problems}", file=sys.stderr)
+        return 2
     try:
         return COMMANDS[args.command].run(args)
     except CommandFailed as exc:

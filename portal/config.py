@@ -20,6 +20,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'data' / 'portal.db'}"
 MAX_GRACE_HOURS = 168
 MAX_JOB_INTERVAL_SECONDS = 3600
+MIN_SECRET_KEY_LENGTH = 32
 STRIPE_JS_URL = "https://js.stripe.com/v3/"
 """Stripe.js, which card forms load in production (card numbers go from the browser to Stripe, never to us)."""
 
@@ -33,6 +34,10 @@ class Settings(BaseSettings):
         default=DEFAULT_DATABASE_URL,
         validation_alias=AliasChoices("REFLEX_DB_URL", "PORTAL_DATABASE_URL"),
         description="SQLAlchemy URL of the database (SQLite file by default, PostgreSQL in production).",
+    )
+    production: bool = Field(
+        default=False,
+        description="Production mode: refuse to start without the secrets a public installation needs, no demo data.",
     )
     session_days: int = Field(default=14, description="How long a sign-in session lasts without activity.")
     oidc_issuer: str | None = Field(default=None, validation_alias=AliasChoices("OIDC_ISSUER", "PORTAL_OIDC_ISSUER"))
@@ -152,6 +157,14 @@ class Settings(BaseSettings):
             check_stripe_keys(self.stripe_secret_key, self.stripe_publishable_key)
         return self
 
+    @model_validator(mode="after")
+    def _check_production(self) -> Settings:
+        if self.production:
+            problems = production_problems(self)
+            if problems:
+                raise ValueError("PORTAL_PRODUCTION is on, so the portal will not start until: " + "; ".join(problems))
+        return self
+
     @field_validator("oidc_email_domains")
     @classmethod
     def _check_domain_aliases(cls, value: str) -> str:
@@ -184,6 +197,25 @@ class Settings(BaseSettings):
     def oidc_configured(self) -> bool:
         """True when the issuer, client id and client secret of an OpenID Connect provider are all set."""
         return bool(self.oidc_issuer and self.oidc_client_id and self.oidc_client_secret)
+
+
+def production_problems(settings: Settings) -> list[str]:
+    """What a production installation lacks, each naming the setting and what to set it to (empty: nothing)."""
+    problems = []
+    if len(settings.secret_key or "") < MIN_SECRET_KEY_LENGTH:
+        problems.append(
+            f"PORTAL_SECRET_KEY is set to a random string of at least {MIN_SECRET_KEY_LENGTH} characters "
+            "(it signs the sign-in cookie every process must accept)"
+        )
+    if not settings.public_url.startswith("https://"):
+        problems.append(
+            "PORTAL_PUBLIC_URL is set to the https:// address people open the portal at (emailed links point there)"
+        )
+    if settings.stripe_secret_key and not settings.stripe_webhook_secret:
+        problems.append("STRIPE_WEBHOOK_SECRET is set (with STRIPE_SECRET_KEY, Stripe's events must be verified)")
+    if settings.stripe_api_base:
+        problems.append("STRIPE_API_BASE is removed (it points payments at a test server)")
+    return problems
 
 
 def domain_aliases(text: str) -> dict[str, str]:

@@ -54,15 +54,20 @@ def same_site_only(request: Request) -> None:
 
 
 def _signed_in(request: Request, ticket: str, landing: str) -> RedirectResponse:
-    """Activate the one-time ``ticket``, set it as the session cookie, and go to ``landing`` (a checked address)."""
+    """Activate the one-time ``ticket``, set it as the session cookie, and go to ``landing`` (a checked address).
+
+    A session the browser carried before is ended: it is replaced, never reused (no session fixation)."""
     activate_session(ticket)
+    previous = request.cookies.get(SESSION_COOKIE)
+    if previous and previous != ticket:
+        sign_out(previous)
     response = RedirectResponse(landing, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         ticket,
         max_age=get_settings().session_days * 86_400,
         httponly=True,
-        secure=request.url.scheme == "https",
+        secure=request.url.scheme == "https" or get_settings().production,
         samesite="lax",
         path="/",
     )

@@ -18,6 +18,7 @@ from starlette.testclient import TestClient
 
 from portal.api.app import create_api
 from portal.db.models import utcnow
+from portal.services.identity import SESSION_COOKIE
 from tests.integration.security.conftest import World, changed_tables, snapshot
 
 REFUSED = (403, 404)
@@ -298,3 +299,19 @@ def test_a_customer_key_lists_only_its_own_customers(world: World) -> None:
     assert listed["acme_read"] == {world.acme}
     assert listed["research_read"] == {world.research}
     assert listed["globex_read"] == {world.globex, world.research, world.marketing}
+
+
+def test_a_session_cookie_alone_opens_no_route_so_another_site_cannot_forge_requests(world: World) -> None:
+    """The API authenticates by the ``Authorization`` header only, which a browser never adds to a request another
+    site makes it send: a staff member's session cookie alone gets 401 on every route that needs a key."""
+    client = TestClient(create_api(), cookies={SESSION_COOKIE: world.sessions["staff"]})
+    before = snapshot()
+    opened = []
+    for route, case in ROUTES.items():
+        probe = case.probes(world)[0]
+        url = probe.url.format(version="pkv_any", acme=world.acme, invoice=world.acme_invoice)
+        response = client.request(probe.method, url, json=probe.body, headers={"Origin": "https://evil.example"})
+        if response.status_code != 401:
+            opened.append(f"{route} -> {response.status_code}")
+    assert not opened, "routes that answered a cookie without a key:\n" + "\n".join(opened)
+    assert changed_tables(before) == []
