@@ -792,7 +792,8 @@ class _BurnDown:
         common = self.common.get(common_key)
         if common is None:
             candidates = self._candidates(charge.contract_id, charge.credit_type)
-            common = _Applicable(tuple(g for g in candidates if applies(g, charge, self.hierarchy)), charge.contract_id)
+            grants = tuple(g for g in candidates if applies(g, charge, self.hierarchy))
+            common = self._applicable_of(grants, charge.contract_id)
             self.common[common_key] = common
         if charge.contract_id not in self.seated:
             return common
@@ -801,8 +802,16 @@ class _BurnDown:
         if cached is None:
             seats = self.by_seat.get((charge.contract_id, charge.seat_id), ())
             own = tuple(g for g in seats if applies(g, charge, self.hierarchy)) if seats else ()
-            cached = self.applicable[key] = _Applicable(own + common.grants, charge.contract_id) if own else common
+            cached = common if not own else self._applicable_of(own + common.grants, charge.contract_id)
+            self.applicable[key] = cached
         return cached
+
+    def _applicable_of(self, grants: tuple[Grant, ...], contract_id: str) -> _Applicable:
+        """An :class:`_Applicable` of the contract's charges, with its payer and whether budget caps may limit it."""
+        payer = self.payers.get(contract_id)
+        if payer is None:
+            payer = self.payers[contract_id] = self.hierarchy.payer_of(contract_id)
+        return _Applicable(grants, contract_id, payer, contract_id in self.capped)
 
     def _reason(self, first: Grant, later: Grant, contract_id: str) -> str:
         """:func:`ordering_reason`, with the keys worked out once per grant and the words once per pair (of one
@@ -862,9 +871,6 @@ class _BurnDown:
                 "pass the ledger as it was before that charge, or leave the charge out."
             )
         contract_id = charge.contract_id
-        payer = self.payers.get(contract_id)
-        if payer is None:
-            payer = self.payers[contract_id] = self.hierarchy.payer_of(contract_id)
         if contract_id in self.seated:
             key = (contract_id, charge.seat_id, charge.product_id, charge.credit_type.id, charge.at)
             applicable = self.applicable.get(key) or self._applicable(charge)
@@ -872,9 +878,10 @@ class _BurnDown:
             applicable = self.common.get((contract_id, charge.product_id, charge.credit_type.id, charge.at)) or (
                 self._applicable(charge)
             )
+        payer = applicable.payer
         if not applicable.grants or not amount:
             return DrawnCharge(charge, payer, [], amount if amount else ZERO, ZERO, bool(applicable.grants), None)
-        if contract_id in self.capped:
+        if applicable.capped:
             budgets = self._budgets(charge)
             if budgets:
                 return self._draw_capped(charge, amount, applicable, payer, budgets)
@@ -972,13 +979,15 @@ def _grant_id(grant: Grant) -> str:
 
 class _Applicable:
     """The grants that apply to some charges of one contract, in burn-down order, with why each came when it did
-    (once worked out)."""
+    (once worked out), who pays for what they leave uncovered and whether budget caps may limit their draws."""
 
-    __slots__ = ("contract_id", "explanations", "grants")
+    __slots__ = ("capped", "contract_id", "explanations", "grants", "payer")
 
-    def __init__(self, grants: tuple[Grant, ...], contract_id: str) -> None:
+    def __init__(self, grants: tuple[Grant, ...], contract_id: str, payer: str, capped: bool) -> None:
         self.grants = grants
         self.contract_id = contract_id
+        self.payer = payer
+        self.capped = capped
         self.explanations: list[str | None] = [None] * len(grants)
 
 

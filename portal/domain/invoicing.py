@@ -69,6 +69,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import Enum
 from functools import lru_cache
+from operator import itemgetter
 
 from portal.domain.charges import Charge
 from portal.domain.contracts import Contract, Terms
@@ -773,19 +774,21 @@ def _finish(expected: _Line, drawn_charges: Sequence[DrawnCharge]) -> InvoiceLin
     credit_type = expected.credit_type
     per_grant: dict[str, Decimal] = {}
     reasons: dict[str, dict[str, None]] = {}
-    groups: dict[tuple[tuple[str, str], ...], list[Decimal]] = {}
+    rows: list[_GroupRow] = []
     overage = blocked = covered_total = ZERO
     group_key = expected.group_key
     with exact_arithmetic():
         for drawn in drawn_charges:
             covered = ZERO
             for grant, amount, explanation in drawn.draws:
-                per_grant[grant.id] = per_grant.get(grant.id, ZERO) + amount
-                found = reasons.get(grant.id)
-                if found is None:
-                    reasons[grant.id] = {explanation: None}
+                grant_id = grant.id
+                so_far = per_grant.get(grant_id)
+                if so_far is None:
+                    per_grant[grant_id] = amount
+                    reasons[grant_id] = {explanation: None}
                 else:
-                    found[explanation] = None
+                    per_grant[grant_id] = so_far + amount
+                    reasons[grant_id][explanation] = None
                 covered += amount
             covered_total += covered
             # Blocked and overage are mostly zero: only what is not is added (the sums come out the same).
@@ -798,15 +801,7 @@ def _finish(expected: _Line, drawn_charges: Sequence[DrawnCharge]) -> InvoiceLin
             if group and group_key is not None:
                 group = tuple(pair for pair in group if pair[0] != group_key)
             if group:
-                row = groups.get(group)
-                if row is None:
-                    row = groups[group] = [ZERO, ZERO, ZERO, ZERO]
-                row[0] += charge.amount
-                row[1] += covered
-                if drawn.blocked:
-                    row[2] += drawn.blocked
-                if drawn.overage:
-                    row[3] += drawn.overage
+                rows.append((group, charge.amount, covered, drawn.blocked, drawn.overage))
     due_units = overage if drawn_charges else expected.units
     grants_minor = _minor(credit_type, covered_total)
     blocked_minor = _minor(credit_type, blocked)
@@ -816,6 +811,8 @@ def _finish(expected: _Line, drawn_charges: Sequence[DrawnCharge]) -> InvoiceLin
     applied = tuple(
         _grant_applied(g, per_grant[g], m, tuple(reasons[g])) for g, m in zip(grant_ids, grant_minors, strict=True)
     )
+    # Charges of one window have a group each: only a line over several windows has groups to merge.
+    one_window = drawn_charges[0].charge.at == drawn_charges[-1].charge.at if drawn_charges else True
     return _invoice_line(
         key=expected.key,
         kind=expected.kind,
@@ -837,25 +834,43 @@ def _finish(expected: _Line, drawn_charges: Sequence[DrawnCharge]) -> InvoiceLin
         pricing_group=expected.pricing_group,
         tiers=expected.tiers,
         grants=applied,
-        groups=_groups(groups, grants_minor, blocked_minor, due_minor),
+        groups=_groups(rows if one_window else _merged(rows), grants_minor, blocked_minor, due_minor),
         charge_ids=tuple(d.charge.id for d in drawn_charges),
         previously_billed_minor=0,
     )
 
 
-def _groups(
-    rows: dict[tuple[tuple[str, str], ...], list[Decimal]], grants_minor: int, blocked_minor: int, due_minor: int
-) -> tuple[LineGroup, ...]:
-    """Split a line's figures across its groups in proportion to their own parts."""
+_GroupRow = tuple[tuple[tuple[str, str], ...], Decimal, Decimal, Decimal, Decimal]
+"""A group's charged units and how much of them grants covered, was blocked and is overage."""
+
+
+def _merged(rows: list[_GroupRow]) -> list[_GroupRow]:
+    """``rows`` with those of the same group added up (in the order each group first came)."""
+    by_group: dict[tuple[tuple[str, str], ...], _GroupRow] = {}
+    with exact_arithmetic():
+        for row in rows:
+            group = row[0]
+            had = by_group.get(group)
+            by_group[group] = (
+                row if had is None else (group, had[1] + row[1], had[2] + row[2], had[3] + row[3], had[4] + row[4])
+            )
+    return list(by_group.values())
+
+
+def _groups(rows: list[_GroupRow], grants_minor: int, blocked_minor: int, due_minor: int) -> tuple[LineGroup, ...]:
+    """Split a line's figures across its groups (one row each) in proportion to their own parts."""
     if not rows:
         return ()
-    keys = sorted(rows)
-    ordered = [rows[k] for k in keys]
-    covered = _split(grants_minor, [row[1] for row in ordered])
-    blocked = _split(blocked_minor, [row[2] for row in ordered]) if blocked_minor else [0] * len(keys)
-    due = _split(due_minor, [row[3] for row in ordered]) if due_minor else [0] * len(keys)
+    rows = sorted(rows, key=_group_of)
+    keys = [row[0] for row in rows]
+    covered = _split(grants_minor, [row[2] for row in rows])
+    blocked = _split(blocked_minor, [row[3] for row in rows]) if blocked_minor else [0] * len(keys)
+    due = _split(due_minor, [row[4] for row in rows]) if due_minor else [0] * len(keys)
     amounts = [c + b + d for c, b, d in zip(covered, blocked, due, strict=True)]
-    return tuple(map(_line_group, keys, [row[0] for row in ordered], amounts, covered, blocked, due))
+    return tuple(map(_line_group, keys, [row[1] for row in rows], amounts, covered, blocked, due))
+
+
+_group_of = itemgetter(0)
 
 
 _invoice_line = builder(InvoiceLine)

@@ -220,16 +220,25 @@ def _cells(
     group_keys = aggregation.group_keys
     positions = tuple(group_keys.index(key) for key in keys)
     by_window: dict[int, dict[GroupValues, AggregationState]] = {}
+    states = aggregation.states
     if len(positions) == len(group_keys):  # the metric's own keys, maybe reordered: no two groups meet
         # Reordered, there are two keys or more: itemgetter gives a tuple.
         project = None if positions == tuple(range(len(group_keys))) else itemgetter(*positions)
-        for (w, group), state in aggregation.states.items():
-            groups = by_window.get(w)
-            if groups is None:
-                groups = by_window[w] = {}
-            groups[group if project is None else project(group)] = state
+        if len(aggregation.windows) == 1:  # the usual case: every state is in window 0
+            if states:
+                by_window[0] = (
+                    {group: state for (_, group), state in states.items()}
+                    if project is None
+                    else {project(group): state for (_, group), state in states.items()}
+                )
+        else:
+            for (w, group), state in states.items():
+                groups = by_window.get(w)
+                if groups is None:
+                    groups = by_window[w] = {}
+                groups[group if project is None else project(group)] = state
     else:
-        for (w, group), state in aggregation.states.items():
+        for (w, group), state in states.items():
             projected = tuple(map(group.__getitem__, positions))
             groups = by_window.get(w)
             if groups is None:
@@ -279,10 +288,10 @@ _GROUP_PARTS_KEPT = 10_000
 
 
 class _ChargeMaker:
-    """Builds the charges of one product and contract (id prefixes are worked out once per window, group parts once
-    per group keys, seat key and group)."""
+    """Builds the charges of one product and contract (id prefixes are worked out once per window with charges,
+    group parts once per group keys, seat key and group)."""
 
-    __slots__ = ("contract_id", "groups", "key_labels", "keys", "prefixes", "product_id", "seat_position", "starts")
+    __slots__ = ("contract_id", "groups", "keys", "prefixes", "product_id", "seat_key", "windows")
 
     def __init__(
         self, contract_id: str, product_id: str, windows: Sequence[Period], keys: tuple[str, ...], seat_key: str | None
@@ -290,38 +299,46 @@ class _ChargeMaker:
         self.contract_id = contract_id
         self.product_id = product_id
         self.keys = keys
-        self.key_labels = tuple(f":{key}=" for key in keys)
-        self.seat_position = keys.index(seat_key) if seat_key is not None else None
-        self.starts = tuple(window.start for window in windows)
-        self.prefixes = tuple(f"{contract_id}:{product_id}:{start.isoformat()}" for start in self.starts)
+        self.seat_key = seat_key
+        self.windows = windows
+        self.prefixes: list[str | None] = [None] * len(windows)
         groups = _GROUP_PARTS.get((keys, seat_key))
         if groups is None or len(groups) >= _GROUP_PARTS_KEPT:
             groups = _GROUP_PARTS[(keys, seat_key)] = {}
         self.groups = groups
 
+    def _prefix(self, w: int) -> str:
+        """The charge id prefix of window ``w``."""
+        prefix = self.prefixes[w] = f"{self.contract_id}:{self.product_id}:{self.windows[w].start.isoformat()}"
+        return prefix
+
     def _group_parts(self, group: GroupValues) -> _GroupParts:
         """The id suffix, the (key, value) pairs and the seat of a group."""
-        suffix = "".join(map(add, self.key_labels, group))
+        labels = [f":{key}=" for key in self.keys]
+        suffix = "".join(map(add, labels, group))
         if "%" in suffix or suffix.count(":") != len(group):  # a value holds a separator: escape the values
-            suffix = "".join(label + _escape(value) for label, value in zip(self.key_labels, group, strict=True))
-        seat = group[self.seat_position] if self.seat_position is not None else ""
+            suffix = "".join(label + _escape(value) for label, value in zip(labels, group, strict=True))
+        seat = group[self.keys.index(self.seat_key)] if self.seat_key is not None else ""
         parts = (suffix, tuple(zip(self.keys, group, strict=False)), seat or None)
         self.groups[group] = parts
         return parts
 
     def make(self, w: int, group: GroupValues, amount: Decimal, credit_type: CreditType) -> Charge:
         """The charge for one window and group."""
-        suffix, pairs, seat = self.groups.get(group) or self._group_parts(group)
-        return _charge(
-            self.prefixes[w] + suffix,
-            self.contract_id,
-            self.product_id,
-            self.starts[w],
-            amount,
-            credit_type,
-            seat,
-            pairs,
-        )
+        return self._charges(w, ((group, amount),), credit_type)[0]
+
+    def _charges(self, w: int, amounts: Iterable[tuple[GroupValues, Decimal]], credit_type: CreditType) -> list[Charge]:
+        """The charges of window ``w``, one per (group, amount)."""
+        prefix = self.prefixes[w] or self._prefix(w)
+        start = self.windows[w].start
+        contract_id = self.contract_id
+        product_id = self.product_id
+        parts_of = self.groups.get
+        charges = []
+        for group, amount in amounts:
+            suffix, pairs, seat = parts_of(group) or self._group_parts(group)
+            charges.append(_charge(prefix + suffix, contract_id, product_id, start, amount, credit_type, seat, pairs))
+        return charges
 
     def split(
         self,
@@ -342,12 +359,11 @@ class _ChargeMaker:
             raise InvalidAllocation("Split weights must not all be zero.")
         units = int((amount / grid).to_integral_value())
         shares = split_units(units, weights) if len(weights) > 1 else [units]
-        make = self.make
-        return [
-            make(w, group, Decimal(share) * grid, credit_type)
-            for group, share in zip(ordered, shares, strict=True)
-            if share
-        ]
+        return self._charges(
+            w,
+            ((group, Decimal(share) * grid) for group, share in zip(ordered, shares, strict=True) if share),
+            credit_type,
+        )
 
 
 def _window_amounts(

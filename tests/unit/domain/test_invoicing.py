@@ -220,6 +220,25 @@ def test_a_credit_expiring_mid_period_pays_only_for_usage_before_it() -> None:
     assert (expiry.grant_id, expiry.at, expiry.amount) == ("promo", utc(2026, 1, 16, 10, 20), D(-100))
 
 
+def test_a_seats_usage_in_two_windows_is_one_group_on_the_line() -> None:
+    promo = Grant("promo", "c1", GrantKind.CREDIT, AI, D(1000), JAN_1, utc(2026, 1, 16))
+    c = usage_only(grants=(promo,))
+    events = [
+        use("a", utc(2026, 1, 10), 700),
+        use("b", utc(2026, 1, 12), 200, "bob"),
+        use("c", utc(2026, 1, 20), 500),  # after the promo ended: a second window
+        use("d", utc(2026, 1, 21), 50, "bob"),
+    ]
+    usage = line(draft([c], {"c1": events}).invoice("c1"), LineKind.USAGE)
+    # Before the 16th ann's 700 and bob's 200 are covered by the promo ($9); after it, ann's 500 and bob's 50 are
+    # overage ($5.50). Per seat over both windows: ann $12 of which $7 covered, bob $2.50 of which $2.
+    assert figures(usage) == (1450, 900, 0, 550)
+    assert [(g.group, g.units, g.amount_minor, g.grants_minor, g.due_minor) for g in usage.groups] == [
+        ((("user_id", "ann"),), D(1200), 1200, 700, 500),
+        ((("user_id", "bob"),), D(250), 250, 200, 50),
+    ]
+
+
 def test_one_charge_split_across_three_grants_with_the_reasons() -> None:
     commit = Grant("commit", "c1", GrantKind.COMMIT, AI, D(5000), JAN_1)
     # Two seats, only ann's assigned: ann gets her own 2,000 credits, the unassigned seat's 2,000 go to the pool.

@@ -34,3 +34,12 @@ def test_a_builder_takes_the_fields_by_name_too() -> None:
         seat_id=None,
     )
     assert entry == LedgerEntry("g", utc(2026, 1, 1), EntryKind.GRANT_START, Decimal(5), "credit from manual")
+
+
+def test_only_a_slotted_dataclass_of_its_own_has_a_builder() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Unslotted:
+        value: int
+
+    with pytest.raises(TypeError, match="build it the normal way"):
+        builder(Unslotted)
