@@ -20,17 +20,20 @@ import pytest
 import reflex as rx
 from reflex.event import EventHandler
 
+from portal.components.access import FORBIDDEN, OK
 from portal.pages.api_keys import ApiKeysState
 from portal.pages.customer_alerts import AlertRulesState
 from portal.pages.customer_spend_caps import SpendCapsState
 from portal.pages.enterprise_state import EnterpriseState
+from portal.pages.package_editor_state import EditorState
+from portal.pages.rate_card_state import RateCardState
 from portal.pages.seats import SeatsState
 from portal.pages.staff_customer_state import CustomerDetailState
 from portal.pages.staff_enterprise_state import StaffEnterpriseState
 from portal.pages.staff_metrics_state import MetricsState
 from portal.pages.staff_packages import PackagesState
 from portal.pages.webhooks import WebhooksState
-from portal.services import api_keys, billing, credit_purchases
+from portal.services import api_keys, billing, credit_purchases, packages
 from portal.services.errors import NotFound
 from portal.state.notifications import NotificationsState
 from portal.state.session import session_ended
@@ -379,3 +382,28 @@ def test_background_payments_refuse_another_customers_ids(world: World) -> None:
         billing.pay_again(globex_admin, world.acme_invoice)
     with pytest.raises(NotFound):
         credit_purchases.pay_again(globex_admin, world.acme, "crp_any")
+
+
+def test_staff_pages_opened_by_customers_with_ids_in_the_address_show_nothing(world: World) -> None:
+    """The staff pages read the object from the address (``/staff/customers/<id>`` ...): a customer's user who
+    opens one with another customer's id sees "not available", and the alerts panel there stays their own."""
+    version = packages.list_versions(world.who("staff"))[0].id
+    pages: list[tuple[type[rx.State], str]] = [
+        (CustomerDetailState, f"/staff/customers/{world.acme}"),
+        (EditorState, f"/staff/packages/{version}"),
+        (RateCardState, "/staff/rate-cards/rcd_standard"),
+    ]
+    for person in ("globex_admin", "research_admin", "acme_member"):
+        for cls, path in pages:
+            root = tab(world.sessions[person], path)
+            fire(root, cls.load)
+            assert substate(root, cls).access == FORBIDDEN, f"{cls.__name__} on {path} for {person}"
+        root = tab(world.sessions[person], f"/staff/customers/{world.acme}")
+        fire(root, StaffEnterpriseState.load)
+        assert not substate(root, StaffEnterpriseState).loaded
+        fire(root, AlertRulesState.load)
+        shown = {r["id"] for r in substate(root, AlertRulesState).rules}
+        assert world.acme_rule not in shown, f"{person} saw Acme's alert rules through the staff address"
+    staff = tab(world.sessions["staff"], f"/staff/customers/{world.acme}")
+    fire(staff, CustomerDetailState.load)
+    assert substate(staff, CustomerDetailState).access == OK, "staff do see the page, so the refusals mean something"
