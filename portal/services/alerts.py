@@ -302,17 +302,24 @@ def _customers_with_contracts(session: Session) -> list[str]:
     return sorted(billing.active_contracts(session, ids, utcnow()))
 
 
+def _managed_rule(session: Session, identity: Identity, rule_id: str) -> AlertRuleRow:
+    """The rule, if ``identity`` may manage it; another customer's is :class:`NotFound` like a missing one (its
+    customer is never named)."""
+    rule = session.get(AlertRuleRow, rule_id)
+    if rule is None:
+        raise NotFound(f"There is no alert {rule_id}.")
+    try:
+        _may_manage(session, identity, rule.customer_id)
+    except NotFound:
+        raise NotFound(f"There is no alert {rule_id}.") from None
+    return rule
+
+
 def delete_rule(identity: Identity, rule_id: str) -> None:
     """Remove an alert rule and its history."""
     with UnitOfWork() as uow:
         session = uow.session
-        rule = session.get(AlertRuleRow, rule_id)
-        if rule is None:
-            raise NotFound(f"There is no alert {rule_id}.")
-        try:
-            _may_manage(session, identity, rule.customer_id)
-        except NotFound:
-            raise NotFound(f"There is no alert {rule_id}.") from None
+        rule = _managed_rule(session, identity, rule_id)
         session.exec(delete(AlertStateChange).where(col(AlertStateChange.rule_id) == rule_id))
         audit.record_if_staff(session, identity, "alert_rule.deleted", _audit_subject(rule), f"Alert {_subject(rule)}")
         session.delete(rule)
@@ -395,10 +402,7 @@ def history(identity: Identity, rule_id: str) -> list[Change]:
     """A rule's state changes, oldest first."""
     with UnitOfWork() as uow:
         session = uow.session
-        rule = session.get(AlertRuleRow, rule_id)
-        if rule is None:
-            raise NotFound(f"There is no alert {rule_id}.")
-        _may_manage(session, identity, rule.customer_id)
+        _managed_rule(session, identity, rule_id)
         query = select(AlertStateChange).where(AlertStateChange.rule_id == rule_id)
         return [
             Change(c.rule_id, c.from_state, c.to_state, c.value, c.cause, c.period_start, c.customer_id)

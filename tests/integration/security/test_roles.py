@@ -145,3 +145,9 @@ def test_a_department_admin_sees_only_their_department_and_cannot_manage_it(worl
     assert not view.can_manage
     whole = enterprise.enterprise_view(world.who("globex_admin"))
     assert {d.customer_id for d in whole.departments} == {world.globex, world.research, world.marketing}
+
+
+def test_another_customers_alert_history_is_missing_without_naming_its_customer(world: World) -> None:
+    with pytest.raises(NotFound) as refused:
+        alerts.history(world.who("globex_admin"), world.acme_rule)
+    assert str(refused.value) == f"There is no alert {world.acme_rule}."
