@@ -60,7 +60,7 @@ def usage(
     return customers.usage_series(principal, customer_id, metric_id, start, end, granularity, group_by)
 
 
-@router.get("/{customer_id}/entitlements", response_model=entitlements.Entitlements)
+@router.get("/{customer_id}/entitlements", response_model=entitlements.Entitlements, responses=ERRORS)
 def get_entitlements(customer_id: str, principal: Principal) -> entitlements.Entitlements:
     """What the customer's tier grants right now: features, limits and remaining pooled credits.
 
@@ -70,7 +70,7 @@ def get_entitlements(customer_id: str, principal: Principal) -> entitlements.Ent
     return entitlements.entitlements(principal, customer_id)
 
 
-@router.get("/{customer_id}/entitlements/{feature}", response_model=entitlements.FeatureCheck)
+@router.get("/{customer_id}/entitlements/{feature}", response_model=entitlements.FeatureCheck, responses=ERRORS)
 def check_feature(customer_id: str, feature: str, principal: Principal) -> entitlements.FeatureCheck:
     """Whether the customer's tier grants one feature now, and its limit; 404 names the features it has."""
     principal.require(READ)

@@ -32,7 +32,7 @@ class WebhookRefusal(BaseModel):
 @router.post(
     "/webhook",
     response_model=WebhookAck,
-    responses={400: {"model": WebhookRefusal}, 503: {"model": WebhookRefusal}},
+    responses={400: {"model": WebhookRefusal}, 422: {"model": WebhookRefusal}, 503: {"model": WebhookRefusal}},
 )
 async def stripe_webhook(
     request: Request, stripe_signature: Annotated[str | None, Header(alias="Stripe-Signature")] = None

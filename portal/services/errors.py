@@ -2,7 +2,7 @@
 
 Each carries a message meant for the person who caused it. Adapters map them:
 :class:`NotFound` to 404, :class:`Forbidden` to 403, :class:`NotSignedIn` to
-401, :class:`InvalidInput` to 422.
+401, :class:`TooLarge` to 413, :class:`InvalidInput` to 422.
 """
 
 from __future__ import annotations
@@ -14,6 +14,10 @@ class ServiceError(Exception):
 
 class InvalidInput(ServiceError):
     """The request named something wrong (a field, a value)."""
+
+
+class TooLarge(InvalidInput):
+    """The request is larger than a limit (body, decompressed body); the message names the limit."""
 
 
 class NotFound(ServiceError):
