@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gzip
 import json
 import zlib
 from typing import Any
@@ -14,13 +13,16 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from portal.api.deps import ERRORS, Principal, Problem
+from portal.api.request_checks import unreadable_body
 from portal.services import alerts, credit_purchases, enterprise_alerts
 from portal.services import ingest as ingest_service
-from portal.services.errors import InvalidInput
+from portal.services.errors import InvalidInput, TooLarge
 from portal.services.ingest_writer import WriterStopped, writer
 
 router = APIRouter(prefix="/api/v1", tags=["usage"])
-MAX_BODY_BYTES = 5 * 1024 * 1024
+MIB = 1024 * 1024
+MAX_BODY_BYTES = 5 * MIB
+"""The largest body accepted, before and after gzip decompression (100 events fit many times over)."""
 
 
 class EventIn(BaseModel):
@@ -52,21 +54,61 @@ class IngestResponse(BaseModel):
     results: list[EventOutcome]
 
 
-async def _payload(request: Request) -> Any:
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise InvalidInput(f"The request body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB.")
-    if request.headers.get("content-encoding", "").lower() == "gzip":
-        try:
-            body = gzip.decompress(body)
-        except (OSError, EOFError, zlib.error):
-            raise InvalidInput("The body is marked gzip but is not valid gzip data.") from None
-        if len(body) > MAX_BODY_BYTES:
-            raise InvalidInput(f"The decompressed body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB.")
+def _too_large(what: str) -> TooLarge:
+    limit = f"the {MAX_BODY_BYTES // MIB} MiB limit"
+    return TooLarge(f"{what} is larger than {limit}: send fewer or smaller events per request.")
+
+
+async def read_body(request: Request) -> bytes:
+    """The raw body, refused (413) once it passes :data:`MAX_BODY_BYTES`: before reading any of it when
+    ``Content-Length`` says so, otherwise as soon as that much has arrived."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise _too_large("The request body")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _too_large("The request body")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _gunzip(body: bytes) -> bytes:
+    """Decompress gzip data (one or more members), inflating at most one byte past :data:`MAX_BODY_BYTES`, so
+    that a small body that would inflate to gigabytes (a gzip bomb) is refused without inflating it."""
+    inflated = bytearray()
+    rest = body
+    try:
+        while rest:
+            inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+            inflated += inflater.decompress(rest, MAX_BODY_BYTES + 1 - len(inflated))
+            if len(inflated) > MAX_BODY_BYTES:
+                raise _too_large("The decompressed body")
+            if not inflater.eof:
+                raise InvalidInput("The body is marked gzip but the gzip data is cut short.")
+            rest = inflater.unused_data
+    except zlib.error:
+        raise InvalidInput("The body is marked gzip but is not valid gzip data.") from None
+    return bytes(inflated)
+
+
+def decode_body(body: bytes, content_encoding: str = "") -> Any:
+    """The JSON value of an ingest request body, gunzipped first when ``content_encoding`` is gzip.
+
+    Refuses with :class:`InvalidInput` (422: not gzip, not JSON, an unsupported encoding) or :class:`TooLarge`
+    (413: over :data:`MAX_BODY_BYTES` once decompressed), each saying what was wrong; never raises anything else.
+    """
+    encoding = content_encoding.strip().lower()
+    if encoding == "gzip":
+        body = _gunzip(body)
+    elif encoding not in ("", "identity"):
+        raise InvalidInput(f"Content-Encoding {content_encoding!r} is not supported: send gzip or no encoding.")
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"The body is not valid JSON: {exc}") from None
+    except (ValueError, RecursionError) as exc:
+        raise InvalidInput(unreadable_body(exc) or f"The body is not valid JSON: {exc}") from None
 
 
 @router.post(
@@ -82,7 +124,11 @@ async def _payload(request: Request) -> Any:
             },
         }
     },
-    responses={**ERRORS, 503: {"model": Problem, "description": "the writer is restarting; nothing was stored"}},
+    responses={
+        **ERRORS,
+        413: {"model": Problem, "description": "the body is larger than 5 MiB (also once decompressed)"},
+        503: {"model": Problem, "description": "the writer is restarting; nothing was stored"},
+    },
 )
 async def ingest(request: Request, principal: Principal) -> Response:
     """Store a batch of usage events; valid events are stored, invalid ones reported by index with a reason.
@@ -90,7 +136,7 @@ async def ingest(request: Request, principal: Principal) -> Response:
     Duplicates (a transaction_id received in the last 34 days) are acknowledged and never counted twice.
     When this returns, balances and draft invoices include the accepted events.
     """
-    payload = await _payload(request)
+    payload = decode_body(await read_body(request), request.headers.get("content-encoding", ""))
     accepted, refused = await run_in_threadpool(ingest_service.prepare, principal, payload)
     try:
         stored = await asyncio.wrap_future(writer().submit([a.event for a in accepted])) if accepted else {}

@@ -6,7 +6,8 @@ Rules (also in the API docs):
   (1-200 characters, its idempotency key), ``customer_id`` (the customer's
   id or one of its ingest aliases), ``event_type``, ``timestamp`` (RFC 3339
   with a timezone) and ``properties`` (an object of string values; send
-  numbers as strings, ``"1200"``).
+  numbers as strings, ``"1200"``); no text may hold a NUL character or an
+  unpaired surrogate.
 * **Partial acceptance**: the valid events of a batch are stored and the
   invalid ones are refused, each reported by its index with the reason. The
   response lists every event's outcome, so the client is never left
@@ -50,6 +51,7 @@ from portal.services import budget_gate, spend_caps
 from portal.services.api_keys import INGEST, ApiPrincipal
 from portal.services.errors import InvalidInput
 from portal.services.ingest_writer import Stored, writer
+from portal.services.text import NUL, unstorable
 
 MAX_EVENTS_PER_REQUEST = 100
 BACKFILL_WINDOW = timedelta(days=34)
@@ -91,6 +93,8 @@ def _text(raw: Mapping[str, Any], name: str, limit: int = MAX_TEXT) -> str:
         raise InvalidInput(f"{name} is missing or not a non-empty string")
     if len(value) > limit:
         raise InvalidInput(f"{name} is longer than {limit} characters")
+    if reason := unstorable(value):
+        raise InvalidInput(f"{name} {reason}")
     return value
 
 
@@ -121,7 +125,11 @@ def _properties(raw: Mapping[str, Any]) -> dict[str, str]:
         if not isinstance(item, str):
             raise InvalidInput(f'property {key!r} is a {type(item).__name__}; send every value as a string, e.g. "12"')
         if len(key) > MAX_TEXT or len(item) > MAX_VALUE_TEXT:
-            raise InvalidInput(f"property {key[:40]!r} is too long")
+            raise InvalidInput(
+                f"property {key[:40]!r} is too long (names up to {MAX_TEXT}, values up to {MAX_VALUE_TEXT} characters)"
+            )
+        if reason := unstorable(key) or unstorable(item):
+            raise InvalidInput(f"property {key[:40]!r} {reason}")
     return value
 
 
@@ -132,7 +140,12 @@ class _Valid:
 
 
 def _short_text(value: Any) -> bool:
-    return type(value) is str and 0 < len(value) <= MAX_TEXT and not value.isspace()
+    return type(value) is str and 0 < len(value) <= MAX_TEXT and not value.isspace() and _ascii_or_storable(value)
+
+
+def _ascii_or_storable(value: str) -> bool:
+    """Cheap for the usual ASCII text without a NUL character; exact otherwise."""
+    return (value.isascii() and NUL not in value) or unstorable(value) is None
 
 
 def _plain(raw: dict[str, Any]) -> bool:
@@ -148,7 +161,12 @@ def _plain(raw: dict[str, Any]) -> bool:
                 type(properties) is dict
                 and len(properties) <= MAX_PROPERTIES
                 and all(
-                    type(v) is str and len(v) <= MAX_VALUE_TEXT and len(k) <= MAX_TEXT for k, v in properties.items()
+                    type(v) is str
+                    and len(v) <= MAX_VALUE_TEXT
+                    and len(k) <= MAX_TEXT
+                    and _ascii_or_storable(k)
+                    and _ascii_or_storable(v)
+                    for k, v in properties.items()
                 )
             )
         )
@@ -179,6 +197,12 @@ def _parse(index: int, raw: Any, now: datetime) -> _Valid | EventResult:
     except InvalidInput as exc:
         return EventResult(index, transaction_id, REJECTED, str(exc))
     return _Valid(index, event)
+
+
+def parse_events(payload: Any, now: datetime) -> list[_Valid | EventResult]:
+    """Each event of a request body, valid or refused with its reason, in request order; a body that is not a
+    batch of 1 to 100 events is refused whole (:class:`InvalidInput`). Never raises anything else."""
+    return [_parse(i, raw, now) for i, raw in enumerate(check_batch(payload))]
 
 
 def check_batch(payload: Any) -> list[Any]:
@@ -240,7 +264,7 @@ def prepare(
     """Validate a request: the events to store (customers resolved) and the refused ones with reasons."""
     principal.require(INGEST)
     now = now or utcnow()
-    parsed = [_parse(i, raw, now) for i, raw in enumerate(check_batch(payload))]
+    parsed = parse_events(payload, now)
     refused = [p for p in parsed if isinstance(p, EventResult)]
     valid = [p for p in parsed if isinstance(p, _Valid)]
     customers = _DIRECTORY.resolve({v.event.customer_id for v in valid})
