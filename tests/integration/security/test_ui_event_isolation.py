@@ -14,13 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import pytest
 import reflex as rx
 from reflex.event import EventHandler
+from sqlmodel import select
 
 from portal.components.access import FORBIDDEN, OK
+from portal.db.models import Contract, CreditPurchaseRow
+from portal.db.uow import UnitOfWork
 from portal.pages.api_keys import ApiKeysState
 from portal.pages.customer_alerts import AlertRulesState
 from portal.pages.customer_spend_caps import SpendCapsState
@@ -376,12 +380,39 @@ def test_an_admin_naming_another_customer_as_a_keys_owner_gets_a_key_of_their_ow
     assert made.customer_id == world.globex
 
 
+def _acme_failed_purchase(w: World) -> str:
+    """A credit purchase of Acme's whose payment failed (what Pay again is offered for)."""
+    with UnitOfWork() as uow:
+        contract = uow.session.exec(select(Contract).where(Contract.customer_id == w.acme)).first()
+        assert contract is not None
+        row = CreditPurchaseRow(
+            customer_id=w.acme,
+            contract_id=contract.id,
+            credit_type_id="ai-credits",
+            credits=Decimal(100),
+            price_minor=100,
+            currency="USD",
+            invoice_id=w.acme_invoice,
+            status="failed",
+            created_by="admin@acme.test",
+        )
+        uow.session.add(row)
+        return row.id
+
+
 def test_background_payments_refuse_another_customers_ids(world: World) -> None:
-    globex_admin = world.who("globex_admin")
-    with pytest.raises(NotFound, match=world.acme_invoice):
-        billing.pay_again(globex_admin, world.acme_invoice)
-    with pytest.raises(NotFound):
-        credit_purchases.pay_again(globex_admin, world.acme, "crp_any")
+    """Pay again (an invoice, a credit purchase) runs in the background: the services refuse what the handlers
+    pass them, an id the browser sent with the admin's own customer."""
+    purchase_id = _acme_failed_purchase(world)
+    before = snapshot()
+    for person in ("globex_admin", "research_admin"):
+        admin = world.who(person)
+        assert admin.customer_id is not None
+        with pytest.raises(NotFound, match=world.acme_invoice):
+            billing.pay_again(admin, world.acme_invoice)
+        with pytest.raises(NotFound, match=purchase_id):
+            credit_purchases.pay_again(admin, admin.customer_id, purchase_id)
+    assert changed_tables(before) == []
 
 
 def test_staff_pages_opened_by_customers_with_ids_in_the_address_show_nothing(world: World) -> None:
