@@ -9,8 +9,9 @@ an IPv6 address embeds an IPv4 one (``::ffff:127.0.0.1``, 6to4, Teredo, NAT64).
 
 The check runs when an endpoint is added and again before every delivery, since what a name resolves to can change
 after it was added. (The HTTP client resolves the name once more when it connects; a name whose answer flips within
-that moment is not caught.) ``PORTAL_WEBHOOKS_ALLOW_PRIVATE=true`` turns the check off, for on-premise installations
-whose receivers live on the private network.
+that moment is not caught.) Redirects are not followed, so a public receiver cannot bounce a delivery inward.
+``PORTAL_WEBHOOKS_ALLOW_PRIVATE=true`` turns the check off, for on-premise installations whose receivers live on the
+private network.
 """
 
 from __future__ import annotations

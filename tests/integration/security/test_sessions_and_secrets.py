@@ -12,6 +12,7 @@ time, as with Stripe's. Who may see them is covered by the isolation and role te
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +36,8 @@ from portal.state.session import SessionState
 from tests.integration.security.conftest import World, snapshot
 from tests.support.database import migrated, new_sqlite_url
 from tests.support.mail import Outbox
+from tests.support.postgres import free_port
+from tests.support.processes import stop
 from tests.support.settings import settings_env
 from tests.support.ui_state import fire, substate, tab
 
@@ -140,12 +143,26 @@ def test_production_mode_marks_the_session_cookie_secure_behind_a_plain_http_pro
     assert "Secure" in response.headers["set-cookie"]
 
 
-def test_the_portal_command_refuses_to_start_in_production_mode_without_its_secrets(tmp_path: Path) -> None:
+def test_portal_run_refuses_to_start_in_production_mode_without_its_secrets(tmp_path: Path) -> None:
     env = {**os.environ, "REFLEX_DB_URL": new_sqlite_url(tmp_path), **PRODUCTION}
     for name in ("PORTAL_SECRET_KEY", "PORTAL_PUBLIC_URL", "STRIPE_SECRET_KEY"):
         env.pop(name, None)
-    result = subprocess.run([PORTAL, "migrate"], env=env, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert "portal migrate: the settings are not valid: PORTAL_PRODUCTION is on" in result.stderr
-    assert "PORTAL_SECRET_KEY" in result.stderr
-    assert "Traceback" not in result.stderr
+    process = subprocess.Popen(
+        [PORTAL, "run", "--port", str(free_port())],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # should it start serving after all, its whole group is stopped below
+    )
+    try:
+        out, err = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        stop(process, signal.SIGTERM, 10, group=True)
+        pytest.fail("portal run started serving in production mode without its secrets")
+    assert process.returncode == 2, (out + err).decode()
+    message = err.decode()
+    assert "portal run: the settings are not valid: PORTAL_PRODUCTION is on" in message
+    assert "PORTAL_SECRET_KEY" in message
+    assert "PORTAL_PUBLIC_URL" in message
+    assert "Traceback" not in message
+    assert b"Demo sign-in accounts" not in out

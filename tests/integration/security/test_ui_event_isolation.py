@@ -31,6 +31,7 @@ from portal.pages.customer_spend_caps import SpendCapsState
 from portal.pages.enterprise_state import EnterpriseState
 from portal.pages.package_editor_state import EditorState
 from portal.pages.rate_card_state import RateCardState
+from portal.pages.rate_change_state import RateChangeState
 from portal.pages.seats import SeatsState
 from portal.pages.staff_customer_state import CustomerDetailState
 from portal.pages.staff_enterprise_state import StaffEnterpriseState
@@ -423,6 +424,7 @@ def test_staff_pages_opened_by_customers_with_ids_in_the_address_show_nothing(wo
         (CustomerDetailState, f"/staff/customers/{world.acme}"),
         (EditorState, f"/staff/packages/{version}"),
         (RateCardState, "/staff/rate-cards/rcd_standard"),
+        (RateChangeState, "/staff/rate-changes/rch_any"),
     ]
     for person in ("globex_admin", "research_admin", "acme_member"):
         for cls, path in pages:
