@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 from sqlmodel import Session, SQLModel, col, select
 
 from portal.db.codecs import invoice_from_row, lookup_credit_type, override_from_doc, price_from_doc
+from portal.db.event_store import event_store
 from portal.db.models import (
     BillableMetricRow,
     BudgetCapRow,
@@ -39,7 +40,6 @@ from portal.db.models import (
     SeatSubscriptionRow,
 )
 from portal.db.repositories import metric_from_row
-from portal.db.usage_store import load_rollups, window_states
 from portal.domain import contracts as dc
 from portal.domain.errors import DomainError
 from portal.domain.grants import ChildAccess, Grant, GrantKind, GrantScope, GrantSource
@@ -507,7 +507,7 @@ def bucketed_usage(session: Session, contracts: Sequence[dc.Contract], period: P
     """Each contract's usage in ``period`` from the hourly rollups of its customer."""
     customers = sorted({c.customer_id for c in contracts})
     by_customer: dict[str, dict[str, dict[tuple[datetime, GroupValues], AggregationState]]] = {}
-    for key, state in load_rollups(session.connection(), customers, period.start, period.end):
+    for key, state in event_store(session.connection()).load_rollups(customers, period.start, period.end):
         group = tuple(json.loads(key.group_values))
         by_customer.setdefault(key.customer_id, {}).setdefault(key.metric_id, {})[(key.bucket_start, group)] = state
     return {c.id: BucketedUsage(by_customer.get(c.customer_id, {})) for c in contracts}
@@ -521,7 +521,7 @@ class StoredUsage:
     """
 
     def __init__(self, connection: Connection, customer_id: str) -> None:
-        self._connection = connection
+        self._store = event_store(connection)
         self._customer_id = customer_id
         self._kept: dict[tuple[tuple[str, ...], tuple[Period, ...]], dict[str, WindowedAggregation]] = {}
 
@@ -530,7 +530,7 @@ class StoredUsage:
         key = (tuple(m.id for m in metrics), tuple(windows))
         found = self._kept.get(key)
         if found is None:
-            found = self._kept[key] = window_states(self._connection, self._customer_id, metrics, windows)
+            found = self._kept[key] = self._store.window_states(self._customer_id, metrics, windows)
         return found
 
     def prefetch(self, plans: Sequence[tuple[Sequence[BillableMetric], Sequence[Period]]]) -> None:
@@ -540,7 +540,7 @@ class StoredUsage:
         if len(plans) < 2 or any(later[0].start != earlier[-1].end for earlier, later in pairwise(spans)):
             return
         metrics = list({m.id: m for chosen, _ in plans for m in chosen}.values())
-        together = window_states(self._connection, self._customer_id, metrics, [w for span in spans for w in span])
+        together = self._store.window_states(self._customer_id, metrics, [w for span in spans for w in span])
         offset = 0
         for (chosen, _), span in zip(plans, spans, strict=True):
             last = offset + len(span)

@@ -1,6 +1,6 @@
-"""SQL for the usage hot path: store raw events once, and keep hourly rollups up to date.
+"""The event store in SQL (:class:`SqlEventStore`): store raw events once, and keep hourly rollups up to date.
 
-Plain SQLAlchemy Core on one connection inside the caller's transaction (the
+The usage hot path. Plain SQLAlchemy Core on one connection inside the caller's transaction (the
 ORM would cost more than the database here). Works on SQLite and PostgreSQL:
 
 * events are inserted with ``ON CONFLICT (transaction_id) DO NOTHING
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import reduce
@@ -24,9 +23,9 @@ from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from portal.db.codecs import state_from_doc, state_to_doc
+from portal.db.event_store import RollupKey
 from portal.db.models import UsageEvent as UsageEventRow
 from portal.db.models import UsageRollup
 from portal.domain.metrics import (
@@ -47,21 +46,6 @@ EVENTS = UsageEventRow.__table__  # type: ignore[attr-defined]
 ROLLUPS = UsageRollup.__table__  # type: ignore[attr-defined]
 
 
-@dataclass(frozen=True, slots=True)
-class RollupKey:
-    """Which rollup row: a customer's metric, for one combination of group values, in one hour."""
-
-    customer_id: str
-    metric_id: str
-    group_values: str
-    bucket_start: datetime
-
-
-def _insert(connection: Connection) -> Any:
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    return dialect.insert
-
-
 _EVENT_COLUMNS = "transaction_id, customer_id, event_type, timestamp, properties, received_at"
 _INSERT_CHUNK = 1000
 
@@ -75,57 +59,6 @@ def _sqlite_instant(instant: datetime) -> str:
 
 def _as_is(instant: datetime) -> datetime:
     return instant
-
-
-def insert_events(connection: Connection, events: Sequence[UsageEvent], received_at: datetime) -> set[str]:
-    """Insert raw events received at ``received_at``; returns the transaction ids that were new.
-
-    The others were already stored (a duplicate, or a race another writer won).
-
-    This is the hottest statement of the portal, so it is driver SQL with values prepared once
-    (multi-row ``VALUES`` with ``ON CONFLICT DO NOTHING RETURNING``) instead of SQLAlchemy's
-    per-value type processing.
-    """
-    mark, instant = _placeholders(connection)
-    received = instant(received_at)
-    dumps = json.JSONEncoder(separators=(",", ":")).encode
-    new: set[str] = set()
-    for start in range(0, len(events), _INSERT_CHUNK):
-        chunk = events[start : start + _INSERT_CHUNK]
-        values = ", ".join([f"({mark}, {mark}, {mark}, {mark}, {mark}, {mark})"] * len(chunk))
-        params: list[Any] = []
-        for event in chunk:
-            params += (
-                event.transaction_id,
-                event.customer_id,
-                event.event_type,
-                instant(event.timestamp),
-                dumps(event.properties),
-                received,
-            )
-        result = connection.exec_driver_sql(
-            f"INSERT INTO usage_event ({_EVENT_COLUMNS}) VALUES {values} "
-            "ON CONFLICT (transaction_id) DO NOTHING RETURNING transaction_id",
-            tuple(params),
-        )
-        new.update(row[0] for row in result)
-    return new
-
-
-def received_before(connection: Connection, transaction_ids: Iterable[str], cutoff: datetime) -> set[str]:
-    """Of these stored transaction ids, those first received before ``cutoff`` (outside the dedupe window)."""
-    ids = list(transaction_ids)
-    if not ids:
-        return set()
-    query = select(EVENTS.c.transaction_id).where(EVENTS.c.transaction_id.in_(ids), EVENTS.c.received_at < cutoff)
-    return {row[0] for row in connection.execute(query)}
-
-
-def forget_events(connection: Connection, transaction_ids: Iterable[str]) -> None:
-    """Delete stored events (used when a transaction id is reused after the dedupe window)."""
-    ids = list(transaction_ids)
-    if ids:
-        connection.execute(delete(EVENTS).where(EVENTS.c.transaction_id.in_(ids)))
 
 
 def _placeholders(connection: Connection) -> tuple[str, Callable[[datetime], Any]]:
@@ -162,54 +95,6 @@ def _stored_states(
     return current
 
 
-def merge_rollups(connection: Connection, deltas: Mapping[RollupKey, AggregationState]) -> None:
-    """Merge ``deltas`` into the stored rollups, creating rows that do not exist yet.
-
-    Driver SQL like :func:`insert_events`: the rows of the touched keys are read in chunks by primary
-    key (locked on PostgreSQL), merged in Python, and written back with one multi-row upsert per chunk.
-    """
-    mark, instant = _placeholders(connection)
-    lock = " FOR UPDATE" if connection.dialect.name == "postgresql" else ""
-    keys = list(deltas)
-    for start in range(0, len(keys), _INSERT_CHUNK):
-        chunk = keys[start : start + _INSERT_CHUNK]
-        current = _stored_states(connection, chunk, mark, instant, lock)
-        values: list[Any] = []
-        for key in chunk:
-            previous = current.get(key)
-            state = deltas[key] if previous is None else merge(previous, deltas[key])
-            values += (
-                key.customer_id,
-                key.metric_id,
-                key.group_values,
-                instant(key.bucket_start),
-                json.dumps(state_to_doc(state), separators=(",", ":")),
-            )
-        upserts = ", ".join([f"({mark}, {mark}, {mark}, {mark}, {mark})"] * len(chunk))
-        connection.exec_driver_sql(
-            f"INSERT INTO usage_rollup (customer_id, metric_id, group_values, bucket_start, state) VALUES {upserts} "
-            "ON CONFLICT (customer_id, metric_id, group_values, bucket_start) DO UPDATE SET state = excluded.state",
-            tuple(values),
-        )
-
-
-def load_rollups(
-    connection: Connection, customer_ids: Sequence[str], start: datetime, end: datetime
-) -> list[tuple[RollupKey, AggregationState]]:
-    """Every rollup of these customers with a bucket in ``[start, end)``."""
-    query = select(ROLLUPS).where(
-        and_(
-            ROLLUPS.c.customer_id.in_(list(customer_ids)),
-            ROLLUPS.c.bucket_start >= start,
-            ROLLUPS.c.bucket_start < end,
-        )
-    )
-    return [
-        (RollupKey(r.customer_id, r.metric_id, r.group_values, r.bucket_start), state_from_doc(r.state))
-        for r in connection.execute(query)
-    ]
-
-
 def _gathered(dialect: str, aggregation: Aggregation) -> str:
     """What the database gathers of a (metric, group, window)'s states: the sum's texts, the count, or the states."""
     if aggregation is Aggregation.SUM:
@@ -232,39 +117,161 @@ def _state(aggregation: Aggregation, gathered: Any) -> AggregationState:
     return reduce(merge, map(state_from_doc, json.loads(f"[{gathered}]")))
 
 
-def window_states(
-    connection: Connection, customer_id: str, metrics: Sequence[BillableMetric], windows: Sequence[Period]
-) -> dict[str, WindowedAggregation]:
-    """One customer's usage per metric, window and group, from its hourly rollups: what
-    :func:`~portal.domain.metrics.aggregate_buckets` gives, with the grouping done by the database.
+class SqlEventStore:
+    """The event store in the portal's own database (SQLite or PostgreSQL), on one connection, inside the
+    caller's transaction: :class:`~portal.db.event_store.EventStore` in SQL."""
 
-    The database gathers each (metric, group, window): it adds counts, and lists the sums' decimal texts
-    (added here, exactly) or the other states (merged here); one query per kind of aggregation.
-    """
-    spans = check_windows(windows)
-    mark, instant = _placeholders(connection)
-    window = " ".join(f"WHEN bucket_start < {mark} THEN {n}" for n in range(len(spans) - 1))
-    window = f"CASE {window} ELSE {len(spans) - 1} END" if window else "0"
-    states: dict[str, dict[tuple[int, GroupValues], AggregationState]] = {m.id: {} for m in metrics}
-    by_kind: dict[Aggregation, list[str]] = {}
-    for metric in metrics:
-        by_kind.setdefault(metric.aggregation, []).append(metric.id)
-    for kind, ids in by_kind.items():
-        rows = connection.exec_driver_sql(
-            f"SELECT metric_id, group_values, {window} AS w, {_gathered(connection.dialect.name, kind)} "
-            f"FROM usage_rollup WHERE customer_id = {mark} AND metric_id IN ({', '.join([mark] * len(ids))}) "
-            f"AND bucket_start >= {mark} AND bucket_start < {mark} GROUP BY metric_id, group_values, w",
-            (
-                *(instant(p.end) for p in spans[:-1]),
-                customer_id,
-                *ids,
-                instant(spans[0].start),
-                instant(spans[-1].end),
-            ),
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def insert_events(self, events: Sequence[UsageEvent], received_at: datetime) -> set[str]:
+        """Insert raw events received at ``received_at``; returns the transaction ids that were new.
+
+        The others were already stored (a duplicate, or a race another writer won).
+
+        This is the hottest statement of the portal, so it is driver SQL with values prepared once
+        (multi-row ``VALUES`` with ``ON CONFLICT DO NOTHING RETURNING``) instead of SQLAlchemy's
+        per-value type processing.
+        """
+        connection = self.connection
+        mark, instant = _placeholders(connection)
+        received = instant(received_at)
+        dumps = json.JSONEncoder(separators=(",", ":")).encode
+        new: set[str] = set()
+        for start in range(0, len(events), _INSERT_CHUNK):
+            chunk = events[start : start + _INSERT_CHUNK]
+            values = ", ".join([f"({mark}, {mark}, {mark}, {mark}, {mark}, {mark})"] * len(chunk))
+            params: list[Any] = []
+            for event in chunk:
+                params += (
+                    event.transaction_id,
+                    event.customer_id,
+                    event.event_type,
+                    instant(event.timestamp),
+                    dumps(event.properties),
+                    received,
+                )
+            result = connection.exec_driver_sql(
+                f"INSERT INTO usage_event ({_EVENT_COLUMNS}) VALUES {values} "
+                "ON CONFLICT (transaction_id) DO NOTHING RETURNING transaction_id",
+                tuple(params),
+            )
+            new.update(row[0] for row in result)
+        return new
+
+    def received_before(self, transaction_ids: Iterable[str], cutoff: datetime) -> set[str]:
+        """Of these stored transaction ids, those first received before ``cutoff`` (outside the dedupe window)."""
+        connection = self.connection
+        ids = list(transaction_ids)
+        if not ids:
+            return set()
+        query = select(EVENTS.c.transaction_id).where(EVENTS.c.transaction_id.in_(ids), EVENTS.c.received_at < cutoff)
+        return {row[0] for row in connection.execute(query)}
+
+    def forget_events(self, transaction_ids: Iterable[str]) -> None:
+        """Delete stored events (used when a transaction id is reused after the dedupe window)."""
+        connection = self.connection
+        ids = list(transaction_ids)
+        if ids:
+            connection.execute(delete(EVENTS).where(EVENTS.c.transaction_id.in_(ids)))
+
+    def latest_events(self, event_type: str, since: datetime, limit: int) -> list[UsageEvent]:
+        """The newest stored events of ``event_type`` with a timestamp at or after ``since`` (at most ``limit``),
+        newest first."""
+        query = (
+            select(EVENTS)
+            .where(EVENTS.c.event_type == event_type, EVENTS.c.timestamp >= since)
+            .order_by(EVENTS.c.timestamp.desc())
+            .limit(limit)
         )
-        for metric_id, group_values, w, gathered in rows.fetchall():
-            states[metric_id][(int(w), tuple(json.loads(group_values)))] = _state(kind, gathered)
-    return {
-        m.id: WindowedAggregation(m.id, m.aggregation, m.group_keys, spans, MappingProxyType(states[m.id]))
-        for m in metrics
-    }
+        return [
+            UsageEvent(r.transaction_id, r.customer_id, r.event_type, r.timestamp, r.properties)
+            for r in self.connection.execute(query)
+        ]
+
+    def merge_rollups(self, deltas: Mapping[RollupKey, AggregationState]) -> None:
+        """Merge ``deltas`` into the stored rollups, creating rows that do not exist yet.
+
+        Driver SQL like :meth:`insert_events`: the rows of the touched keys are read in chunks by primary
+        key (locked on PostgreSQL), merged in Python, and written back with one multi-row upsert per chunk.
+        """
+        connection = self.connection
+        mark, instant = _placeholders(connection)
+        lock = " FOR UPDATE" if connection.dialect.name == "postgresql" else ""
+        keys = list(deltas)
+        for start in range(0, len(keys), _INSERT_CHUNK):
+            chunk = keys[start : start + _INSERT_CHUNK]
+            current = _stored_states(connection, chunk, mark, instant, lock)
+            values: list[Any] = []
+            for key in chunk:
+                previous = current.get(key)
+                state = deltas[key] if previous is None else merge(previous, deltas[key])
+                values += (
+                    key.customer_id,
+                    key.metric_id,
+                    key.group_values,
+                    instant(key.bucket_start),
+                    json.dumps(state_to_doc(state), separators=(",", ":")),
+                )
+            upserts = ", ".join([f"({mark}, {mark}, {mark}, {mark}, {mark})"] * len(chunk))
+            connection.exec_driver_sql(
+                "INSERT INTO usage_rollup (customer_id, metric_id, group_values, bucket_start, state) "
+                f"VALUES {upserts} ON CONFLICT (customer_id, metric_id, group_values, bucket_start) "
+                "DO UPDATE SET state = excluded.state",
+                tuple(values),
+            )
+
+    def load_rollups(
+        self, customer_ids: Sequence[str], start: datetime, end: datetime
+    ) -> list[tuple[RollupKey, AggregationState]]:
+        """Every rollup of these customers with a bucket in ``[start, end)``."""
+        connection = self.connection
+        query = select(ROLLUPS).where(
+            and_(
+                ROLLUPS.c.customer_id.in_(list(customer_ids)),
+                ROLLUPS.c.bucket_start >= start,
+                ROLLUPS.c.bucket_start < end,
+            )
+        )
+        return [
+            (RollupKey(r.customer_id, r.metric_id, r.group_values, r.bucket_start), state_from_doc(r.state))
+            for r in connection.execute(query)
+        ]
+
+    def window_states(
+        self, customer_id: str, metrics: Sequence[BillableMetric], windows: Sequence[Period]
+    ) -> dict[str, WindowedAggregation]:
+        """One customer's usage per metric, window and group, from its hourly rollups: what
+        :func:`~portal.domain.metrics.aggregate_buckets` gives, with the grouping done by the database.
+
+        The database gathers each (metric, group, window): it adds counts, and lists the sums' decimal texts
+        (added here, exactly) or the other states (merged here); one query per kind of aggregation.
+        """
+        connection = self.connection
+        spans = check_windows(windows)
+        mark, instant = _placeholders(connection)
+        window = " ".join(f"WHEN bucket_start < {mark} THEN {n}" for n in range(len(spans) - 1))
+        window = f"CASE {window} ELSE {len(spans) - 1} END" if window else "0"
+        states: dict[str, dict[tuple[int, GroupValues], AggregationState]] = {m.id: {} for m in metrics}
+        by_kind: dict[Aggregation, list[str]] = {}
+        for metric in metrics:
+            by_kind.setdefault(metric.aggregation, []).append(metric.id)
+        for kind, ids in by_kind.items():
+            rows = connection.exec_driver_sql(
+                f"SELECT metric_id, group_values, {window} AS w, {_gathered(connection.dialect.name, kind)} "
+                f"FROM usage_rollup WHERE customer_id = {mark} AND metric_id IN ({', '.join([mark] * len(ids))}) "
+                f"AND bucket_start >= {mark} AND bucket_start < {mark} GROUP BY metric_id, group_values, w",
+                (
+                    *(instant(p.end) for p in spans[:-1]),
+                    customer_id,
+                    *ids,
+                    instant(spans[0].start),
+                    instant(spans[-1].end),
+                ),
+            )
+            for metric_id, group_values, w, gathered in rows.fetchall():
+                states[metric_id][(int(w), tuple(json.loads(group_values)))] = _state(kind, gathered)
+        return {
+            m.id: WindowedAggregation(m.id, m.aggregation, m.group_keys, spans, MappingProxyType(states[m.id]))
+            for m in metrics
+        }

@@ -40,6 +40,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, delete, func, select
 
 from portal.auth.mail import Message, mailer
+from portal.db.event_store import event_store
 from portal.db.loaders import Catalog
 from portal.db.models import (
     AlertRuleRow,
@@ -53,7 +54,6 @@ from portal.db.models import (
 from portal.db.repositories import metric_from_row
 from portal.db.session import get_engine
 from portal.db.uow import UnitOfWork
-from portal.db.usage_store import load_rollups
 from portal.domain.errors import DomainError
 from portal.domain.invoicing import balances as rated_balances
 from portal.domain.metrics import AggregationState, UsageEvent, merge, quantity
@@ -445,7 +445,7 @@ def _usage(session: Session, customer_id: str, rule: AlertRuleRow, period: Perio
     if rule.group_key is not None and position is None:
         return None
     total: AggregationState | None = None
-    for key, state in load_rollups(session.connection(), [customer_id], period.start, period.end):
+    for key, state in event_store(session.connection()).load_rollups([customer_id], period.start, period.end):
         if key.metric_id != metric.id:
             continue
         if position is not None and json.loads(key.group_values)[position] != rule.group_value:

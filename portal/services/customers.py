@@ -15,10 +15,10 @@ from typing import Protocol
 
 from sqlmodel import Session, col, select
 
+from portal.db.event_store import event_store
 from portal.db.models import BillableMetricRow, Contract, Customer, GrantRow, IngestAlias
 from portal.db.repositories import metric_from_row
 from portal.db.uow import UnitOfWork
-from portal.db.usage_store import load_rollups
 from portal.domain.metrics import AggregationState, merge, quantity
 from portal.domain.money import currency
 from portal.domain.periods import ensure_utc
@@ -230,7 +230,7 @@ def usage_series(
         if group_by is not None and group_by not in metric.group_keys:
             keys = ", ".join(metric.group_keys) or "none"
             raise InvalidInput(f"Metric {metric.name!r} cannot be grouped by {group_by!r}; its group keys: {keys}.")
-        rollups = load_rollups(uow.session.connection(), [customer_id], start, end)
+        rollups = event_store(uow.session.connection()).load_rollups([customer_id], start, end)
     position = metric.group_keys.index(group_by) if group_by is not None else None
     origin = start.replace(minute=0, second=0, microsecond=0)
     if granularity == "day":

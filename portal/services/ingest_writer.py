@@ -36,10 +36,10 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from portal.config import get_settings
+from portal.db.event_store import RollupKey, event_store
 from portal.db.models import utcnow
 from portal.db.repositories import active_metrics
 from portal.db.session import engine_for
-from portal.db.usage_store import RollupKey, forget_events, insert_events, merge_rollups, received_before
 from portal.domain.metrics import AggregationState, BillableMetric, UsageEvent, fold_events
 
 DEDUPE_WINDOW = timedelta(days=34)
@@ -117,13 +117,14 @@ class Committer:
         engine = self._engine()
         metrics = self._current_metrics(engine)
         with engine.begin() as connection:
-            new = insert_events(connection, list(first.values()), now)
-            stale = received_before(connection, first.keys() - new, now - DEDUPE_WINDOW)
+            store = event_store(connection)
+            new = store.insert_events(list(first.values()), now)
+            stale = store.received_before(first.keys() - new, now - DEDUPE_WINDOW)
             if stale:
-                forget_events(connection, stale)
-                new |= insert_events(connection, [first[t] for t in stale], now)
+                store.forget_events(stale)
+                new |= store.insert_events([first[t] for t in stale], now)
             deltas, warnings = fold_into_rollups(metrics, [first[t] for t in new])
-            merge_rollups(connection, deltas)
+            store.merge_rollups(deltas)
         return [
             {e.transaction_id: _stored(e.transaction_id in new and owner[e.transaction_id] == number,
                                        warnings.get(e.transaction_id)) for e in batch}

@@ -18,12 +18,12 @@ from typing import Any
 from sqlmodel import col, select
 
 from portal.db.codecs import filter_from_doc
+from portal.db.event_store import event_store
 from portal.db.models import BillableMetricRow, utcnow
-from portal.db.models import UsageEvent as UsageEventRow
 from portal.db.repositories import metric_from_row
 from portal.db.uow import UnitOfWork
 from portal.domain.errors import DomainError
-from portal.domain.metrics import Aggregation, BillableMetric, UsageEvent, aggregate, quantity
+from portal.domain.metrics import Aggregation, BillableMetric, aggregate, quantity
 from portal.domain.periods import Period
 from portal.services.audit import record, require_staff
 from portal.services.billing import plain_number
@@ -109,13 +109,7 @@ def preview(actor: Actor, definition: Mapping[str, Any], now: datetime | None = 
     now = now or utcnow()
     since = now - timedelta(days=PREVIEW_DAYS)
     with UnitOfWork() as uow:
-        rows = uow.session.exec(
-            select(UsageEventRow)
-            .where(UsageEventRow.event_type == metric.event_type, UsageEventRow.timestamp >= since)
-            .order_by(col(UsageEventRow.timestamp).desc())
-            .limit(PREVIEW_EVENTS)
-        ).all()
-        events = [UsageEvent(r.transaction_id, r.customer_id, r.event_type, r.timestamp, r.properties) for r in rows]
+        events = event_store(uow.session.connection()).latest_events(metric.event_type, since, PREVIEW_EVENTS)
     window = Period(since.replace(minute=0, second=0, microsecond=0), now + timedelta(hours=1))
     seen = [e for e in events if window.start <= e.timestamp < window.end]
     result = aggregate(metric, seen, [window])

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from portal.db.event_store import event_store
 from portal.db.models import utcnow
 from portal.db.uow import UnitOfWork
-from portal.db.usage_store import load_rollups
 from portal.domain.metrics import UsageEvent, quantity
 from portal.services.ingest_writer import Committer, ProcessWriter, ThreadWriter, WriterStopped, process_writer, writer
 from tests.support.database import use_database
@@ -72,7 +72,9 @@ def test_one_commit_touching_thousands_of_rollups_stores_them_all(database: str,
     ]
     committer.commit([again])
     with UnitOfWork() as uow:
-        rollups = load_rollups(uow.session.connection(), [setup.customer_id], start, start + timedelta(hours=60))
+        rollups = event_store(uow.session.connection()).load_rollups(
+            [setup.customer_id], start, start + timedelta(hours=60)
+        )
     tokens = [state for key, state in rollups if key.metric_id == setup.tokens_metric_id]
     # 60 hours × 50 users: 3,000 rollups of the token sum, each merged twice (2 + 2 tokens).
     assert len(tokens) == 3000

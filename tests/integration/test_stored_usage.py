@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
+from portal.db.event_store import event_store
 from portal.db.loaders import StoredUsage
 from portal.db.models import BillableMetricRow, Customer, utcnow
 from portal.db.repositories import metric_from_row
 from portal.db.uow import UnitOfWork
-from portal.db.usage_store import load_rollups
 from portal.domain.metrics import AggregationState, BucketedUsage, GroupValues, UsageEvent
 from portal.domain.periods import Period
 from portal.services.ingest_writer import Committer
@@ -75,7 +75,7 @@ def test_the_database_groups_what_the_rollups_add_up_to(
     with UnitOfWork() as uow:
         connection = uow.session.connection()
         by_metric: dict[str, dict[tuple[datetime, GroupValues], AggregationState]] = {}
-        for key, state in load_rollups(connection, [customer_id], span.start, span.end):
+        for key, state in event_store(connection).load_rollups([customer_id], span.start, span.end):
             group = tuple(json.loads(key.group_values))
             by_metric.setdefault(key.metric_id, {})[(key.bucket_start, group)] = state
         expected = BucketedUsage(by_metric).aggregate(metrics, windows)
