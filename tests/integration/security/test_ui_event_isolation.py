@@ -440,3 +440,21 @@ def test_staff_pages_opened_by_customers_with_ids_in_the_address_show_nothing(wo
     staff = tab(world.sessions["staff"], f"/staff/customers/{world.acme}")
     fire(staff, CustomerDetailState.load)
     assert substate(staff, CustomerDetailState).access == OK, "staff do see the page, so the refusals mean something"
+
+
+def test_a_browser_cannot_set_a_state_var_that_has_no_setter_of_its_own() -> None:
+    """The cases above rely on ids reaching a page's state only through its handlers (``ask_delete`` keeps the id it
+    was given, ``open_budget`` only one of the page's own rows): Reflex's generic ``setvar`` event must not set other
+    vars (the ``state_auto_setters`` config stays off)."""
+    root = tab(None)
+    settable = []
+    for cls in portal_states():
+        for name in cls.base_vars:
+            if name.startswith("_") or f"set_{name}" in cls.event_handlers:
+                continue
+            try:
+                fire(root, cls.setvar, name, "whe_another_customers")
+            except AttributeError:
+                continue
+            settable.append(f"{cls.__name__}.{name}")
+    assert not settable, f"vars a browser can set directly: {settable}"
