@@ -5,8 +5,8 @@ refused and changes nothing.
 The handlers run in the test process with a tab's websocket headers (see :mod:`tests.support.ui_state`). Each
 handler that takes arguments is listed once: in :data:`ATTACKS` (fired with foreign ids), in :data:`NOT_AN_ID`
 (its argument names nothing of a tenant's: a form field, a dialog's open state, a sort column), or in
-:data:`SERVICE_LEVEL` (a background event, which needs the running app; the service it calls is tested with the
-foreign id instead). A new handler that takes arguments fails
+:data:`SERVICE_LEVEL` (a background event, which needs the running app, or a card setup, which needs the Stripe fake:
+the service it calls is tested with the foreign id instead). A new handler that takes arguments fails
 :func:`test_every_handler_that_takes_browser_input_is_covered` until it is listed.
 """
 
@@ -299,11 +299,7 @@ NOT_AN_ID: dict[str, str] = {
     "ResetPasswordState.submit": "a one-time token and a new password (test_local_accounts.py)",
     "CheckoutState.buy": "buys a plan for a new customer of the signed-in user's own (no existing id)",
     "CheckoutState.card_ready": "the card form's setup result for the user's own checkout",
-    "CheckoutState.card_confirmed": "a card setup Stripe confirmed, checked with Stripe to be this checkout's "
-    "(test_cards.py)",
     "CardState.mounted": "the card form's setup result for the admin's own customer",
-    "CardState.confirmed": "a card setup, checked with Stripe to be started for the admin's own customer "
-    "(test_cards.py)",
     "CustomerDetailState.void": "the form holds a reason; the invoice is the one open_void kept (attacked there)",
     "EnterpriseState.save_budget": "the form holds an amount; the department is the one open_budget kept (attacked "
     "there)",
@@ -320,8 +316,12 @@ SERVICE_LEVEL: dict[str, str] = {
     "PayAgainState.pay_again": "test_background_payments_refuse_another_customers_ids (billing.pay_again)",
     "CreditsState.pay_again": "test_background_payments_refuse_another_customers_ids (credit_purchases.pay_again; "
     "the handler passes the admin's own customer)",
+    "CardState.confirmed": "test_cards.py::test_a_card_form_of_another_customer_is_refused (a card setup is checked "
+    "with Stripe to have been started for the admin's own customer)",
+    "CheckoutState.card_confirmed": "test_cards.py::test_a_checkout_card_form_is_the_buyers_own",
 }
-"""Background handlers (they need the running app's state manager): the service they call is tested instead."""
+"""Handlers tested through the service they call: background events (they need the running app's state manager),
+and card setups (they need the Stripe fake, which tests/integration/test_cards.py runs)."""
 
 
 def test_every_handler_that_takes_browser_input_is_covered() -> None:
