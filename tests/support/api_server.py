@@ -27,10 +27,11 @@ from tests.support.stripe import PROJECT_ROOT
 
 @dataclass(frozen=True)
 class ApiServer:
-    """A running API server: its base URL and the file its output goes to."""
+    """A running API server: its base URL, the file its output goes to, and its PID (to kill it mid-request)."""
 
     url: str
     log_path: Path
+    pid: int
 
     def log_tail(self, size: int = 4000) -> str:
         """The end of the server's output (tracebacks of failed requests land here)."""
@@ -71,6 +72,6 @@ def running_api(
             url = f"http://127.0.0.1:{port}"
             try:
                 _wait_healthy(url, process, log_path, timeout)
-                yield ApiServer(url, log_path)
+                yield ApiServer(url, log_path, process.pid)
             finally:
                 stop(process, signal.SIGTERM, 10)
