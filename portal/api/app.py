@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 
 from portal.api import auth, billing, catalog, customers, health, ingest, staff, stripe_webhooks
+from portal.api.body_limit import BodyLimit
 from portal.api.request_checks import refuse_unstorable_text, unreadable_body, validation_detail
 from portal.domain.errors import DomainError
 from portal.services.errors import Forbidden, InvalidInput, NotFound, NotSignedIn, ServiceError, TooLarge
@@ -40,8 +41,11 @@ def _invalid_request(_request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
-    """FastAPI's vague 400 for a body it cannot parse becomes a 422 saying why; other HTTP errors stay as they are."""
+    """FastAPI's vague 400 for a body it cannot read becomes a 413 (too large) or a 422 saying why; other HTTP errors
+    stay as they are."""
     assert isinstance(exc, HTTPException)
+    if isinstance(exc.__cause__, TooLarge):
+        return _refused(request, exc.__cause__)
     detail = unreadable_body(exc.__cause__) if exc.status_code == 400 else None
     if detail is not None:
         return JSONResponse({"detail": detail}, status_code=422)
@@ -66,6 +70,7 @@ def create_api() -> FastAPI:
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
+    api.add_middleware(BodyLimit)
     api.add_exception_handler(RequestValidationError, _invalid_request)
     api.add_exception_handler(HTTPException, _http_error)
     api.add_exception_handler(ServiceError, _refused)

@@ -31,5 +31,6 @@ ERRORS: dict[int | str, dict[str, object]] = {
     401: {"model": Problem, "description": "missing, wrong or revoked API key"},
     403: {"model": Problem, "description": "the key lacks the scope, or belongs to another customer"},
     404: {"model": Problem, "description": "no such object (or not visible to this key)"},
+    413: {"model": Problem, "description": "the request body is larger than 1 MiB"},
     422: {"model": Problem, "description": "a field is wrong; detail names it"},
 }

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from portal.api.body_limit import MIB, too_large
 from portal.api.deps import ERRORS, Principal, Problem
 from portal.api.request_checks import unreadable_body
 from portal.services import alerts, credit_purchases, enterprise_alerts
@@ -20,7 +21,6 @@ from portal.services.errors import InvalidInput, TooLarge
 from portal.services.ingest_writer import WriterStopped, writer
 
 router = APIRouter(prefix="/api/v1", tags=["usage"])
-MIB = 1024 * 1024
 MAX_BODY_BYTES = 5 * MIB
 """The largest body accepted, before and after gzip decompression (100 events fit many times over)."""
 
@@ -55,8 +55,7 @@ class IngestResponse(BaseModel):
 
 
 def _too_large(what: str) -> TooLarge:
-    limit = f"the {MAX_BODY_BYTES // MIB} MiB limit"
-    return TooLarge(f"{what} is larger than {limit}: send fewer or smaller events per request.")
+    return TooLarge(f"{too_large(what, MAX_BODY_BYTES)} Send fewer or smaller events per request.")
 
 
 async def read_body(request: Request) -> bytes:

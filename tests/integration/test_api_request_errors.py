@@ -3,6 +3,7 @@ refused with a 422 whose ``detail`` is one string naming the field, as the OpenA
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from portal.api.app import create_api
+from portal.api.body_limit import MAX_BODY_BYTES
 from portal.services.api_keys import create_api_key
 from portal.services.demo import seed_demo
 from portal.services.identity import operator_identity
@@ -93,3 +95,17 @@ def test_entitlements_document_the_errors_they_give(client: TestClient) -> None:
     missing = client.get("/api/v1/customers/cus_missing/entitlements")
     assert missing.status_code == 404
     assert isinstance(missing.json()["detail"], str)
+
+
+def test_a_body_over_1_mib_is_refused_with_413_naming_the_limit(client: TestClient) -> None:
+    body = json.dumps({"name": "Big", "ingest_aliases": ["a" * 100] * 11_000}).encode()
+    assert len(body) > MAX_BODY_BYTES
+    headers = {"Content-Type": "application/json"}
+    declared = client.post("/api/v1/customers", content=body, headers=headers)
+    streamed = client.post("/api/v1/customers", content=iter([body[:1000], body[1000:]]), headers=headers)
+    for response in (declared, streamed):
+        assert response.status_code == 413
+        assert response.json()["detail"] == "The request body is larger than the 1 MiB limit."
+    assert "Big" not in [c["name"] for c in client.get("/api/v1/customers").json()]
+    openapi = client.get("/api/openapi.json").json()
+    assert "413" in openapi["paths"]["/api/v1/customers"]["post"]["responses"]
