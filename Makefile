@@ -14,7 +14,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1s
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: run test install system-test-deps lint typecheck lock test-fast test-e2e clean
+.PHONY: run test install system-test-deps lint typecheck lock test-fast test-e2e test-faults clean
 
 ## run: install what is missing, migrate and seed the SQLite database, serve the portal on :3000
 run: install
@@ -22,15 +22,19 @@ run: install
 
 ## test: install what the tests need (Chromium, PostgreSQL) and run the whole suite
 test: install system-test-deps $(DEV_IDP)
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest --ignore=tests/faults $(PYTEST_ARGS)
 
 ## test-fast: unit and integration tiers only (no browser)
 test-fast: install $(DEV_IDP)
-	$(VENV)/bin/pytest -m "not e2e" $(PYTEST_ARGS)
+	$(VENV)/bin/pytest --ignore=tests/faults -m "not e2e" $(PYTEST_ARGS)
 
 ## test-e2e: the end-to-end tier alone (Chromium)
 test-e2e: install system-test-deps $(DEV_IDP)
 	$(VENV)/bin/pytest -m e2e $(PYTEST_ARGS)
+
+## test-faults: the fault tier alone (about two minutes; not in make test): processes killed, PostgreSQL restarted
+test-faults: install system-test-deps
+	$(VENV)/bin/pytest -m faults tests/faults $(PYTEST_ARGS)
 
 install: $(STAMP) $(BUN)
 

@@ -104,6 +104,12 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("STRIPE_API_BASE", "PORTAL_STRIPE_API_BASE"),
         description="Another Stripe API address, for tests only: a loopback address, with an sk_test_ key.",
     )
+    stripe_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        validation_alias=AliasChoices("STRIPE_TIMEOUT_SECONDS", "PORTAL_STRIPE_TIMEOUT_SECONDS"),
+        description="How long a request to Stripe may take; a payment that times out is tried again later.",
+    )
 
     smtp_host: str | None = Field(
         default=None,

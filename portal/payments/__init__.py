@@ -13,5 +13,5 @@ def configured_gateway() -> PaymentGateway:
     if settings.stripe_secret_key:
         from portal.payments.stripe_gateway import StripeGateway
 
-        return StripeGateway(settings.stripe_secret_key, settings.stripe_api_base)
+        return StripeGateway(settings.stripe_secret_key, settings.stripe_api_base, settings.stripe_timeout_seconds)
     return OfflineGateway()

@@ -6,6 +6,10 @@ with ours before it is paid (:meth:`StripeGateway.prepare` then :meth:`StripeGat
 crash at any step never charges twice: a retry finds the recorded Stripe invoice and pays it only if it is not
 paid already (an open invoice, or one marked uncollectible, which Stripe still lets be paid).
 
+A request Stripe does not answer within ``STRIPE_TIMEOUT_SECONDS`` is given up: the attempt's outcome is unknown
+(:class:`PaymentProviderError` says Stripe did not answer in time), and the billing job's retry settles the same
+recorded Stripe invoice, which charges it only if the late request did not.
+
 Webhooks: :func:`verify_event` checks a delivery's signature; what an event names is then re-fetched
 (:meth:`StripeGateway.invoice_state`, :meth:`StripeGateway.payment_method_owner`, :meth:`StripeGateway.default_card`).
 """
@@ -32,6 +36,8 @@ from portal.payments.gateway import (
 
 NO_CARD = "No card on file: add a card, then pay the invoice again."
 DECLINED = "Your card was declined: use another card or ask your bank, then pay the invoice again."
+DEFAULT_TIMEOUT_SECONDS = 30.0
+"""How long a request to Stripe may take before it is given up (``STRIPE_TIMEOUT_SECONDS``; the SDK's own is 80)."""
 WEBHOOK_TOLERANCE_SECONDS = 300
 """A signed webhook older than this is refused as stale (the SDK's default tolerance): a captured one cannot be
 replayed later."""
@@ -72,9 +78,23 @@ class StripeGateway:
 
     name = "stripe"
 
-    def __init__(self, secret_key: str, api_base: str | None = None) -> None:
+    def __init__(
+        self, secret_key: str, api_base: str | None = None, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+    ) -> None:
         addresses: BaseAddresses = {"api": api_base} if api_base else {}
-        self._client = stripe.StripeClient(secret_key, base_addresses=addresses)
+        self._timeout_seconds = timeout_seconds
+        client = stripe.new_default_http_client(timeout=timeout_seconds)
+        self._client = stripe.StripeClient(secret_key, base_addresses=addresses, http_client=client)
+
+    def _provider_error(self, failed: str, error: stripe.StripeError) -> PaymentProviderError:
+        """What ``failed`` ("Stripe did not ...") and why: Stripe's own words, or, when it did not answer (whether
+        it acted is then unknown), that it was too slow or could not be reached."""
+        if not isinstance(error, stripe.APIConnectionError):
+            return PaymentProviderError(f"{failed}: {error.user_message or error}")
+        if "Timeout" in type(error.__cause__).__name__:
+            seconds = f"{self._timeout_seconds:g} second{'' if self._timeout_seconds == 1 else 's'}"
+            return PaymentProviderError(f"{failed}: it did not answer within {seconds}.")
+        return PaymentProviderError(f"{failed}: it could not be reached ({type(error.__cause__).__name__}).")
 
     def ensure_customer(
         self, customer_id: str, name: str, email: str | None, existing_reference: str | None
@@ -88,7 +108,7 @@ class StripeGateway:
         try:
             customer = self._client.v1.customers.create(params, {"idempotency_key": f"{customer_id}:customer"})
         except stripe.StripeError as error:
-            raise PaymentProviderError(f"Stripe did not create the customer: {error.user_message or error}") from error
+            raise self._provider_error("Stripe did not create the customer", error) from error
         return customer.id
 
     def set_default_card(self, customer_reference: str, payment_method: str) -> str | None:
@@ -101,7 +121,7 @@ class StripeGateway:
         except stripe.CardError as error:
             return f"{error.user_message or 'The card was declined'}: try another card."
         except stripe.StripeError as error:
-            raise PaymentProviderError(f"Stripe did not save the card: {error.user_message or error}") from error
+            raise self._provider_error("Stripe did not save the card", error) from error
         return None
 
     accepts_cards = True
@@ -117,7 +137,7 @@ class StripeGateway:
         try:
             intent = self._client.v1.setup_intents.create(params)
         except stripe.StripeError as error:
-            raise PaymentProviderError(f"Stripe did not start the card form: {error.user_message or error}") from error
+            raise self._provider_error("Stripe did not start the card form", error) from error
         assert intent.client_secret is not None
         return CardSetup(intent.id, intent.client_secret)
 
@@ -126,7 +146,7 @@ class StripeGateway:
         try:
             intent = self._client.v1.setup_intents.retrieve(setup_reference)
         except stripe.StripeError as error:
-            raise PaymentProviderError(f"Stripe did not return the card form: {error.user_message or error}") from error
+            raise self._provider_error("Stripe did not return the card form", error) from error
         owner = _id_of(intent.customer)
         if (intent.metadata.to_dict() if intent.metadata else {}) != metadata or owner not in (None, provider_customer):
             raise CardRefused("This card form was not started for your account: open the card form again.")
@@ -139,7 +159,7 @@ class StripeGateway:
         try:
             card = self._client.v1.payment_methods.retrieve(method_id).card
         except stripe.StripeError as error:
-            raise PaymentProviderError(f"Stripe did not return the card: {error.user_message or error}") from error
+            raise self._provider_error("Stripe did not return the card", error) from error
         if card is None:
             raise CardRefused("Only cards can be saved: enter a card.")
         return _saved_card(method_id, card)
@@ -161,9 +181,7 @@ class StripeGateway:
         except stripe.StripeError as error:
             if _missing(error):
                 return None
-            raise PaymentProviderError(
-                f"Stripe did not return the customer's card: {error.user_message or error}"
-            ) from error
+            raise self._provider_error("Stripe did not return the customer's card", error) from error
         if method.card is None or _id_of(method.customer) != provider_customer:
             return None
         return _saved_card(method_id, method.card)
@@ -176,9 +194,7 @@ class StripeGateway:
         except stripe.StripeError as error:
             if _missing(error):
                 return None
-            raise PaymentProviderError(
-                f"Stripe did not return the payment method: {error.user_message or error}"
-            ) from error
+            raise self._provider_error("Stripe did not return the payment method", error) from error
         return _id_of(method.customer)
 
     def prepare(self, request: CollectionRequest) -> str | None:
@@ -217,7 +233,7 @@ class StripeGateway:
                     {"idempotency_key": f"{request.invoice_id}:item:{number}"},
                 )
         except stripe.StripeError as error:
-            raise PaymentProviderError(f"Stripe did not create the invoice: {error.user_message or error}") from error
+            raise self._provider_error("Stripe did not create the invoice", error) from error
         return invoice.id
 
     def settle(self, request: CollectionRequest, reference: str | None) -> CollectionResult:
@@ -239,7 +255,7 @@ class StripeGateway:
             reason = error.user_message or str(error)
             return CollectionResult(PaymentStatus.FAILED, self.name, f"{DECLINED} ({reason})", reference)
         except stripe.StripeError as error:
-            raise PaymentProviderError(f"Stripe did not settle the invoice: {error.user_message or error}") from error
+            raise self._provider_error("Stripe did not settle the invoice", error) from error
         if invoice.status == "paid":
             return CollectionResult(PaymentStatus.PAID, self.name, "Paid by card.", reference)
         return CollectionResult(
@@ -256,7 +272,7 @@ class StripeGateway:
         except stripe.StripeError as error:
             if _missing(error):
                 return None
-            raise PaymentProviderError(f"Stripe did not return the invoice: {error.user_message or error}") from error
+            raise self._provider_error("Stripe did not return the invoice", error) from error
         status = invoice.status or "draft"
         failure = ""
         if status == "open":

@@ -134,7 +134,7 @@ def receive_stripe_event(payload: bytes, signature: str | None) -> EventOutcome:
     seen = _seen(event.id)
     if seen is not None:
         return seen
-    gateway = StripeGateway(settings.stripe_secret_key, settings.stripe_api_base)
+    gateway = StripeGateway(settings.stripe_secret_key, settings.stripe_api_base, settings.stripe_timeout_seconds)
     try:
         now = _at_stripe(gateway, event)
     except PaymentProviderError as error:

@@ -15,9 +15,9 @@ from pydantic import ValidationError
 
 from portal.config import STRIPE_JS_URL, Settings
 from portal.payments import configured_gateway
-from portal.payments.gateway import PaymentGateway
+from portal.payments.gateway import PaymentGateway, PaymentProviderError
 from portal.payments.offline import NOT_CONFIGURED, OfflineGateway
-from portal.payments.stripe_gateway import DECLINED, NO_CARD, StripeGateway
+from portal.payments.stripe_gateway import DECLINED, DEFAULT_TIMEOUT_SECONDS, NO_CARD, StripeGateway
 from portal.services import billing
 from portal.services.identity import Identity
 from portal.services.purchase import purchase
@@ -30,8 +30,9 @@ from tests.support.payments import (
     stripe_charges,
     the_invoice,
 )
+from tests.support.postgres import free_port
 from tests.support.settings import settings_env
-from tests.support.stripe import stripe_settings
+from tests.support.stripe import TEST_SECRET_KEY, stripe_settings
 
 
 @dataclass
@@ -211,3 +212,20 @@ def test_without_an_api_base_cards_load_stripes_own_stripe_js(monkeypatch: pytes
     monkeypatch.setenv("STRIPE_PUBLISHABLE_KEY", "pk_live_123")
     monkeypatch.delenv("STRIPE_API_BASE", raising=False)
     assert Settings().stripe_js_url == STRIPE_JS_URL
+
+
+def test_the_stripe_timeout_is_a_positive_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STRIPE_TIMEOUT_SECONDS", raising=False)
+    assert Settings().stripe_timeout_seconds == DEFAULT_TIMEOUT_SECONDS
+    monkeypatch.setenv("STRIPE_TIMEOUT_SECONDS", "2.5")
+    assert Settings().stripe_timeout_seconds == 2.5
+    monkeypatch.setenv("STRIPE_TIMEOUT_SECONDS", "0")
+    with pytest.raises(ValidationError, match=r"STRIPE_TIMEOUT_SECONDS\n  Input should be greater than 0"):
+        Settings()
+
+
+def test_stripe_that_cannot_be_reached_is_a_provider_error_that_says_so() -> None:
+    gateway = StripeGateway(TEST_SECRET_KEY, f"http://127.0.0.1:{free_port()}", timeout_seconds=5)
+    with pytest.raises(PaymentProviderError) as refused:
+        gateway.ensure_customer("cus_x", "X", None, None)
+    assert str(refused.value) == "Stripe did not create the customer: it could not be reached (ConnectionError)."

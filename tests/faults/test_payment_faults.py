@@ -1,0 +1,141 @@
+"""Faults while an invoice is finalized and paid: the billing job killed with SIGKILL while Stripe charges, and
+Stripe answering too slowly. On SQLite and PostgreSQL, against the fake Stripe behind a proxy that holds the
+``pay`` request (:mod:`tests.support.holding_proxy`).
+
+Initech (the ``initech`` fixture) has a card on file; its first period closes at ``T0`` with an invoice of $10.00.
+Whatever happens, the invoice ends paid and Stripe charged it exactly once.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import col, select
+
+from portal.db.models import Customer, InvoiceRow
+from portal.db.uow import UnitOfWork
+from portal.domain.payment_retries import next_retry
+from portal.domain.periods import Frequency, billing_period
+from portal.jobs import run_billing_once
+from portal.services.billing import COLLECTION_LEASE
+from portal.services.period_close import close_periods, retry_payments
+from tests.integration.conftest import two_months_ago
+from tests.support.holding_proxy import HoldingProxy, holding_proxy
+from tests.support.payments import CardOnFile, stripe_charges
+from tests.support.processes import stop
+from tests.support.settings import settings_env
+from tests.support.stripe import PROJECT_ROOT, stripe_settings
+
+pytestmark = [pytest.mark.faults, pytest.mark.slow]
+
+PAY = r"/v1/invoices/[^/]+/pay"
+CLOSING_AMOUNT, SEATS_AMOUNT = 1000, 12000
+"""Initech's first period's closing invoice, and its seats billed in advance when its second period opens."""
+
+
+def _t0() -> datetime:
+    """When the billing job closes Initech's first period (its end plus the 24 hours of grace)."""
+    return billing_period(two_months_ago(), Frequency.MONTHLY, 0).end + timedelta(hours=24)
+
+
+@pytest.fixture
+def card_on_file(initech: str, fake_stripe: str) -> str:
+    """Initech's Stripe customer, with a card that pays, recorded with our customer."""
+    reference = CardOnFile(fake_stripe).ensure_customer(initech, "Initech", None, None)
+    assert reference is not None
+    with UnitOfWork() as uow:
+        customer = uow.session.get(Customer, initech)
+        assert customer is not None
+        customer.payment_customer_id = reference
+        uow.session.add(customer)
+    return reference
+
+
+@pytest.fixture
+def proxy(fake_stripe: str) -> Iterator[HoldingProxy]:
+    """The fake Stripe behind a proxy that holds what the test says."""
+    with holding_proxy(fake_stripe) as started:
+        yield started
+
+
+def _closing_invoice(customer_id: str) -> InvoiceRow:
+    with UnitOfWork() as uow:
+        [row] = uow.session.exec(
+            select(InvoiceRow).where(InvoiceRow.customer_id == customer_id, col(InvoiceRow.closes_period).is_(True))
+        ).all()
+        uow.session.expunge(row)
+    return row
+
+
+def _run_job_until_stripe_charges_then_kill(database: str, proxy: HoldingProxy, at: datetime, log: Path) -> None:
+    """Run the billing job as of ``at`` in its own process and SIGKILL it while its pay request is held (Stripe
+    has charged the card, the answer is on its way)."""
+    proxy.hold("POST", PAY, seconds=120, after_forwarding=True)
+    environment = {**os.environ, **stripe_settings(proxy.url), "REFLEX_DB_URL": database}
+    with open(log, "wb") as output:
+        job = subprocess.Popen(
+            [sys.executable, "-m", "tests.faults.billing_job", at.isoformat()],
+            cwd=PROJECT_ROOT,
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            held = proxy.holding.wait(120)
+            assert held, f"the job never asked Stripe to pay: {log.read_text(errors='replace')[-3000:]}"
+            assert job.poll() is None, "the job ended before it was killed"
+            os.kill(job.pid, signal.SIGKILL)
+            assert job.wait(10) == -signal.SIGKILL
+        finally:
+            stop(job, signal.SIGKILL, 10)
+            proxy.release()
+
+
+def test_the_billing_job_killed_while_stripe_charges_is_collected_once_after_the_lease(
+    database: str, initech: str, card_on_file: str, proxy: HoldingProxy, fake_stripe: str, tmp_path: Path
+) -> None:
+    t0 = _t0()
+    _run_job_until_stripe_charges_then_kill(database, proxy, t0, tmp_path / "job.log")
+    killed = _closing_invoice(initech)
+    assert (killed.status, killed.next_payment_at) == ("finalized", t0 + COLLECTION_LEASE), "our database never knew"
+    charges = stripe_charges(fake_stripe)
+    assert charges(card_on_file) == [(CLOSING_AMOUNT, "succeeded")]
+    with settings_env(stripe_settings(fake_stripe)):
+        before = run_billing_once(t0 + COLLECTION_LEASE - timedelta(seconds=1))
+        assert before is not None
+        assert before.retried == (), "the invoice is left alone while the killed attempt's lease runs"
+        after = run_billing_once(t0 + COLLECTION_LEASE)
+    assert after is not None
+    assert [(invoice.id, invoice.status) for invoice in after.retried] == [(killed.id, "paid")]
+    assert _closing_invoice(initech).status == "paid"
+    assert sorted(charges(card_on_file)) == [(CLOSING_AMOUNT, "succeeded"), (SEATS_AMOUNT, "succeeded")]
+
+
+@pytest.mark.parametrize("forward", [True, False], ids=["answered_after_the_timeout", "lost"])
+def test_a_payment_provider_too_slow_fails_the_attempt_and_a_later_retry_charges_once(
+    initech: str, card_on_file: str, proxy: HoldingProxy, fake_stripe: str, forward: bool
+) -> None:
+    t0 = _t0()
+    proxy.hold("POST", PAY, seconds=5, forward=forward)
+    with settings_env({**stripe_settings(proxy.url), "STRIPE_TIMEOUT_SECONDS": "1"}):
+        [invoice] = close_periods(t0).closed
+    proxy.release()
+    proxy.wait_idle()  # a request that was answered late has reached Stripe by now
+    assert invoice.status == "finalized", "the invoice is not paid, and nothing is known to have failed"
+    assert invoice.payment_note == (
+        "The payment could not be completed: Stripe did not settle the invoice: it did not answer within 1 second."
+    )
+    retry_at = next_retry(t0, t0)
+    assert retry_at is not None
+    assert _closing_invoice(initech).next_payment_at == retry_at
+    with settings_env(stripe_settings(fake_stripe)):
+        [retried] = retry_payments(retry_at).retried
+    assert (retried.id, retried.status) == (invoice.id, "paid")
+    assert stripe_charges(fake_stripe)(card_on_file) == [(CLOSING_AMOUNT, "succeeded")]
