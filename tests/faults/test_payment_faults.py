@@ -1,6 +1,6 @@
-"""Faults while an invoice is finalized and paid: the billing job killed with SIGKILL while Stripe charges, and
-Stripe answering too slowly. On SQLite and PostgreSQL, against the fake Stripe behind a proxy that holds the
-``pay`` request (:mod:`tests.support.holding_proxy`).
+"""Faults while an invoice is finalized and paid: the billing job killed with SIGKILL while it talks to Stripe
+(creating, finalizing, paying the Stripe invoice), and Stripe answering too slowly. On SQLite and PostgreSQL,
+against the fake Stripe behind a proxy that holds the request the test names (:mod:`tests.support.holding_proxy`).
 
 Initech (the ``initech`` fixture) has a card on file; its first period closes at ``T0`` with an invoice of $10.00.
 Whatever happens, the invoice ends paid and Stripe charged it exactly once.
@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+import stripe
 from sqlmodel import col, select
 
 from portal.db.models import Customer, InvoiceRow
@@ -31,11 +32,14 @@ from tests.support.holding_proxy import HoldingProxy, holding_proxy
 from tests.support.payments import CardOnFile, stripe_charges
 from tests.support.processes import stop
 from tests.support.settings import settings_env
-from tests.support.stripe import PROJECT_ROOT, stripe_settings
+from tests.support.stripe import PROJECT_ROOT, TEST_SECRET_KEY, stripe_settings
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
 PAY = r"/v1/invoices/[^/]+/pay"
+STEPS = {"create": r"/v1/invoices", "finalize": r"/v1/invoices/[^/]+/finalize", "pay": PAY}
+"""The requests to Stripe the job is killed during (the answer held): creating the Stripe invoice (its id is not
+recorded with ours yet), finalizing it (not charged yet), paying it (charged)."""
 CLOSING_AMOUNT, SEATS_AMOUNT = 1000, 12000
 """Initech's first period's closing invoice, and its seats billed in advance when its second period opens."""
 
@@ -65,6 +69,12 @@ def proxy(fake_stripe: str) -> Iterator[HoldingProxy]:
         yield started
 
 
+def _stripe_invoices(api_base: str, customer: str) -> list[str]:
+    """The ids of the Stripe invoices of ``customer``."""
+    client = stripe.StripeClient(TEST_SECRET_KEY, base_addresses={"api": api_base})
+    return [invoice.id for invoice in client.v1.invoices.list({"customer": customer, "limit": 100}).data if invoice.id]
+
+
 def _closing_invoice(customer_id: str) -> InvoiceRow:
     with UnitOfWork() as uow:
         [row] = uow.session.exec(
@@ -74,10 +84,12 @@ def _closing_invoice(customer_id: str) -> InvoiceRow:
     return row
 
 
-def _run_job_until_stripe_charges_then_kill(database: str, proxy: HoldingProxy, at: datetime, log: Path) -> None:
-    """Run the billing job as of ``at`` in its own process and SIGKILL it while its pay request is held (Stripe
-    has charged the card, the answer is on its way)."""
-    proxy.hold("POST", PAY, seconds=120, after_forwarding=True)
+def _run_job_and_kill_it_while_stripe_answers(
+    database: str, proxy: HoldingProxy, step: str, at: datetime, log: Path
+) -> None:
+    """Run the billing job as of ``at`` in its own process and SIGKILL it while the answer to its request to Stripe
+    ``step`` is held (Stripe has done what was asked, the job has not heard)."""
+    proxy.hold("POST", STEPS[step], seconds=120, after_forwarding=True)
     environment = {**os.environ, **stripe_settings(proxy.url), "REFLEX_DB_URL": database}
     with open(log, "wb") as output:
         job = subprocess.Popen(
@@ -89,7 +101,7 @@ def _run_job_until_stripe_charges_then_kill(database: str, proxy: HoldingProxy, 
         )
         try:
             held = proxy.holding.wait(120)
-            assert held, f"the job never asked Stripe to pay: {log.read_text(errors='replace')[-3000:]}"
+            assert held, f"the job never asked Stripe to {step}: {log.read_text(errors='replace')[-3000:]}"
             assert job.poll() is None, "the job ended before it was killed"
             os.kill(job.pid, signal.SIGKILL)
             assert job.wait(10) == -signal.SIGKILL
@@ -98,15 +110,16 @@ def _run_job_until_stripe_charges_then_kill(database: str, proxy: HoldingProxy, 
             proxy.release()
 
 
-def test_the_billing_job_killed_while_stripe_charges_is_collected_once_after_the_lease(
-    database: str, initech: str, card_on_file: str, proxy: HoldingProxy, fake_stripe: str, tmp_path: Path
+@pytest.mark.parametrize("step", list(STEPS))
+def test_the_billing_job_killed_while_talking_to_stripe_is_collected_once_after_the_lease(
+    database: str, initech: str, card_on_file: str, proxy: HoldingProxy, fake_stripe: str, tmp_path: Path, step: str
 ) -> None:
     t0 = _t0()
-    _run_job_until_stripe_charges_then_kill(database, proxy, t0, tmp_path / "job.log")
+    _run_job_and_kill_it_while_stripe_answers(database, proxy, step, t0, tmp_path / "job.log")
     killed = _closing_invoice(initech)
     assert (killed.status, killed.next_payment_at) == ("finalized", t0 + COLLECTION_LEASE), "our database never knew"
     charges = stripe_charges(fake_stripe)
-    assert charges(card_on_file) == [(CLOSING_AMOUNT, "succeeded")]
+    assert charges(card_on_file) == ([(CLOSING_AMOUNT, "succeeded")] if step == "pay" else [])
     with settings_env(stripe_settings(fake_stripe)):
         before = run_billing_once(t0 + COLLECTION_LEASE - timedelta(seconds=1))
         assert before is not None
@@ -116,6 +129,7 @@ def test_the_billing_job_killed_while_stripe_charges_is_collected_once_after_the
     assert [(invoice.id, invoice.status) for invoice in after.retried] == [(killed.id, "paid")]
     assert _closing_invoice(initech).status == "paid"
     assert sorted(charges(card_on_file)) == [(CLOSING_AMOUNT, "succeeded"), (SEATS_AMOUNT, "succeeded")]
+    assert len(_stripe_invoices(fake_stripe, card_on_file)) == 2, "one Stripe invoice per invoice of ours"
 
 
 @pytest.mark.parametrize("forward", [True, False], ids=["answered_after_the_timeout", "lost"])
