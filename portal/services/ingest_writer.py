@@ -33,6 +33,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any, Protocol
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from portal.config import get_settings
@@ -45,6 +46,7 @@ from portal.domain.metrics import AggregationState, BillableMetric, UsageEvent, 
 DEDUPE_WINDOW = timedelta(days=34)
 METRICS_REFRESH_SECONDS = 5.0
 MAX_EVENTS_PER_COMMIT = 10_000
+DATABASE_UNAVAILABLE = "The database is unavailable right now; nothing was stored. Try again shortly."
 
 Outcome = dict[str, "Stored"]
 
@@ -229,13 +231,21 @@ def _serve(requests: Any, results: Any, database_url: str) -> None:
         try:
             outcomes = committer.commit([events for _, events in batches])
         except Exception as exc:  # every waiting request must hear about the failure
-            results.put([(job_id, f"{type(exc).__name__}: {exc}") for job_id, _ in batches])
+            results.put([(job_id, _failure(exc)) for job_id, _ in batches])
         else:
             results.put([(job_id, outcome) for (job_id, _), outcome in zip(batches, outcomes, strict=True)])
         if None in commands:
             return
         if _REFRESH in commands:
             committer.refresh_metrics()
+
+
+def _failure(error: Exception) -> str:
+    """What the requests of a commit that failed with ``error`` are told: that the database is unavailable (and to
+    try again) when it could not be reached, else the error itself; nothing of them was stored either way."""
+    if isinstance(error, OperationalError):
+        return DATABASE_UNAVAILABLE
+    return f"Nothing was stored: {type(error).__name__}: {error}"
 
 
 class WriterStopped(RuntimeError):
@@ -294,7 +304,7 @@ class ProcessWriter:
                 with self._lock:
                     future = self._pending.pop(job_id)
                 if isinstance(outcome, str):
-                    future.set_exception(WriterStopped(f"Nothing was stored: {outcome}"))
+                    future.set_exception(WriterStopped(outcome))
                 else:
                     future.set_result(outcome)
 

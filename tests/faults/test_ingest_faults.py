@@ -4,7 +4,8 @@ Client threads send 100-event batches over real HTTP to the API in its own proce
 and keep their own record of what they sent and what was acknowledged (:mod:`tests.faults.ingest_clients`).
 After the fault and the clients' retries: every acknowledged transaction id is stored exactly once with the
 tokens sent, nothing is stored that was neither acknowledged nor given up on, and the customer's usage read
-through the API (from the hourly rollups) equals the sum over the distinct stored events.
+through the API (from the hourly rollups) equals the sum over the distinct stored events. The server's writer
+process (``portal run`` commits usage in one) meets the database's outage too, and says to try again.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from sqlmodel import func, select
 
 from portal.db.models import UsageEvent, utcnow
 from portal.db.uow import UnitOfWork
+from portal.domain.metrics import UsageEvent as UsageEventIn
+from portal.services.ingest_writer import DATABASE_UNAVAILABLE, ProcessWriter, WriterStopped
 from tests.faults.ingest_clients import Client, Ledger, Target, batches, run_clients
 from tests.support.api_server import running_api
 from tests.support.database import migrated, new_postgres_database
@@ -135,3 +138,27 @@ def test_a_database_restart_answers_503_meanwhile_and_the_same_server_ingests_ag
                 assert "Try again" in failure.body, failure.body
             os.kill(server.pid, 0)  # the same process served before and after the restart
             _assert_counted_once(ledger, server.url, setup, start)
+
+
+@pytest.mark.postgres
+def test_the_writer_process_says_try_again_while_the_database_is_down_and_commits_once_it_is_back() -> None:
+    """The server's writer process (``portal run``) meets the outage in its own process: the request is told the
+    database is unavailable and to try again (the route answers 503 with it), and the same writer commits after."""
+    with restartable_postgres() as cluster, new_postgres_database(cluster.server) as url, migrated(url):
+        setup = usage_setup()
+        when = utcnow() - timedelta(minutes=1)
+        events = [UsageEventIn(f"down-{n}", setup.customer_id, "ai_usage", when, {"tokens": "5"}) for n in range(3)]
+        writer = ProcessWriter(url)
+        writer.start()
+        try:
+            cluster.stop()
+            with pytest.raises(WriterStopped) as refused:
+                writer.submit(events).result(timeout=60)
+            assert str(refused.value) == DATABASE_UNAVAILABLE
+            cluster.start()
+            assert {t: s.new for t, s in writer.submit(events).result(timeout=60).items()} == dict.fromkeys(
+                ("down-0", "down-1", "down-2"), True
+            )
+        finally:
+            writer.stop()
+        assert _stored_tokens(setup.customer_id) == dict.fromkeys(("down-0", "down-1", "down-2"), 5)
