@@ -11,6 +11,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from portal.api.deps import ERRORS, Principal
+from portal.domain.seats import MAX_SEATS
 from portal.services import billing, purchase
 from portal.services.api_keys import READ, STAFF
 
@@ -21,7 +22,7 @@ class ProvisionIn(BaseModel):
     """Put a customer on a package."""
 
     package: str = Field(description="a package alias such as 'team' (its newest published version) or a version id")
-    seats: int = Field(ge=0, description="number of seats bought")
+    seats: int = Field(ge=0, le=MAX_SEATS, description="number of seats bought")
     seat_ids: list[str] = Field(default_factory=list, description="who holds the first seats (e.g. user ids)")
 
 
@@ -30,7 +31,7 @@ class SeatsIn(BaseModel):
 
     add: list[str] = Field(default_factory=list)
     remove: list[str] = Field(default_factory=list)
-    quantity: int | None = Field(default=None, ge=0)
+    quantity: int | None = Field(default=None, ge=0, le=MAX_SEATS)
 
 
 class SwitchIn(BaseModel):

@@ -40,7 +40,12 @@ def ensure_utc(instant: datetime, what: str = "instant") -> datetime:
         raise InvalidPeriod(
             f"The {what} {instant.isoformat()} has no timezone: give times in UTC, e.g. 2026-01-31T00:00:00Z."
         )
-    return instant.astimezone(UTC)
+    try:
+        return instant.astimezone(UTC)
+    except OverflowError:
+        raise InvalidPeriod(
+            f"The {what} {instant.isoformat()} is out of range: give a year from 1 to 9999 in UTC."
+        ) from None
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:

@@ -80,6 +80,9 @@ from portal.domain.ledger import EntryKind, LedgerEntry
 from portal.domain.money import ZERO, CreditType, allocate, exact_arithmetic, quantum, to_decimal
 from portal.domain.periods import Period, ensure_utc, prorate, proration_fraction, stamp
 
+MAX_SEATS = 1_000_000
+"""The most seats a subscription may have: more is surely a typo (and the database counts seats in 32 bits)."""
+
 
 class SubscriptionMode(Enum):
     """Whether a subscription only counts seats or also names who holds them."""

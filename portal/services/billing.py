@@ -54,6 +54,7 @@ from portal.domain.metrics import UsageSource
 from portal.domain.money import CreditType, Money
 from portal.domain.payment_retries import next_retry
 from portal.domain.periods import Frequency, Period
+from portal.domain.seats import MAX_SEATS
 from portal.payments import configured_gateway
 from portal.payments.gateway import (
     CollectionLine,
@@ -821,6 +822,8 @@ def _record_references(
 
 def check_seats(version: PackageVersion, seats: int, holders: int) -> None:
     """Refuse a seat count the package does not allow, or more holders than seats."""
+    if seats > MAX_SEATS:
+        raise InvalidInput(f"A contract has at most {MAX_SEATS:,} seats; {seats} were asked for.")
     if seats < version.min_seats or (version.max_seats is not None and seats > version.max_seats):
         most = f" and at most {version.max_seats}" if version.max_seats is not None else ""
         raise InvalidInput(f"This package needs at least {version.min_seats} seats{most}; {seats} were asked for.")
@@ -919,8 +922,8 @@ def _seat_change(
     contract_id: str, add: Sequence[str], remove: Sequence[str], quantity: int | None, at: datetime
 ) -> SeatCountChange:
     clean = [tuple(dict.fromkeys(s.strip() for s in ids if s.strip())) for ids in (add, remove)]
-    if quantity is not None and quantity < 0:
-        raise InvalidInput("The number of seats cannot be negative.")
+    if quantity is not None and not 0 <= quantity <= MAX_SEATS:
+        raise InvalidInput(f"The number of seats must be from 0 to {MAX_SEATS:,}, not {quantity}.")
     return SeatCountChange(contract_id, at, add=clean[0], remove=clean[1], quantity=quantity)
 
 

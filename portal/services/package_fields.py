@@ -18,7 +18,7 @@ from portal.db.models import CreditTypeRow, RateCardRow
 from portal.domain.errors import DomainError, InvalidAmount
 from portal.domain.money import to_decimal
 from portal.domain.periods import Frequency
-from portal.domain.seats import CreditAllocation, CreditProration, DecreasePolicy, IncreasePolicy
+from portal.domain.seats import MAX_SEATS, CreditAllocation, CreditProration, DecreasePolicy, IncreasePolicy
 from portal.services.errors import InvalidInput
 
 MAX_TRIAL_DAYS = 365
@@ -152,8 +152,8 @@ def _included(name: str, value: Any, session: Session) -> list[dict[str, Any]]:
 FIELDS: dict[str, Parser] = {
     "tagline": text(200),
     "seat_price": _amount,
-    "min_seats": whole(1),
-    "max_seats": whole(1, optional=True),
+    "min_seats": whole(1, MAX_SEATS),
+    "max_seats": whole(1, MAX_SEATS, optional=True),
     "credits_per_seat": _amount,
     "credit_type_id": _credit_type,
     "credit_allocation": _choice([a.name for a in CreditAllocation], upper=True),

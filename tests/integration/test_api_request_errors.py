@@ -12,8 +12,12 @@ from fastapi.testclient import TestClient
 
 from portal.api.app import create_api
 from portal.api.body_limit import MAX_BODY_BYTES
+from portal.domain.seats import MAX_SEATS
 from portal.services.api_keys import create_api_key
+from portal.services.billing import change_seats, provision
+from portal.services.customers import create_customer
 from portal.services.demo import seed_demo
+from portal.services.errors import InvalidInput
 from portal.services.identity import operator_identity
 
 
@@ -109,3 +113,35 @@ def test_a_body_over_1_mib_is_refused_with_413_naming_the_limit(client: TestClie
     assert "Big" not in [c["name"] for c in client.get("/api/v1/customers").json()]
     openapi = client.get("/api/openapi.json").json()
     assert "413" in openapi["paths"]["/api/v1/customers"]["post"]["responses"]
+
+
+def test_numbers_and_dates_beyond_what_is_stored_are_refused_naming_them(client: TestClient) -> None:
+    """Found by schemathesis with more examples: each was a 500 (an integer out of PostgreSQL's range, a date
+    before year 1 once in UTC)."""
+    customer = _customer_id(client)
+    seats = client.post(f"/api/v1/customers/{customer}/seats", json={"quantity": 111_349_309_831_927_504})
+    assert _refusal(seats) == "body field 'quantity': Input should be less than or equal to 1000000"
+    contract = client.post(f"/api/v1/customers/{customer}/contract", json={"package": "team", "seats": 10**12})
+    assert "body field 'seats'" in _refusal(contract)
+    draft = client.post(f"/api/v1/staff/packages/{_team_version(client)}/clone", json={}).json()["id"]
+    edit = client.patch(f"/api/v1/staff/packages/{draft}", json={"min_seats": 10**12})
+    assert _refusal(edit) == "The min seats must be between 1 and 1000000, not 1000000000000."
+    usage = client.get(
+        f"/api/v1/customers/{customer}/usage",
+        params={"metric_id": "m", "start": "0001-01-01T00:00:05+01:00", "end": "2000-01-03T12:05:06Z"},
+    )
+    assert _refusal(usage).startswith("The start 0001-01-01T00:00:05+01:00 is out of range")
+
+
+def test_the_seat_services_refuse_more_than_a_million_seats_too(client: TestClient) -> None:
+    """The pages call the services directly, without the API's bounds."""
+    customer = _customer_id(client)
+    with pytest.raises(InvalidInput, match="from 0 to 1,000,000, not 1000001"):
+        change_seats(operator_identity(), customer, quantity=MAX_SEATS + 1)
+    with pytest.raises(InvalidInput, match="at most 1,000,000 seats"):
+        provision(operator_identity(), create_customer(operator_identity(), "Huge").id, "team", 10**12)
+
+
+def _team_version(client: TestClient) -> str:
+    versions = client.get("/api/v1/staff/packages").json()
+    return str(next(v["id"] for v in versions if v["key"] == "team"))

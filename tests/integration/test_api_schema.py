@@ -76,8 +76,8 @@ def _known_ids(server: ApiServer, staff_key: str) -> dict[str, list[str]]:
     headers = {"Authorization": f"Bearer {staff_key}"}
     with httpx.Client(base_url=server.url, headers=headers) as http:
 
-        def ids(path: str, field: str = "id") -> list[str]:
-            return [str(item[field]) for item in http.get(path).raise_for_status().json()]
+        def ids(path: str) -> list[str]:
+            return [str(item["id"]) for item in http.get(path).raise_for_status().json()]
 
         known = {
             "customer_id": ids("/api/v1/customers"),
@@ -103,8 +103,8 @@ def api_schema(api_server: ApiServer, keys: dict[str, str]) -> BaseSchema:
         real = {name: st.sampled_from(known[name]) for name in path_parameters or {} if name in known}
         if not real:
             return st.just(path_parameters)
-        given = {name: st.just(value) for name, value in path_parameters.items()}
-        return st.one_of(st.just(path_parameters), st.fixed_dictionaries({**given, **real}))
+        generated = {name: st.just(value) for name, value in path_parameters.items()}
+        return st.one_of(st.just(path_parameters), st.fixed_dictionaries({**generated, **real}))
 
     return schema
 

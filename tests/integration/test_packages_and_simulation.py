@@ -136,7 +136,7 @@ def test_one_draft_per_package_and_bad_fields_are_named(initech: str) -> None:
     for changes, message in [
         ({"seat_price": "-1"}, "seat price must be zero or more"),
         ({"seat_price": "ten"}, "seat price 'ten' is not a number"),
-        ({"min_seats": "0"}, "min seats must be 1 or more"),
+        ({"min_seats": "0"}, "min seats must be between 1 and 1000000"),
         ({"max_seats": "2"}, r"maximum seats \(2\) is below the minimum \(3\)"),
         ({"credit_allocation": "SHARED"}, "credit allocation must be one of POOLED, INDIVIDUAL, HYBRID"),
         ({"rate_card_id": "rcd_nope"}, "no rate card 'rcd_nope'"),

@@ -34,6 +34,14 @@ def test_naive_datetimes_are_refused() -> None:
         ensure_utc(datetime(2026, 1, 1))
 
 
+def test_an_instant_outside_the_utc_calendar_is_refused_naming_it() -> None:
+    """Found by schemathesis: ?start=0001-01-01T00:00:05+01:00 was a 500 (OverflowError) on the usage route."""
+    with pytest.raises(InvalidPeriod, match="The start 0001-01-01T00:00:05\\+01:00 is out of range"):
+        ensure_utc(datetime(1, 1, 1, 0, 0, 5, tzinfo=timezone(timedelta(hours=1))), "start")
+    with pytest.raises(InvalidPeriod, match="out of range"):
+        ensure_utc(datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-2))))
+
+
 def test_other_timezones_are_converted_to_utc() -> None:
     tokyo = timezone(timedelta(hours=9))
     assert Period(datetime(2026, 1, 1, 9, tzinfo=tokyo), utc(2026, 2, 1)).start == utc(2026, 1, 1)
