@@ -58,6 +58,15 @@ TARGETS: dict[str, Target] = {
             Option("key", None, "a staff API key of the portal given with --url", str),
         ),
     ),
+    "invoices": Target(
+        "portal.bench.invoices",
+        "the invoice run: close the billing periods of many customers (rate, finalize, store, ask for payment)",
+        (
+            Option("customers", 1_000, "customers on Team (default 1,000)"),
+            Option("periods", 1, "closed periods to invoice for each (default 1)"),
+            Option("seed", 2026, "seed of the generator"),
+        ),
+    ),
     "simulate": Target(
         "portal.bench.simulate",
         "simulate a package change over real usage of many customers (the gate before publishing): seconds",

@@ -30,7 +30,15 @@ from decimal import Decimal
 from sqlmodel import Session, col, select
 
 from portal.db.codecs import invoice_lines_to_doc
-from portal.db.loaders import Catalog, Family, bucketed_usage, finalized_invoices, load_family, stored_invoice
+from portal.db.loaders import (
+    Catalog,
+    Family,
+    bucketed_usage,
+    finalized_invoices,
+    load_family,
+    stored_invoice,
+    stored_usage,
+)
 from portal.db.models import (
     Contract,
     ContractTerms,
@@ -412,12 +420,29 @@ def _departments(session: Session, family: Family) -> dict[str, str]:
     return {c.id: names.get(c.customer_id, c.customer_id) for c in family.contracts}
 
 
-def rate(session: Session, catalog: Catalog, contract_id: str, at: datetime, period: Period | None = None) -> Rated:
-    """Rate the family of ``contract_id`` for the billing period containing ``at`` (or ``period``), as of ``at``."""
+def rate(
+    session: Session,
+    catalog: Catalog,
+    contract_id: str,
+    at: datetime,
+    period: Period | None = None,
+    *,
+    aggregated_by_database: bool = False,
+) -> Rated:
+    """Rate the family of ``contract_id`` for the billing period containing ``at`` (or ``period``), as of ``at``.
+
+    The usage is the hourly rollups of the period, read into memory (what forecasts cut by the hour need), or,
+    with ``aggregated_by_database``, summed by the database over the draft's windows (less to read: what closing
+    a period needs).
+    """
     family = load_family(session, contract_id, catalog)
     contract = family.contract(contract_id)
     period = period or contract.billing_period_containing(at)
-    usage: dict[str, UsageSource] = dict(bucketed_usage(session, family.contracts, period))
+    usage: dict[str, UsageSource] = dict(
+        stored_usage(session, family.contracts)
+        if aggregated_by_database
+        else bucketed_usage(session, family.contracts, period)
+    )
     finalized = tuple(finalized_invoices(session, [c.id for c in family.contracts], period, catalog))
     run = invoicing.draft_invoices(
         family.contracts,

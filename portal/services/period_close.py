@@ -151,7 +151,9 @@ def close_period(contract_id: str, period: Period, now: datetime) -> InvoiceView
     try:
         with UnitOfWork() as uow:
             session = uow.session
-            rated = billing.rate(session, Catalog(session), contract_id, period.end, period)
+            rated = billing.rate(
+                session, Catalog(session), contract_id, period.end, period, aggregated_by_database=True
+            )
             final = invoicing.finalize(rated.run.invoice(contract_id), now)
             invoice = billing.store_final(session, rated, final, now, closes_period=True)
             session.flush()

@@ -63,3 +63,11 @@ def test_api_keys_from_the_command_line(tmp_path: Path) -> None:
     unknown = _portal("api-key", "create", "--customer", "nobody", "--name", "x", url=url)
     assert unknown.returncode == 1
     assert "no customer with the id or ingest alias 'nobody'" in unknown.stderr
+
+
+def test_the_invoice_run_benchmark_closes_every_period_once(tmp_path: Path) -> None:
+    result = _portal("bench", "invoices", "--customers", "3", "--periods", "2", url=new_sqlite_url(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "periods due             6 (3 customers × 2 closed periods)" in result.stdout
+    assert "invoice run             6 invoices rated, finalized, stored and sent for payment" in result.stdout
+    assert "consistent              yes" in result.stdout
