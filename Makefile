@@ -14,19 +14,19 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1s
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: run test install system-test-deps lint typecheck lock test-fast test-e2e test-faults clean
+.PHONY: run test install system-test-deps lint typecheck lock test-fast test-e2e test-production test-faults clean
 
 ## run: install what is missing, migrate and seed the SQLite database, serve the portal on :3000
 run: install
 	$(VENV)/bin/portal run
 
-## test: install what the tests need (Chromium, PostgreSQL) and run the whole suite
+## test: install what the tests need (Chromium, PostgreSQL, Redis) and run the suite (not the production tier)
 test: install system-test-deps $(DEV_IDP)
 	$(VENV)/bin/pytest --ignore=tests/faults $(PYTEST_ARGS)
 
 ## test-fast: unit and integration tiers only (no browser)
 test-fast: install $(DEV_IDP)
-	$(VENV)/bin/pytest --ignore=tests/faults -m "not e2e" $(PYTEST_ARGS)
+	$(VENV)/bin/pytest --ignore=tests/faults -m "not e2e and not production" $(PYTEST_ARGS)
 
 ## test-e2e: the end-to-end tier alone (Chromium)
 test-e2e: install system-test-deps $(DEV_IDP)
@@ -35,6 +35,10 @@ test-e2e: install system-test-deps $(DEV_IDP)
 ## test-faults: the fault tier alone (about two minutes; not in make test): processes killed, PostgreSQL restarted
 test-faults: install system-test-deps
 	$(VENV)/bin/pytest -m faults tests/faults $(PYTEST_ARGS)
+
+## test-production: the production tier alone: portal run on PostgreSQL and Redis, several workers, in Chromium
+test-production: install system-test-deps
+	$(VENV)/bin/pytest -m production tests/production $(PYTEST_ARGS)
 
 install: $(STAMP) $(BUN)
 
@@ -56,11 +60,13 @@ $(BUN):
 $(DEV_IDP): tests/support/dev_idp/package-lock.json
 	npm ci --silent --no-audit --no-fund --prefix tests/support/dev_idp
 
-# Debian's Chromium for Playwright (never a browser download) and PostgreSQL for the database tests.
+# Debian's Chromium for Playwright (never a browser download), PostgreSQL for the database tests and Redis for the
+# production tier (Reflex's state shared by several workers).
 system-test-deps:
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || missing="$$missing postgresql"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing$$missing from Debian's packages"; \
 	  $(SUDO) apt-get install -y -q $$missing || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q $$missing; }; \

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.database import migrated, new_postgres_database, new_sqlite_url
 from tests.support.mail import Outbox, attach_outbox, detach_outbox
 from tests.support.postgres import PostgresServer, running_postgres
@@ -50,3 +51,9 @@ def outbox() -> Iterator[Outbox]:
     collected = attach_outbox()
     yield collected
     detach_outbox(collected)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args() -> dict[str, object]:
+    """Playwright launches Debian's Chromium, headless, with the machine's closed network in mind."""
+    return {"executable_path": CHROMIUM, "args": CHROMIUM_ARGS}

@@ -18,6 +18,8 @@ from typing import Protocol
 from portal.config import Settings, get_settings
 
 log = logging.getLogger("portal.mail")
+NOT_SENT_NOTICE = "No mail server is configured, so this message was written here instead of sent."
+"""The line that starts each message :class:`LogMailer` writes to the log."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +44,7 @@ class LogMailer:
     def send(self, message: Message) -> None:
         """Write ``message`` to the log, saying that it was not sent."""
         log.warning(
-            "No mail server is configured, so this message was written here instead of sent.\n"
-            "To: %s\nSubject: %s\n\n%s",
+            NOT_SENT_NOTICE + "\nTo: %s\nSubject: %s\n\n%s",
             message.to,
             message.subject,
             message.body,

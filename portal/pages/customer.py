@@ -158,7 +158,7 @@ class CustomerState(rx.State):
         """Every second, while the page is open: end on a lost session, re-read when the usage marker has news."""
         while True:
             await asyncio.sleep(LIVE_SECONDS)
-            if self.router.url.path != ROUTE:
+            if not self._on_dashboard():
                 return
             identity = await asyncio.to_thread(identity_of, self)
             if identity is None:
@@ -170,10 +170,14 @@ class CustomerState(rx.State):
                 continue
             view = await asyncio.to_thread(dashboard.dashboard, identity)
             async with self:
-                if self.router.url.path != ROUTE or self.access != OK:
+                if not self._on_dashboard() or self.access != OK:
                     return
                 self._marker = marker
                 self._show(view)
+
+    def _on_dashboard(self) -> bool:
+        """Whether this tab is still on the dashboard (the production build's addresses end in a slash)."""
+        return self.router.url.path.rstrip("/") == ROUTE
 
     @rx.event
     def select_metric(self, choice: str | list[str]) -> None:

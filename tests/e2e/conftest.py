@@ -19,12 +19,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import ConsoleMessage, Error, Page
+from playwright.sync_api import Page
 from reflex.config import get_config
 from reflex.testing import AppHarness, AppHarnessProd
 
 from portal.config import PROJECT_ROOT
 from portal.services.demo import seed_demo
+from tests.support.browser import CHROMIUM, watch_browser_errors
 from tests.support.database import migrated, new_sqlite_url
 from tests.support.oidc_provider import STAFF_GROUP, DevProvider, issuer_at, provider_settings, running_provider
 from tests.support.postgres import free_port
@@ -38,17 +39,6 @@ E2E_OIDC_SETTINGS = {
     "OIDC_EMAIL_DOMAINS": "acme.test=acme",
 }
 CALLBACK_PATH = "/api/auth/oidc/callback"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -137,29 +127,13 @@ def stripe_payments(portal_app: AppHarness) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args() -> dict[str, object]:
-    """Launch Debian's Chromium, headless, with the machine's closed network in mind."""
-    return {"executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
-
-
 @pytest.fixture(autouse=True)
 def no_errors_logged(page: Page, request: pytest.FixtureRequest) -> Iterator[None]:
     """Fail the test when the app logs an error or the page reports one while it runs (but the console errors a
     ``browser_error(text)`` marker says the test expects)."""
     _APP_ERRORS.records.clear()
-    browser_errors: list[str] = []
     expected = [marker.args[0] for marker in request.node.iter_markers("browser_error")]
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error" and not any(text in message.text for text in expected):
-            browser_errors.append(f"console: {message.text}")
-
-    def on_page_error(error: Error) -> None:
-        browser_errors.append(f"page error: {error.message}")
-
-    page.on("console", on_console)
-    page.on("pageerror", on_page_error)
+    browser_errors = watch_browser_errors(page, expected)
     yield
     problems = _APP_ERRORS.records + browser_errors
     assert not problems, "errors while the test ran:\n" + "\n".join(problems)

@@ -17,7 +17,7 @@ from reflex.config import get_config
 from sqlmodel import col, select, update
 
 from portal.auth.passwords import hash_password
-from portal.db.models import Customer, InvoiceRow, User, UserSession, utcnow
+from portal.db.models import InvoiceRow, User, UserSession, utcnow
 from portal.db.uow import UnitOfWork
 from portal.services import billing, dashboard
 from portal.services.api_keys import create_api_key
@@ -25,14 +25,14 @@ from portal.services.customers import create_customer
 from portal.services.demo import DEMO_PASSWORD
 from portal.services.identity import Identity, operator_identity
 from tests.support.browser import sign_in
+from tests.support.journeys import customer_id_named
 
 OPERATOR = operator_identity()
 LIVE_MS = 2_000
 
 
 def _acme_id() -> str:
-    with UnitOfWork() as uow:
-        return uow.session.exec(select(Customer.id).where(Customer.name == "Acme AI")).one()
+    return customer_id_named("Acme AI")
 
 
 def _add_user(email: str, customer_id: str, role: str) -> None:

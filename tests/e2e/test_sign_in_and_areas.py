@@ -7,35 +7,23 @@ import re
 from playwright.sync_api import Page, expect
 
 from tests.support.browser import open_page, sign_in
+from tests.support.journeys import (
+    enterprise_admin_sees_departments,
+    member_sees_their_team_only,
+    staff_land_in_the_staff_workspace,
+)
 
 
 def test_staff_sign_in_lands_in_the_staff_workspace(page: Page) -> None:
-    sign_in(page, "staff@portal.test")
-    expect(page).to_have_url(re.compile(r"/staff$"))
-    expect(page.get_by_role("heading", name="Staff workspace")).to_be_visible()
-    expect(page.locator("#packages")).to_contain_text("team")
-    expect(page.locator("#customers")).to_contain_text("Globex Research")
-    expect(page.locator("#nav-staff")).to_be_visible()
-    expect(page.locator("#nav-customer")).to_have_count(0)
+    staff_land_in_the_staff_workspace(page)
 
 
 def test_member_sees_their_team_but_not_staff_or_enterprise_areas(page: Page) -> None:
-    sign_in(page, "member@acme.test")
-    expect(page.get_by_role("heading", name="Acme AI")).to_be_visible()
-    expect(page.locator("#members")).to_contain_text("admin@acme.test")
-    expect(page.locator("#nav-staff")).to_have_count(0)
-    expect(page.locator("#nav-enterprise")).to_have_count(0)
-    open_page(page, "/staff")
-    expect(page.get_by_text("Not available to you")).to_be_visible()
-    expect(page.get_by_text("This area is for staff only.")).to_be_visible()
-    expect(page.locator("#packages")).to_have_count(0)
+    member_sees_their_team_only(page)
 
 
 def test_enterprise_admin_sees_departments(page: Page) -> None:
-    sign_in(page, "admin@globex.test")
-    expect(page.get_by_role("heading", name="Departments")).to_be_visible()
-    expect(page.locator("#departments")).to_contain_text("Globex Marketing")
-    expect(page.locator("#nav-enterprise")).to_be_visible()
+    enterprise_admin_sees_departments(page)
 
 
 def test_wrong_password_is_refused_with_a_clear_message(page: Page) -> None:

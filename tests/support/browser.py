@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from playwright.sync_api import Page
+from playwright.sync_api import ConsoleMessage, Error, Page
 
 from portal.auth.passwords import hash_password
 from portal.db.models import User
@@ -12,6 +12,34 @@ from portal.db.uow import UnitOfWork
 from portal.services.demo import DEMO_PASSWORD
 
 HYDRATION_TIMEOUT_MS = 60_000
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def watch_browser_errors(page: Page, expected: list[str]) -> list[str]:
+    """A list that fills with the errors ``page`` reports from now on: console errors (but those containing one of
+    the ``expected`` texts) and uncaught page errors."""
+    errors: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error" and not any(text in message.text for text in expected):
+            errors.append(f"console: {message.text}")
+
+    def on_page_error(error: Error) -> None:
+        errors.append(f"page error: {error.message}")
+
+    page.on("console", on_console)
+    page.on("pageerror", on_page_error)
+    return errors
 
 
 def open_page(page: Page, path: str) -> Page:

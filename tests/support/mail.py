@@ -6,6 +6,8 @@ import logging
 import re
 from urllib.parse import urlsplit
 
+from portal.auth.mail import NOT_SENT_NOTICE
+
 _LINK = re.compile(r"https?://\S+")
 
 
@@ -37,6 +39,13 @@ def attach_outbox() -> Outbox:
     """An :class:`Outbox` listening to the ``portal.mail`` logger (detach it with :func:`detach_outbox`)."""
     outbox = Outbox()
     logging.getLogger("portal.mail").addHandler(outbox)
+    return outbox
+
+
+def outbox_from_log(output: str) -> Outbox:
+    """An :class:`Outbox` holding the messages a portal process wrote to its output ``output`` (no mail server)."""
+    outbox = Outbox()
+    outbox.messages.extend(output.split(NOT_SENT_NOTICE)[1:])
     return outbox
 
 
