@@ -32,7 +32,7 @@ test-fast: install $(DEV_IDP)
 test-e2e: install system-test-deps $(DEV_IDP)
 	$(VENV)/bin/pytest -m e2e $(PYTEST_ARGS)
 
-## test-faults: the fault tier alone (about two minutes; not in make test): processes killed, PostgreSQL restarted
+## test-faults: the fault tier alone (two to three minutes; not in make test): processes killed, PostgreSQL restarted
 test-faults: install system-test-deps
 	$(VENV)/bin/pytest -m faults tests/faults $(PYTEST_ARGS)
 
