@@ -67,6 +67,14 @@ TARGETS: dict[str, Target] = {
             Option("seed", 2026, "seed of the generator"),
         ),
     ),
+    "pages": Target(
+        "portal.bench.pages",
+        "page loads in Chromium: pricing, sign-in and the dashboard, first load and cached",
+        (
+            Option("runs", 5, "loads of each page in a new browser profile (default 5)"),
+            Option("url", None, "a running portal with the demo data (default: start one with portal run)", str),
+        ),
+    ),
     "simulate": Target(
         "portal.bench.simulate",
         "simulate a package change over real usage of many customers (the gate before publishing): seconds",
