@@ -10,12 +10,11 @@ import secrets
 import time
 from typing import Any
 
-import httpx
 from playwright.sync_api import Browser, Page, expect
 from reflex.config import get_config
 
 from portal.auth.passwords import hash_password
-from portal.db.models import User, utcnow
+from portal.db.models import User
 from portal.db.uow import UnitOfWork
 from portal.services import billing
 from portal.services.api_keys import create_api_key
@@ -24,6 +23,7 @@ from portal.services.demo import DEMO_PASSWORD
 from portal.services.identity import operator_identity
 from portal.services.readings import REFRESH_SECONDS
 from tests.support.browser import open_page, sign_in
+from tests.support.journeys import post_tokens
 
 OPERATOR = operator_identity()
 
@@ -51,19 +51,7 @@ def _capped_co() -> tuple[str, str, str]:
 def _send(key: str, customer_id: str, user: str, tokens: int) -> dict[str, Any]:
     """Ingest one event through the HTTP API (after the gate's readings have expired) and return its outcome."""
     time.sleep(REFRESH_SECONDS + 0.1)
-    event = {
-        "transaction_id": f"cap-{secrets.token_hex(6)}",
-        "customer_id": customer_id,
-        "event_type": "ai_usage",
-        "timestamp": utcnow().isoformat(),
-        "properties": {"tokens": str(tokens), "user_id": user},
-    }
-    response = httpx.post(
-        f"{get_config().api_url}/api/v1/ingest", json=[event], headers={"Authorization": f"Bearer {key}"}, timeout=10
-    )
-    assert response.status_code == 200, response.text
-    result: dict[str, Any] = response.json()["results"][0]
-    return result
+    return post_tokens(get_config().api_url, key, customer_id, user, tokens)
 
 
 def test_an_admin_caps_a_seat_its_usage_is_refused_and_the_member_sees_it(
