@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from sqlmodel import Session, col, select
 
@@ -40,6 +41,8 @@ from portal.services.proposals import current_terms
 
 SEARCH_LIMIT = 50
 MAX_REASON = 500
+MAX_GRANT = Decimal("1E+15")
+"""A manual grant is below this (a quadrillion credits or cents is a typo, and rounding it must stay exact)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +136,8 @@ def grant_credits(
         raise InvalidInput(str(exc)) from None
     if units <= 0:
         raise InvalidInput(f"The credit amount must be more than zero, not {units}.")
+    if units >= MAX_GRANT:
+        raise InvalidInput(f"The credit amount {amount} is far too large: grant less than {MAX_GRANT:,.0f}.")
     if end is not None and end <= start:
         raise InvalidInput(f"The credit expires ({end:%Y-%m-%d}) before it starts ({start:%Y-%m-%d}).")
     with UnitOfWork() as uow:

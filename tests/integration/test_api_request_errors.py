@@ -142,6 +142,14 @@ def test_the_seat_services_refuse_more_than_a_million_seats_too(client: TestClie
         provision(operator_identity(), create_customer(operator_identity(), "Huge").id, "team", 10**12)
 
 
+def test_a_grant_too_large_to_round_is_refused_naming_it(client: TestClient) -> None:
+    """A grant of 1e26 was a 500 (rounding it to cents overflows the decimal context)."""
+    customer = _customer_id(client)
+    grant = {"amount": "1e26", "credit_type_id": "USD", "reason": "typo"}
+    refused = client.post(f"/api/v1/staff/customers/{customer}/grants", json=grant)
+    assert _refusal(refused) == "The credit amount 1e26 is far too large: grant less than 1,000,000,000,000,000."
+
+
 def _team_version(client: TestClient) -> str:
     versions = client.get("/api/v1/staff/packages").json()
     return str(next(v["id"] for v in versions if v["key"] == "team"))
