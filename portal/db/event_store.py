@@ -2,8 +2,9 @@
 
 Everything that touches raw usage goes through :class:`EventStore`: ingest
 stores events (deduplicated by transaction id) and merges their hourly
-rollups; metric previews read the newest events; balances, invoice drafts, usage charts and alerts read rollups or
-have the store aggregate them over a draft's windows. Nothing else reads the
+rollups; metric previews read the newest events, live pages whether new
+ones arrived; balances, invoice drafts, usage charts and alerts read
+rollups or have the store aggregate them over a draft's windows. Nothing else reads the
 ``usage_event`` or ``usage_rollup`` tables.
 
 Today the store is :class:`~portal.db.usage_store.SqlEventStore`: two tables
@@ -61,6 +62,15 @@ class EventStore(Protocol):
     def latest_events(self, event_type: str, since: datetime, limit: int) -> list[UsageEvent]:
         """The newest stored events of ``event_type`` with a timestamp at or after ``since`` (at most ``limit``),
         newest first: what a metric preview runs over."""
+        ...
+
+    def newest_sequence(self) -> int:
+        """A number that grows as events are stored (0 before the first): comparing it with an earlier reading
+        says whether anything arrived since."""
+        ...
+
+    def sequences_after(self, customer_ids: Sequence[str], after: int) -> frozenset[int]:
+        """The sequence numbers of these customers' events stored after sequence ``after``."""
         ...
 
     def merge_rollups(self, deltas: Mapping[RollupKey, AggregationState]) -> None:

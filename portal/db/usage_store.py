@@ -22,7 +22,7 @@ from functools import reduce
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, select
+from sqlalchemy import Connection, and_, delete, func, select
 
 from portal.db.codecs import state_from_doc, state_to_doc
 from portal.db.event_store import RollupKey
@@ -188,6 +188,15 @@ class SqlEventStore:
             UsageEvent(r.transaction_id, r.customer_id, r.event_type, r.timestamp, r.properties)
             for r in self.connection.execute(query)
         ]
+
+    def newest_sequence(self) -> int:
+        """The id of the newest stored event (ids grow as events are committed)."""
+        return self.connection.execute(select(func.max(EVENTS.c.id))).scalar() or 0
+
+    def sequences_after(self, customer_ids: Sequence[str], after: int) -> frozenset[int]:
+        """The ids of these customers' events with an id above ``after``."""
+        query = select(EVENTS.c.id).where(EVENTS.c.id > after, EVENTS.c.customer_id.in_(list(customer_ids)))
+        return frozenset(row[0] for row in self.connection.execute(query))
 
     def merge_rollups(self, deltas: Mapping[RollupKey, AggregationState]) -> None:
         """Merge ``deltas`` into the stored rollups, creating rows that do not exist yet.

@@ -30,10 +30,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
+from portal.db.event_store import event_store
 from portal.db.loaders import Catalog
-from portal.db.models import Customer, InvoiceRow, UsageEvent, utcnow
+from portal.db.models import Customer, InvoiceRow, utcnow
 from portal.db.uow import UnitOfWork
 from portal.domain.contracts import Contract
 from portal.domain.grants import Grant, GrantKind, GrantScope, GrantSource
@@ -599,16 +600,12 @@ def usage_marker(identity: Identity, previous: UsageMarker | None = None) -> Usa
     with UnitOfWork() as uow:
         session = uow.session
         customers = previous.customer_ids if previous else _family(session, identity)
-        newest = session.exec(select(func.max(UsageEvent.id))).one() or 0
+        store = event_store(session.connection())
+        newest = store.newest_sequence()
         if previous is not None and newest == previous.newest_event:
             recent = previous.recent_events
         else:
-            ids = session.exec(
-                select(UsageEvent.id).where(
-                    col(UsageEvent.id) > newest - LOOKBACK_EVENTS, col(UsageEvent.customer_id).in_(customers)
-                )
-            ).all()
-            recent = frozenset(i for i in ids if i is not None)
+            recent = store.sequences_after(customers, newest - LOOKBACK_EVENTS)
         invoices = session.exec(
             select(InvoiceRow.id, InvoiceRow.status)
             .where(InvoiceRow.customer_id == customers[0])
