@@ -24,6 +24,7 @@ from portal.db.models import Contract, RateChangeRow, RateRow, SimulationRow, ut
 from portal.db.uow import UnitOfWork
 from portal.domain.invoicing import LineKind
 from portal.domain.metrics import UsageEvent
+from portal.domain.periods import Frequency, billing_period, period_index
 from portal.services.billing import active_contract, rate
 from portal.services.demo_catalog import RATE_CARD, TOKENS_EVENT, TOKENS_PRODUCT
 from portal.services.ingest_writer import writer
@@ -70,14 +71,17 @@ def restored_rate_card() -> Iterator[None]:
 @pytest.fixture
 def subscriber() -> Iterator[tuple[str, str]]:
     """A customer billed by the demo rate card with closed months of usage (see the module's figures): its id and
-    name. Its contract ends afterwards, so that simulations in later tests (which count who pays more or less)
-    leave it out."""
+    name. Its contract ends afterwards, where the current billing period starts (a contract ends where a period
+    ends: the billing job must still be able to close its closed months), so that simulations in later tests
+    (which count who pays more or less) leave it out."""
     name = f"Umbrella {secrets.token_hex(3)}"
     customer_id = customer_with_closed_months(name)
     yield customer_id, name
     with UnitOfWork() as uow:
         for contract in uow.session.exec(select(Contract).where(Contract.customer_id == customer_id)):
-            contract.ending_before = utcnow().replace(minute=0, second=0, microsecond=0)
+            frequency = Frequency[contract.billing_frequency]
+            current = period_index(contract.starting_at, frequency, utcnow())
+            contract.ending_before = billing_period(contract.starting_at, frequency, current).start
 
 
 def _choose(page: Page, trigger: str, option: str) -> None:
