@@ -5,8 +5,8 @@ the portal at ``--url``), then opens pages in Chromium (Debian's
 ``/usr/bin/chromium``, which ``make test`` installs; Playwright drives it):
 the pricing page signed out, the sign-in page, and the customer dashboard
 the demo admin lands on after signing in. Each is loaded ``--runs`` times in
-a new browser profile (first load: nothing cached) and then once more in the
-same profile (cached). Reported per page: the time until the browser's load
+a new browser profile (first load: nothing cached), and the page it ended on
+is loaded once more in the same profile (cached). Reported per page: the time until the browser's load
 event, and until the page is hydrated and connected to the server (the
 moment a click takes effect), median and slowest of the runs.
 """
@@ -80,14 +80,16 @@ def measure(base: str, runs: int) -> int:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])
         try:
-            _open(browser.new_page(), f"{base}/")  # the server compiles nothing on first request: warm it once
+            warm = browser.new_page()
+            _open(warm, f"{base}/")  # the server's first request after start is not what a visitor meets
+            warm.close()
             for name, load in PAGES.items():
                 first, cached = [], []
                 for _ in range(runs):
                     context = browser.new_context()
                     page = context.new_page()
                     first.append(load(page, base))
-                    cached.append(load(page, base) if name != "dashboard after sign-in" else _open(page, page.url))
+                    cached.append(_open(page, page.url))  # the page it ended on, again, with the profile's cache
                     context.close()
                 print(_line(name, first, cached))
         finally:
