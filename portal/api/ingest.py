@@ -137,16 +137,17 @@ async def ingest(request: Request, principal: Principal) -> Response:
     """
     payload = decode_body(await read_body(request), request.headers.get("content-encoding", ""))
     accepted, refused = await run_in_threadpool(ingest_service.prepare, principal, payload)
+    events = [a.event for a in accepted]
     try:
-        stored = await asyncio.wrap_future(writer().submit([a.event for a in accepted])) if accepted else {}
+        stored = await asyncio.wrap_future(writer().submit(events)) if events else {}
     except WriterStopped as exc:
         return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "5"})
     report = ingest_service.report(accepted, refused, stored)
-    if accepted:
-        touched = {a.event.customer_id for a in accepted}
+    if events:
+        touched = {event.customer_id for event in events}
         enterprise_alerts.watcher().touched(touched)
         credit_purchases.recharge_watcher().touched(touched)
-        alerts.watcher().stored(a.event for a in accepted)
+        alerts.watcher().stored(events)
     # Built directly (the shape is IngestResponse): validating 100 outcomes per request would cost more
     # than storing them.
     body = {

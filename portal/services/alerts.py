@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -668,6 +668,14 @@ def evaluate(
     return []
 
 
+def with_rules(customer_ids: set[str]) -> set[str]:
+    """Those of ``customer_ids`` that some rule watches: all of them when there is a rule for every customer, else
+    those with rules of their own (one query, so that a round over customers without rules costs next to nothing)."""
+    with Session(get_engine()) as session:
+        owners = set(session.exec(select(AlertRuleRow.customer_id).distinct()).all())
+    return set(customer_ids) if None in owners else customer_ids & owners
+
+
 class AlertRuleWatcher(UsageWatcher):
     """Evaluates, on its own thread, the rules of customers whose usage was stored since it last looked."""
 
@@ -675,28 +683,34 @@ class AlertRuleWatcher(UsageWatcher):
 
     def __init__(self) -> None:
         super().__init__()
-        self._hours: dict[str, dict[datetime, str]] = {}
-        self._last: dict[str, str] = {}
+        self._batches: list[tuple[frozenset[str], Sequence[UsageEvent]]] = []
 
-    def stored(self, events: Iterable[UsageEvent]) -> None:
-        """Note the stored ``events`` (their hours and transaction ids, a few per customer) and wake the thread."""
-        customers = set()
+    def stored(self, events: Sequence[UsageEvent]) -> None:
+        """Keep the stored ``events`` for the thread and wake it (cheap on the request path: the thread picks out
+        the hours and transaction ids of the customers that have rules)."""
+        customers = frozenset(event.customer_id for event in events)
         with self._lock:
-            for event in events:
-                hour = event.timestamp.replace(minute=0, second=0, microsecond=0)
-                self._hours.setdefault(event.customer_id, {})[hour] = event.transaction_id
-                self._last[event.customer_id] = event.transaction_id
-                customers.add(event.customer_id)
+            self._batches.append((customers, events))
         self.touched(customers)
 
     def handle(self, customer_ids: set[str]) -> None:
-        """Evaluate the rules of ``customer_ids`` against the events noted for them."""
+        """Evaluate the rules of those of ``customer_ids`` (and of the customers of the events kept meanwhile)
+        that have rules, against the hours of their events."""
         with self._lock:
-            noted = {c: (self._hours.pop(c, {}), self._last.pop(c, None)) for c in customer_ids}
-        for customer_id in sorted(customer_ids):
-            hours, last = noted[customer_id]
+            batches, self._batches = self._batches, []
+        watched = with_rules(customer_ids.union(*(customers for customers, _ in batches)))
+        hours: dict[str, dict[datetime, str]] = {customer_id: {} for customer_id in watched}
+        last: dict[str, str] = {}
+        for customers, events in batches:
+            if customers.isdisjoint(watched):
+                continue
+            for event in events:
+                if (noted := hours.get(event.customer_id)) is not None:
+                    noted[event.timestamp.replace(minute=0, second=0, microsecond=0)] = event.transaction_id
+                    last[event.customer_id] = event.transaction_id
+        for customer_id in sorted(watched):
             try:
-                evaluate(customer_id, hours, last)
+                evaluate(customer_id, hours[customer_id], last.get(customer_id))
             except Exception:  # one customer's failure must not keep the others' alerts from firing
                 log.exception("Evaluating the alerts of %s failed; its next usage evaluates them again", customer_id)
 

@@ -24,6 +24,7 @@ from sqlmodel import col, select
 from portal.api.app import create_api
 from portal.db.models import AlertStateChange, Contract, GrantRow, User, WebhookEvent, utcnow
 from portal.db.uow import UnitOfWork
+from portal.domain.metrics import UsageEvent
 from portal.services import alerts, notifications, spend_caps
 from portal.services.api_keys import ApiPrincipal, create_api_key
 from portal.services.billing import provision
@@ -365,12 +366,14 @@ def test_the_watcher_evaluates_every_customer_even_when_one_fails(
         return []
 
     monkeypatch.setattr(alerts, "evaluate", evaluate)
+    monkeypatch.setattr(alerts, "with_rules", lambda customer_ids: customer_ids)  # as if both had rules
     watcher = alerts.AlertRuleWatcher()
     hour = datetime(2026, 11, 24, 10, tzinfo=UTC)
+    events = [UsageEvent(txn, customer, TOKENS_EVENT, hour + timedelta(minutes=5)) for txn, customer in
+              (("a1", "cus_a"), ("b1", "cus_b"), ("b2", "cus_b"))]  # fmt: skip
     with watcher._lock:  # noted without waking the thread, to handle them here
-        watcher._hours = {"cus_a": {hour: "a1"}, "cus_b": {hour: "b2"}}
-        watcher._last = {"cus_a": "a1", "cus_b": "b2"}
-    watcher.handle({"cus_a", "cus_b"})
+        watcher._batches = [(frozenset({"cus_a", "cus_b"}), events)]
+    watcher.handle({"cus_a"})  # cus_b's usage was stored while the round started: handled in this round too
     assert evaluated == [("cus_b", {hour: "b2"}, "b2")]
     assert "Evaluating the alerts of cus_a failed" in caplog.text
 
@@ -428,6 +431,19 @@ def test_an_all_customer_rule_fires_for_each_customer_as_it_crosses_and_tells_st
     alerts.delete_rule(staff_user, rule.id)
     assert alerts.all_customer_rules(staff_user) == []
     assert _changes_of(rule.id, initech) == []
+
+
+def test_the_watcher_evaluates_only_customers_that_a_rule_watches(
+    initech: str, admin: Identity, staff_user: Identity
+) -> None:
+    globex = create_customer(STAFF, "Globex").id
+    assert alerts.with_rules({initech, globex}) == set()  # no rules: a round over both reads nothing else
+    alerts.create_rule(admin, initech, alerts.SPEND_ABOVE, "1.00")
+    assert alerts.with_rules({initech, globex}) == {initech}
+    everyone = alerts.create_rule(staff_user, None, alerts.SPEND_ABOVE, "5.00")
+    assert alerts.with_rules({initech, globex}) == {initech, globex}
+    alerts.delete_rule(staff_user, everyone.id)
+    assert alerts.with_rules({globex}) == set()
 
 
 def test_only_staff_manage_all_customer_rules(initech: str, admin: Identity, staff_user: Identity) -> None:
