@@ -6,10 +6,12 @@ ORM would cost more than the database here). Works on SQLite and PostgreSQL:
 * events are inserted with ``ON CONFLICT (transaction_id) DO NOTHING
   RETURNING``, so the database, not a race between two requests, decides
   which copy of a transaction id is first;
-* rollups are read, merged in Python (states are exact decimals, sets or
-  latest values, which SQL cannot merge exactly on SQLite) and written back;
-  on PostgreSQL the rows are locked first (``FOR UPDATE``) so concurrent
-  writers in several processes merge one after the other.
+* rollups are merged in Python (states are exact decimals, sets or latest
+  values, which SQL cannot merge exactly): on SQLite inside one upsert, whose
+  conflict clause calls :func:`merged_state_text` (a function registered on
+  every connection, see :func:`register_functions`); on PostgreSQL the rows
+  are read and locked first (``FOR UPDATE``), so concurrent writers in
+  several processes merge one after the other, and written back.
 """
 
 from __future__ import annotations
@@ -69,14 +71,13 @@ def _placeholders(connection: Connection) -> tuple[str, Callable[[datetime], Any
 
 
 _MATCH_CHUNK = 200
-"""Keys read per query: one equality test each, OR-ed (SQLite refuses expressions deeper than 1,000 terms)."""
+"""Keys read per query: one equality test each, OR-ed."""
 
 
-def _stored_states(
-    connection: Connection, keys: Sequence[RollupKey], mark: str, instant: Callable[[datetime], Any], lock: str
-) -> dict[RollupKey, AggregationState]:
-    """The stored states of ``keys`` (those that exist), read :data:`_MATCH_CHUNK` keys at a time."""
-    # One equality test per key (SQLite plans a row-value IN over VALUES as a full scan).
+def _locked_states(connection: Connection, keys: Sequence[RollupKey]) -> dict[RollupKey, AggregationState]:
+    """The stored states of ``keys`` (those that exist) on PostgreSQL, locked until the transaction ends, read
+    :data:`_MATCH_CHUNK` keys at a time."""
+    mark, instant = _placeholders(connection)
     match = f"(customer_id = {mark} AND metric_id = {mark} AND group_values = {mark} AND bucket_start = {mark})"
     current: dict[RollupKey, AggregationState] = {}
     for start in range(0, len(keys), _MATCH_CHUNK):
@@ -87,12 +88,46 @@ def _stored_states(
         params = tuple(value for text_key in by_text for value in text_key)
         for customer_id, metric_id, group_values, bucket_start, state in connection.exec_driver_sql(
             "SELECT customer_id, metric_id, group_values, bucket_start, state FROM usage_rollup "
-            f"WHERE {' OR '.join([match] * len(by_text))}{lock}",
+            f"WHERE {' OR '.join([match] * len(by_text))} FOR UPDATE",
             params,
         ):
             key = by_text[(customer_id, metric_id, group_values, bucket_start)]
             current[key] = state_from_doc(json.loads(state) if isinstance(state, str) else state)
     return current
+
+
+def state_text(state: AggregationState) -> str:
+    """The JSON text a rollup row stores for ``state``."""
+    if type(state) is SumState:  # the usual state, written thousands of times a second: what json.dumps gives
+        return f'{{"sum":"{state.total}"}}'
+    return json.dumps(state_to_doc(state), separators=(",", ":"))
+
+
+MERGE_FUNCTION = "portal_merge_state"
+"""The SQL function (on SQLite) that merges a rollup row's state with a delta's: :func:`merged_state_text`."""
+
+
+_SUM_START, _SUM_END = '{"sum":"', '"}'
+
+
+def _sum_text(text: str) -> str | None:
+    """The decimal text of a sum's state as :func:`state_text` writes it; None for any other text."""
+    if text.startswith(_SUM_START) and text.endswith(_SUM_END):
+        return text[len(_SUM_START) : -len(_SUM_END)]
+    return None
+
+
+def merged_state_text(stored: str, delta: str) -> str:
+    """The JSON text of a stored rollup state merged with a delta state (both JSON texts), exactly."""
+    total, more = _sum_text(stored), _sum_text(delta)
+    if total is not None and more is not None:  # the usual case, without parsing JSON
+        return state_text(SumState(Decimal(total) + Decimal(more)))
+    return state_text(merge(state_from_doc(json.loads(stored)), state_from_doc(json.loads(delta))))
+
+
+def register_functions(dbapi_connection: Any) -> None:
+    """Add :data:`MERGE_FUNCTION` to a new SQLite connection (the rollup upsert calls it)."""
+    dbapi_connection.create_function(MERGE_FUNCTION, 2, merged_state_text, deterministic=True)
 
 
 def _gathered(dialect: str, aggregation: Aggregation) -> str:
@@ -201,32 +236,35 @@ class SqlEventStore:
     def merge_rollups(self, deltas: Mapping[RollupKey, AggregationState]) -> None:
         """Merge ``deltas`` into the stored rollups, creating rows that do not exist yet.
 
-        Driver SQL like :meth:`insert_events`: the rows of the touched keys are read in chunks by primary
-        key (locked on PostgreSQL), merged in Python, and written back with one multi-row upsert per chunk.
+        Driver SQL like :meth:`insert_events`, one multi-row upsert per chunk of keys. On SQLite the upsert
+        merges a delta into an existing row itself (:func:`merged_state_text`); on PostgreSQL the rows of the
+        chunk are first read by primary key and locked, merged here, and written back.
         """
         connection = self.connection
         mark, instant = _placeholders(connection)
-        lock = " FOR UPDATE" if connection.dialect.name == "postgresql" else ""
+        on_sqlite = connection.dialect.name == "sqlite"
+        merged = f"{MERGE_FUNCTION}(state, excluded.state)" if on_sqlite else "excluded.state"
+        hours: dict[datetime, Any] = {}
         keys = list(deltas)
         for start in range(0, len(keys), _INSERT_CHUNK):
             chunk = keys[start : start + _INSERT_CHUNK]
-            current = _stored_states(connection, chunk, mark, instant, lock)
+            current = {} if on_sqlite else _locked_states(connection, chunk)
             values: list[Any] = []
             for key in chunk:
                 previous = current.get(key)
-                state = deltas[key] if previous is None else merge(previous, deltas[key])
+                hour = key.bucket_start
                 values += (
                     key.customer_id,
                     key.metric_id,
                     key.group_values,
-                    instant(key.bucket_start),
-                    json.dumps(state_to_doc(state), separators=(",", ":")),
+                    hours[hour] if hour in hours else hours.setdefault(hour, instant(hour)),
+                    state_text(deltas[key] if previous is None else merge(previous, deltas[key])),
                 )
             upserts = ", ".join([f"({mark}, {mark}, {mark}, {mark}, {mark})"] * len(chunk))
             connection.exec_driver_sql(
                 "INSERT INTO usage_rollup (customer_id, metric_id, group_values, bucket_start, state) "
                 f"VALUES {upserts} ON CONFLICT (customer_id, metric_id, group_values, bucket_start) "
-                "DO UPDATE SET state = excluded.state",
+                f"DO UPDATE SET state = {merged}",
                 tuple(values),
             )
 

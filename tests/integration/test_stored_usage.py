@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any
@@ -16,7 +17,7 @@ from portal.db.loaders import StoredUsage
 from portal.db.models import BillableMetricRow, Customer, utcnow
 from portal.db.repositories import metric_from_row
 from portal.db.uow import UnitOfWork
-from portal.domain.metrics import AggregationState, BucketedUsage, GroupValues, UsageEvent
+from portal.domain.metrics import AggregationState, BucketedUsage, GroupValues, LatestState, UsageEvent
 from portal.domain.periods import Period
 from portal.services.ingest_writer import Committer
 
@@ -45,10 +46,16 @@ def stored(database: str) -> tuple[str, list[BillableMetricRow], Period]:
             uow.session.refresh(row)
         uow.session.expunge_all()
     start = (utcnow() - timedelta(days=4)).replace(minute=0, second=0, microsecond=0)
+    Committer().commit([_events(customer_id, start)])
+    return customer_id, rows, Period(start, start + timedelta(hours=72))
+
+
+def _events(customer_id: str, start: datetime) -> list[UsageEvent]:
+    """2,000 events of ``customer_id`` over the 72 hours from ``start`` (the same ones for every customer)."""
     rnd = random.Random(7)
-    events = [
+    return [
         UsageEvent(
-            f"e{n}",
+            f"{customer_id}-e{n}",
             customer_id,
             "call",
             start + timedelta(minutes=rnd.randrange(72 * 60), seconds=n % 60),
@@ -60,8 +67,39 @@ def stored(database: str) -> tuple[str, list[BillableMetricRow], Period]:
         )
         for n in range(2000)
     ]
-    Committer().commit([events])
-    return customer_id, rows, Period(start, start + timedelta(hours=72))
+
+
+def _rollups(customer_id: str, span: Period) -> dict[tuple[str, str, datetime], AggregationState]:
+    """The customer's rollups by metric, group and hour (the latest event named without the customer's prefix)."""
+    with UnitOfWork() as uow:
+        loaded = event_store(uow.session.connection()).load_rollups([customer_id], span.start, span.end)
+    return {
+        (key.metric_id, key.group_values, key.bucket_start): (
+            replace(state, transaction_id=state.transaction_id.removeprefix(customer_id))
+            if isinstance(state, LatestState)
+            else state
+        )
+        for key, state in loaded
+    }
+
+
+def test_rollups_merged_over_many_commits_equal_those_of_one_commit(
+    stored: tuple[str, list[BillableMetricRow], Period],
+) -> None:
+    customer_id, _, span = stored
+    with UnitOfWork() as uow:
+        other = Customer(name="Hooli in pieces")
+        uow.session.add(other)
+        uow.session.flush()
+        other_id = other.id
+    events = _events(other_id, span.start)
+    cuts = [0, 1, 2, 40, 41, 500, 1300, 1999, 2000]  # the database merges each commit into the rows stored before
+    committer = Committer()
+    for a, b in pairwise(cuts):
+        committer.commit([events[a:b]])
+    expected = _rollups(customer_id, span)
+    assert {kind for kind, *_ in KINDS} <= {type(s).__name__.removesuffix("State").lower() for s in expected.values()}
+    assert _rollups(other_id, span) == expected
 
 
 @pytest.mark.parametrize("cuts", [[], [5], [1, 24, 47, 71]])
