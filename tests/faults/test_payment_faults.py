@@ -2,37 +2,31 @@
 (creating, finalizing, paying the Stripe invoice), and Stripe answering too slowly. On SQLite and PostgreSQL,
 against the fake Stripe behind a proxy that holds the request the test names (:mod:`tests.support.holding_proxy`).
 
-Initech (the ``initech`` fixture) has a card on file; its first period closes at ``T0`` with an invoice of $10.00.
-Whatever happens, the invoice ends paid and Stripe charged it exactly once.
+Initech (the ``initech`` fixture) has a card on file (``card_on_file``); its first period closes at
+:func:`~tests.faults.conftest.closing_time` with an invoice of $10.00. Whatever happens, the invoice ends paid and
+Stripe charged it exactly once.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 import stripe
-from sqlmodel import col, select
 
-from portal.db.models import Customer, InvoiceRow
-from portal.db.uow import UnitOfWork
 from portal.domain.payment_retries import next_retry
-from portal.domain.periods import Frequency, billing_period
 from portal.jobs import run_billing_once
 from portal.services.billing import COLLECTION_LEASE
 from portal.services.period_close import close_periods, retry_payments
-from tests.integration.conftest import two_months_ago
+from tests.faults.conftest import CLOSING_AMOUNT, SEATS_AMOUNT, billing_job, closing_invoice, closing_time
 from tests.support.holding_proxy import HoldingProxy, holding_proxy
-from tests.support.payments import CardOnFile, stripe_charges
-from tests.support.processes import stop
+from tests.support.payments import stripe_charges
 from tests.support.settings import settings_env
-from tests.support.stripe import PROJECT_ROOT, TEST_SECRET_KEY, stripe_settings
+from tests.support.stripe import TEST_SECRET_KEY, stripe_settings
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
@@ -40,26 +34,6 @@ PAY = r"/v1/invoices/[^/]+/pay"
 STEPS = {"create": r"/v1/invoices", "finalize": r"/v1/invoices/[^/]+/finalize", "pay": PAY}
 """The requests to Stripe the job is killed during (the answer held): creating the Stripe invoice (its id is not
 recorded with ours yet), finalizing it (not charged yet), paying it (charged)."""
-CLOSING_AMOUNT, SEATS_AMOUNT = 1000, 12000
-"""Initech's first period's closing invoice, and its seats billed in advance when its second period opens."""
-
-
-def _t0() -> datetime:
-    """When the billing job closes Initech's first period (its end plus the 24 hours of grace)."""
-    return billing_period(two_months_ago(), Frequency.MONTHLY, 0).end + timedelta(hours=24)
-
-
-@pytest.fixture
-def card_on_file(initech: str, fake_stripe: str) -> str:
-    """Initech's Stripe customer, with a card that pays, recorded with our customer."""
-    reference = CardOnFile(fake_stripe).ensure_customer(initech, "Initech", None, None)
-    assert reference is not None
-    with UnitOfWork() as uow:
-        customer = uow.session.get(Customer, initech)
-        assert customer is not None
-        customer.payment_customer_id = reference
-        uow.session.add(customer)
-    return reference
 
 
 @pytest.fixture
@@ -75,48 +49,30 @@ def _stripe_invoices(api_base: str, customer: str) -> list[str]:
     return [invoice.id for invoice in client.v1.invoices.list({"customer": customer, "limit": 100}).data if invoice.id]
 
 
-def _closing_invoice(customer_id: str) -> InvoiceRow:
-    with UnitOfWork() as uow:
-        [row] = uow.session.exec(
-            select(InvoiceRow).where(InvoiceRow.customer_id == customer_id, col(InvoiceRow.closes_period).is_(True))
-        ).all()
-        uow.session.expunge(row)
-    return row
-
-
 def _run_job_and_kill_it_while_stripe_answers(
     database: str, proxy: HoldingProxy, step: str, at: datetime, log: Path
 ) -> None:
     """Run the billing job as of ``at`` in its own process and SIGKILL it while the answer to its request to Stripe
     ``step`` is held (Stripe has done what was asked, the job has not heard)."""
     proxy.hold("POST", STEPS[step], seconds=120, after_forwarding=True)
-    environment = {**os.environ, **stripe_settings(proxy.url), "REFLEX_DB_URL": database}
-    with open(log, "wb") as output:
-        job = subprocess.Popen(
-            [sys.executable, "-m", "tests.faults.billing_job", at.isoformat()],
-            cwd=PROJECT_ROOT,
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-        try:
+    try:
+        with billing_job(database, proxy.url, at, log) as job:
             held = proxy.holding.wait(120)
             assert held, f"the job never asked Stripe to {step}: {log.read_text(errors='replace')[-3000:]}"
             assert job.poll() is None, "the job ended before it was killed"
             os.kill(job.pid, signal.SIGKILL)
             assert job.wait(10) == -signal.SIGKILL
-        finally:
-            stop(job, signal.SIGKILL, 10)
-            proxy.release()
+    finally:
+        proxy.release()
 
 
 @pytest.mark.parametrize("step", list(STEPS))
 def test_the_billing_job_killed_while_talking_to_stripe_is_collected_once_after_the_lease(
     database: str, initech: str, card_on_file: str, proxy: HoldingProxy, fake_stripe: str, tmp_path: Path, step: str
 ) -> None:
-    t0 = _t0()
+    t0 = closing_time()
     _run_job_and_kill_it_while_stripe_answers(database, proxy, step, t0, tmp_path / "job.log")
-    killed = _closing_invoice(initech)
+    killed = closing_invoice(initech)
     assert (killed.status, killed.next_payment_at) == ("finalized", t0 + COLLECTION_LEASE), "our database never knew"
     charges = stripe_charges(fake_stripe)
     assert charges(card_on_file) == ([(CLOSING_AMOUNT, "succeeded")] if step == "pay" else [])
@@ -127,7 +83,7 @@ def test_the_billing_job_killed_while_talking_to_stripe_is_collected_once_after_
         after = run_billing_once(t0 + COLLECTION_LEASE)
     assert after is not None
     assert [(invoice.id, invoice.status) for invoice in after.retried] == [(killed.id, "paid")]
-    assert _closing_invoice(initech).status == "paid"
+    assert closing_invoice(initech).status == "paid"
     assert sorted(charges(card_on_file)) == [(CLOSING_AMOUNT, "succeeded"), (SEATS_AMOUNT, "succeeded")]
     assert len(_stripe_invoices(fake_stripe, card_on_file)) == 2, "one Stripe invoice per invoice of ours"
 
@@ -136,7 +92,7 @@ def test_the_billing_job_killed_while_talking_to_stripe_is_collected_once_after_
 def test_a_payment_provider_too_slow_fails_the_attempt_and_a_later_retry_charges_once(
     initech: str, card_on_file: str, proxy: HoldingProxy, fake_stripe: str, forward: bool
 ) -> None:
-    t0 = _t0()
+    t0 = closing_time()
     proxy.hold("POST", PAY, seconds=5, forward=forward)
     with settings_env({**stripe_settings(proxy.url), "STRIPE_TIMEOUT_SECONDS": "1"}):
         [invoice] = close_periods(t0).closed
@@ -148,7 +104,7 @@ def test_a_payment_provider_too_slow_fails_the_attempt_and_a_later_retry_charges
     )
     retry_at = next_retry(t0, t0)
     assert retry_at is not None
-    assert _closing_invoice(initech).next_payment_at == retry_at
+    assert closing_invoice(initech).next_payment_at == retry_at
     with settings_env(stripe_settings(fake_stripe)):
         [retried] = retry_payments(retry_at).retried
     assert (retried.id, retried.status) == (invoice.id, "paid")
