@@ -11,9 +11,11 @@ from starlette.concurrency import run_in_threadpool
 from portal.services.api_keys import ApiPrincipal, authenticate
 
 
-async def api_principal(
-    authorization: Annotated[str | None, Header(description="Bearer <API key>")] = None,
-) -> ApiPrincipal:
+Authorization = Annotated[str | None, Header(description="Bearer <API key>")]
+"""The ``Authorization`` header of an API request (documented in the OpenAPI description)."""
+
+
+async def api_principal(authorization: Authorization = None) -> ApiPrincipal:
     """The key a request is made with; 401 when it is missing, wrong or revoked."""
     return await run_in_threadpool(authenticate, authorization)
 

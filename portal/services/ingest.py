@@ -134,7 +134,9 @@ def _properties(raw: Mapping[str, Any]) -> dict[str, str]:
 
 
 @dataclass(frozen=True, slots=True)
-class _Valid:
+class ValidEvent:
+    """An event of a request that passed validation, with its position in the request."""
+
     index: int
     event: UsageEvent
 
@@ -173,7 +175,7 @@ def _plain(raw: dict[str, Any]) -> bool:
     )
 
 
-def _parse(index: int, raw: Any, now: datetime) -> _Valid | EventResult:
+def _parse(index: int, raw: Any, now: datetime) -> ValidEvent | EventResult:
     if not isinstance(raw, dict):
         return EventResult(index, None, REJECTED, "an event must be a JSON object")
     transaction_id = raw.get("transaction_id") if isinstance(raw.get("transaction_id"), str) else None
@@ -196,10 +198,10 @@ def _parse(index: int, raw: Any, now: datetime) -> _Valid | EventResult:
             )
     except InvalidInput as exc:
         return EventResult(index, transaction_id, REJECTED, str(exc))
-    return _Valid(index, event)
+    return ValidEvent(index, event)
 
 
-def parse_events(payload: Any, now: datetime) -> list[_Valid | EventResult]:
+def parse_events(payload: Any, now: datetime) -> list[ValidEvent | EventResult]:
     """Each event of a request body, valid or refused with its reason, in request order; a body that is not a
     batch of 1 to 100 events is refused whole (:class:`InvalidInput`). Never raises anything else."""
     return [_parse(i, raw, now) for i, raw in enumerate(check_batch(payload))]
@@ -260,17 +262,17 @@ def directory() -> CustomerDirectory:
 
 def prepare(
     principal: ApiPrincipal, payload: Any, now: datetime | None = None
-) -> tuple[list[_Valid], list[EventResult]]:
+) -> tuple[list[ValidEvent], list[EventResult]]:
     """Validate a request: the events to store (customers resolved) and the refused ones with reasons."""
     principal.require(INGEST)
     now = now or utcnow()
     parsed = parse_events(payload, now)
     refused = [p for p in parsed if isinstance(p, EventResult)]
-    valid = [p for p in parsed if isinstance(p, _Valid)]
+    valid = [p for p in parsed if isinstance(p, ValidEvent)]
     customers = _DIRECTORY.resolve({v.event.customer_id for v in valid})
     blocked = budget_gate.gate().refusals(customers.values()) if customers else {}
     capped = spend_caps.gate().refusals(customers.values(), now) if customers else {}
-    accepted: list[_Valid] = []
+    accepted: list[ValidEvent] = []
     for item in valid:
         event = item.event
         customer_id = customers.get(event.customer_id)
@@ -294,11 +296,11 @@ def prepare(
                 if customer_id == event.customer_id
                 else UsageEvent(event.transaction_id, customer_id, event.event_type, event.timestamp, event.properties)
             )
-            accepted.append(_Valid(item.index, resolved))
+            accepted.append(ValidEvent(item.index, resolved))
     return accepted, refused
 
 
-def report(accepted: list[_Valid], refused: list[EventResult], stored: Mapping[str, Stored]) -> IngestReport:
+def report(accepted: list[ValidEvent], refused: list[EventResult], stored: Mapping[str, Stored]) -> IngestReport:
     """Combine the writer's outcome with the refusals, in request order."""
     results = list(refused)
     seen: set[str] = set()
