@@ -25,7 +25,7 @@ from portal.domain.metrics import (
     SumState,
     UniqueState,
 )
-from portal.domain.money import CreditType, currency, fiat, to_decimal
+from portal.domain.money import CreditType, bounded_decimal, currency, fiat, to_decimal
 from portal.domain.periods import Period, ensure_utc
 from portal.domain.pricing import Flat, Multiplier, Override, Package, PriceModel, Tier, Tiered, TierLine, Volume
 
@@ -79,9 +79,9 @@ def _tier_to_doc(tier: Tier) -> Doc:
 def _tier_from_doc(doc: Mapping[str, Any]) -> Tier:
     up_to = doc.get("up_to")
     return Tier(
-        up_to=None if up_to in (None, "") else to_decimal(up_to, "tier bound"),
-        unit_price=to_decimal(_field(doc, "unit_price", "tier"), "tier unit price"),
-        flat_fee=to_decimal(doc.get("flat_fee", "0"), "tier flat fee"),
+        up_to=None if up_to in (None, "") else bounded_decimal(up_to, "tier bound"),
+        unit_price=bounded_decimal(_field(doc, "unit_price", "tier"), "tier unit price"),
+        flat_fee=bounded_decimal(doc.get("flat_fee", "0"), "tier flat fee"),
     )
 
 
@@ -96,14 +96,15 @@ def price_to_doc(price: PriceModel) -> Doc:
 
 
 def price_from_doc(doc: Mapping[str, Any]) -> PriceModel:
-    """The price model a document describes; refuses unknown models and missing fields by name."""
+    """The price model a document describes; refuses unknown models, missing fields and numbers out of bounds
+    (:func:`~portal.domain.money.bounded_decimal`) by name."""
     model = _field(doc, "model", "price")
     if model == "flat":
-        return Flat(to_decimal(_field(doc, "unit_price", "flat price"), "unit price"))
+        return Flat(bounded_decimal(_field(doc, "unit_price", "flat price"), "unit price"))
     if model == "package":
         return Package(
-            to_decimal(_field(doc, "size", "package price"), "package size"),
-            to_decimal(_field(doc, "price_per_block", "package price"), "package price"),
+            bounded_decimal(_field(doc, "size", "package price"), "package size"),
+            bounded_decimal(_field(doc, "price_per_block", "package price"), "package price"),
         )
     if model in ("tiered", "volume"):
         tiers = tuple(_tier_from_doc(t) for t in _field(doc, "tiers", f"{model} price"))
@@ -187,7 +188,8 @@ def override_from_doc(doc: Mapping[str, Any], credit_types: Mapping[str, CreditT
     priority = int(doc.get("priority", 0))
     kind = _field(doc, "kind", "override")
     if kind == "multiplier":
-        return Override.multiply(product_id, start, end, _field(doc, "factor", "multiplier"), priority=priority)
+        factor = bounded_decimal(_field(doc, "factor", "multiplier"), "multiplier")
+        return Override.multiply(product_id, start, end, factor, priority=priority)
     if kind != "overwrite":
         raise InvalidDocument(f"Unknown override kind {kind!r}: use overwrite or multiplier.")
     credit_id = doc.get("credit_type_id")

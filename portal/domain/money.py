@@ -164,6 +164,33 @@ def to_decimal(value: object, what: str = "amount") -> Decimal:
     return result
 
 
+MAX_AMOUNT = Decimal("1E+15")
+"""The largest size of a price, fee, factor, quantity or amount given as input (a quadrillion; the same bound either
+side of zero): anything larger is a typo or an attack, and its minor units would not fit a stored integer."""
+MAX_PLACES = 18
+"""The most decimal places of such an input (a millionth of a millionth of a millionth; trailing zeros aside)."""
+_SHOWN_DIGITS = 40
+"""A refused number longer than this is shown in scientific notation in the error."""
+
+
+def bounded_decimal(value: object, what: str = "amount", limit: Decimal = MAX_AMOUNT) -> Decimal:
+    """:func:`to_decimal`, refusing (:class:`InvalidAmount` naming ``what`` and the limit) a number beyond ``limit``
+    either side of zero or with more than :data:`MAX_PLACES` decimal places: every number a person or a client
+    sends that is stored or priced goes through here."""
+    result = to_decimal(value, what)
+    text = str(result)
+    if abs(result) > limit:
+        shown = text if len(text) <= _SHOWN_DIGITS else f"{result:.6E}"
+        side = f"too large: at most {limit:,f}" if result > 0 else f"too small: at least {-limit:,f}"
+        raise InvalidAmount(f"The {what} {shown} is {side}.")
+    _, digits, exponent = result.as_tuple()
+    trailing_zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+    if isinstance(exponent, int) and -exponent - trailing_zeros > MAX_PLACES:
+        shown = text if len(text) <= _SHOWN_DIGITS else f"{text[:_SHOWN_DIGITS]}…"
+        raise InvalidAmount(f"The {what} {shown} has too many decimal places: at most {MAX_PLACES}.")
+    return result
+
+
 @dataclass(frozen=True, slots=True)
 class Money:
     """An amount of a currency, at full precision until :meth:`rounded`."""

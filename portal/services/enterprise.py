@@ -31,7 +31,7 @@ from portal.domain.errors import DomainError
 from portal.domain.forecast import Forecast, forecast
 from portal.domain.grants import DrawnCharge, Grant, GrantScope
 from portal.domain.metrics import BucketedUsage, UsageSource
-from portal.domain.money import ZERO, CreditType, to_decimal
+from portal.domain.money import ZERO, CreditType, bounded_decimal, to_decimal
 from portal.domain.periods import Frequency, Period, billing_period_containing
 from portal.services import audit, billing, local_accounts, members, payment_customers
 from portal.services.billing import Rated
@@ -439,6 +439,10 @@ def _amount(value: object, what: str) -> Decimal:
         amount = to_decimal(str(value).replace(",", "").strip(), what)
     except DomainError:
         raise InvalidInput(f"The {what} must be a number, such as 250000; {value!r} is not.") from None
+    try:
+        bounded_decimal(amount, what)
+    except DomainError as exc:
+        raise InvalidInput(str(exc)) from None
     if amount < 0:
         raise InvalidInput(f"The {what} cannot be negative ({amount}).")
     return amount

@@ -16,7 +16,7 @@ from portal.db.codecs import lookup_credit_type, override_from_doc
 from portal.db.loaders import Catalog
 from portal.db.models import CreditTypeRow, RateCardRow
 from portal.domain.errors import DomainError, InvalidAmount
-from portal.domain.money import to_decimal
+from portal.domain.money import bounded_decimal
 from portal.domain.periods import Frequency
 from portal.domain.seats import MAX_SEATS, CreditAllocation, CreditProration, DecreasePolicy, IncreasePolicy
 from portal.services.errors import InvalidInput
@@ -41,7 +41,7 @@ def text(limit: int) -> Parser:
 
 def _amount(name: str, value: Any, _: Session) -> Decimal:
     try:
-        amount = to_decimal(value, name.replace("_", " "))
+        amount = bounded_decimal(value, name.replace("_", " "))
     except InvalidAmount as exc:
         raise InvalidInput(str(exc)) from None
     if amount < 0:
@@ -95,6 +95,11 @@ def _entitlements(name: str, value: Any, _: Session) -> dict[str, Any]:
     for key, limit in value.items():
         if not isinstance(limit, bool | int | str) or (isinstance(limit, str) and not limit.isdigit()):
             raise InvalidInput(f"Entitlement {key!r} must be true, false or a whole-number limit, not {limit!r}.")
+        try:
+            if not isinstance(limit, bool):
+                bounded_decimal(limit, f"limit of entitlement {key!r}")
+        except InvalidAmount as exc:
+            raise InvalidInput(str(exc)) from None
     return {k: int(v) if isinstance(v, str) else v for k, v in value.items()}
 
 

@@ -20,7 +20,7 @@ from portal.db.loaders import product_from_row
 from portal.db.models import BillableMetricRow, ProductRow
 from portal.db.uow import UnitOfWork
 from portal.domain.errors import DomainError, InvalidAmount
-from portal.domain.money import to_decimal
+from portal.domain.money import bounded_decimal
 from portal.domain.pricing import ConversionOperation, ProductKind, RoundingMode
 from portal.services.audit import record, require_staff
 from portal.services.customers import Actor
@@ -80,7 +80,7 @@ def create_product(actor: Actor, definition: Mapping[str, Any]) -> ProductView:
     factor: Decimal | None = None
     if per is not None:
         try:
-            factor = to_decimal(per.replace(",", ""), "quantity divisor")
+            factor = bounded_decimal(per.replace(",", ""), "quantity divisor")
         except InvalidAmount as exc:
             raise InvalidInput(str(exc)) from None
         if factor <= 0:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 
 from sqlmodel import Session, col, select
 
@@ -30,7 +29,7 @@ from portal.db.models import (
 from portal.db.uow import UnitOfWork
 from portal.domain.errors import DomainError
 from portal.domain.invoicing import InvoiceStatus
-from portal.domain.money import Money, to_decimal
+from portal.domain.money import Money, bounded_decimal
 from portal.domain.periods import ensure_utc
 from portal.services import outgoing_webhooks
 from portal.services.audit import record, require_staff
@@ -41,8 +40,6 @@ from portal.services.proposals import current_terms
 
 SEARCH_LIMIT = 50
 MAX_REASON = 500
-MAX_GRANT = Decimal("1E+15")
-"""A manual grant is below this (a quadrillion credits or cents is a typo, and rounding it must stay exact)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,15 +126,13 @@ def grant_credits(
     if len(why) > MAX_REASON:
         raise InvalidInput(f"The reason is {len(why)} characters long: keep it to {MAX_REASON}.")
     try:
-        units = to_decimal(amount, "credit amount")
+        units = bounded_decimal(amount, "credit amount")
         start = ensure_utc(starting_at or utcnow(), "start")
         end = ensure_utc(ending_before, "expiry") if ending_before is not None else None
     except DomainError as exc:
         raise InvalidInput(str(exc)) from None
     if units <= 0:
         raise InvalidInput(f"The credit amount must be more than zero, not {units}.")
-    if units >= MAX_GRANT:
-        raise InvalidInput(f"The credit amount {amount} is far too large: grant less than {MAX_GRANT:,.0f}.")
     if end is not None and end <= start:
         raise InvalidInput(f"The credit expires ({end:%Y-%m-%d}) before it starts ({start:%Y-%m-%d}).")
     with UnitOfWork() as uow:

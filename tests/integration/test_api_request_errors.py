@@ -147,7 +147,7 @@ def test_a_grant_too_large_to_round_is_refused_naming_it(client: TestClient) -> 
     customer = _customer_id(client)
     grant = {"amount": "1e26", "credit_type_id": "USD", "reason": "typo"}
     refused = client.post(f"/api/v1/staff/customers/{customer}/grants", json=grant)
-    assert _refusal(refused) == "The credit amount 1e26 is far too large: grant less than 1,000,000,000,000,000."
+    assert _refusal(refused) == "The credit amount 1E+26 is too large: at most 1,000,000,000,000,000."
 
 
 def _team_version(client: TestClient) -> str:

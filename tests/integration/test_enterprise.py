@@ -187,6 +187,37 @@ def test_three_levels_a_divisions_budget_limits_its_departments_together(umbrell
     }
 
 
+def test_absurd_budgets_and_commitments_are_refused_by_name_and_limit(umbrella: Identity) -> None:
+    research, marketing = _two_departments(umbrella)
+    acme = create_customer(STAFF, "Acme").id
+    too_large = "is too large: at most 1,000,000,000,000,000."
+    for call, message in [
+        (lambda: enterprise.set_budget(umbrella, marketing, "1e999999"), f"The budget 1E+999999 {too_large}"),
+        (
+            lambda: enterprise.move_budget(umbrella, marketing, research, "1e400"),
+            f"The amount to move 1E+400 {too_large}",
+        ),
+        (
+            lambda: enterprise.create_department(
+                umbrella, DepartmentSpec("Ops", "ops@umbrella.test", budget=str(10**40))
+            ),
+            f"The budget 1.000000E+40 {too_large}",
+        ),
+        (
+            lambda: enterprise.open_enterprise(
+                STAFF, acme, rate_card_id=RATE_CARD, commitment="-1e999999", credit_type_id=CREDITS
+            ),
+            "The commitment -1E+999999 is too small: at least -1,000,000,000,000,000.",
+        ),
+    ]:
+        with pytest.raises(InvalidInput) as refused:
+            call()
+        assert str(refused.value) == message
+    view = enterprise.enterprise_view(umbrella)
+    assert (view.department(research).budget, view.department(marketing).budget) == (Decimal(600), Decimal(400))
+    assert sorted(d.name for d in view.departments) == ["Marketing", "Research", "Umbrella Corp"]
+
+
 def test_only_staff_open_an_enterprise_and_departments_need_a_name_and_an_address(umbrella: Identity) -> None:
     with pytest.raises(Forbidden):
         enterprise.open_enterprise(umbrella, umbrella.customer_id or "", rate_card_id=RATE_CARD, commitment="1",

@@ -10,7 +10,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from portal.domain.errors import CurrencyMismatch, InvalidAllocation, InvalidAmount, UnknownCurrency
-from portal.domain.money import Money, allocate, currency, custom_credit, fiat, split_units, to_decimal
+from portal.domain.money import (
+    MAX_AMOUNT,
+    Money,
+    allocate,
+    bounded_decimal,
+    currency,
+    custom_credit,
+    fiat,
+    split_units,
+    to_decimal,
+)
 
 D = Decimal
 
@@ -70,6 +80,33 @@ def test_floats_are_refused_everywhere() -> None:
 def test_non_numbers_are_refused_with_the_value_named(value: str) -> None:
     with pytest.raises(InvalidAmount, match="price"):
         to_decimal(value, "price")
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("1e999999", "The unit price 1E+999999 is too large: at most 1,000,000,000,000,000."),
+        ("1e400", "The unit price 1E+400 is too large: at most 1,000,000,000,000,000."),
+        ("-1e999999", "The unit price -1E+999999 is too small: at least -1,000,000,000,000,000."),
+        (10**40, "The unit price 1.000000E+40 is too large: at most 1,000,000,000,000,000."),
+        ("Infinity", "The unit price 'Infinity' is not a finite number."),
+        ("NaN", "The unit price 'NaN' is not a finite number."),
+        ("1e-999999", "The unit price 1E-999999 has too many decimal places: at most 18."),
+        (
+            "0." + "1" * 50,
+            "The unit price 0.11111111111111111111111111111111111111… has too many decimal places: at most 18.",
+        ),
+    ],
+)
+def test_absurd_numbers_are_refused_naming_the_value_and_the_limit(value: object, message: str) -> None:
+    with pytest.raises(InvalidAmount) as refused:
+        bounded_decimal(value, "unit price")
+    assert str(refused.value) == message
+
+
+@pytest.mark.parametrize("value", [MAX_AMOUNT, -MAX_AMOUNT, "0.000000000000000001", "0.10000000000000000000000", "0"])
+def test_numbers_within_the_bounds_are_kept_as_given(value: object) -> None:
+    assert bounded_decimal(value) == to_decimal(value)
 
 
 def test_custom_credit_unit_priced_in_dollars() -> None:
