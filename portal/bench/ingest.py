@@ -40,7 +40,10 @@ from typing import Any
 
 import httpx
 
+from portal.bench.http_load import LoadConnection, LoadConnectionError
+
 BATCH = 100
+INGEST_PATH = "/api/v1/ingest"
 PROBE_BATCH = 10
 TOKENS_PER_EVENT = 1000
 CREDITS_PER_EVENT = Decimal(10)  # the demo rate: 10 AI credits per 1,000 tokens
@@ -75,13 +78,13 @@ class Tally:
         self.error_reasons[reason] += 1
 
 
-def _refusal(response: httpx.Response) -> str:
+def _refusal(status: int, body: bytes) -> str:
     """A refused request's status and the start of its reason."""
     try:
-        detail = str(response.json().get("detail", ""))
-    except ValueError:
-        detail = response.text
-    return f"{response.status_code} {detail[:160]}"
+        detail = str(json.loads(body).get("detail", ""))
+    except (ValueError, AttributeError):
+        detail = body.decode(errors="replace")
+    return f"{status} {detail[:160]}"
 
 
 def _free_port() -> int:
@@ -207,25 +210,27 @@ class Load:
                 tally.tokens_by_customer[customer] = tally.tokens_by_customer.get(customer, 0) + TOKENS_PER_EVENT
                 sent.append((transaction_id, customer))
 
-    async def _post(self, http: httpx.AsyncClient, body: bytes) -> httpx.Response:
-        return await http.post(f"{self.url}/api/v1/ingest", content=body, headers=self.headers)
-
-    async def client(self, client_id: int, http: httpx.AsyncClient, until: float) -> None:
-        """Send batches until ``until`` (monotonic seconds)."""
+    async def client(self, client_id: int, until: float) -> None:
+        """Send batches over one kept-alive connection until ``until`` (monotonic seconds)."""
         sent: list[tuple[str, str]] = []
-        while time.monotonic() < until:
-            body, ids = self.batch(client_id, sent)
-            started = time.perf_counter()
-            try:
-                response = await self._post(http, body)
-            except httpx.HTTPError as exc:
-                self.tally.refused(type(exc).__name__)
-                continue
-            self.tally.latencies.append(time.perf_counter() - started)
-            if response.status_code != 200:
-                self.tally.refused(_refusal(response))
-                continue
-            self._count(ids, json.loads(response.content), sent)
+        connection = LoadConnection(self.url, self.headers)
+        try:
+            while time.monotonic() < until:
+                body, ids = self.batch(client_id, sent)
+                started = time.perf_counter()
+                try:
+                    status, answer = await connection.post(INGEST_PATH, body)
+                except LoadConnectionError as exc:
+                    self.tally.refused(str(exc)[:160])
+                    await asyncio.sleep(0.05)
+                    continue
+                self.tally.latencies.append(time.perf_counter() - started)
+                if status != 200:
+                    self.tally.refused(_refusal(status, answer))
+                    continue
+                self._count(ids, json.loads(answer), sent)
+        finally:
+            await connection.close()
 
     async def _pooled(self, http: httpx.AsyncClient) -> Decimal:
         response = await http.get(f"{self.url}/api/v1/customers/{self.probe}/balances", headers=self.headers)
@@ -243,9 +248,10 @@ class Load:
                 self.sequence += 1
                 ids.append((f"probe-{self.run_id}-{self.sequence}", self.probe))
             started = time.perf_counter()
-            response = await self._post(http, ("[" + ",".join(self._event(t, c, stamp) for t, c in ids) + "]").encode())
+            body = ("[" + ",".join(self._event(t, c, stamp) for t, c in ids) + "]").encode()
+            response = await http.post(f"{self.url}{INGEST_PATH}", content=body, headers=self.headers)
             if response.status_code != 200:  # refused (the server is shedding load): counted, then tried again
-                self.tally.refused(_refusal(response))
+                self.tally.refused(_refusal(response.status_code, response.content))
                 await asyncio.sleep(0.05)
                 continue
             body = json.loads(response.content)
@@ -300,12 +306,9 @@ def _stored_tokens(url: str, key: str, customer: str) -> int:
 
 async def _drive(load: Load, clients: int, seconds: float) -> float:
     until = time.monotonic() + seconds
-    limits = httpx.Limits(max_connections=clients + 2, max_keepalive_connections=clients + 2)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as http:
+    async with httpx.AsyncClient(timeout=60) as http:
         started = time.perf_counter()
-        await asyncio.gather(
-            load.probe_client(http, until), *(load.client(number, http, until) for number in range(clients))
-        )
+        await asyncio.gather(load.probe_client(http, until), *(load.client(number, until) for number in range(clients)))
         return time.perf_counter() - started
 
 
