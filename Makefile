@@ -77,7 +77,7 @@ lint: install
 	$(VENV)/bin/ruff check portal tests alembic
 	$(VENV)/bin/ruff format --check portal tests alembic
 
-## typecheck: mypy (strict) on the domain and services
+## typecheck: mypy (strict) on everything but the UI (domain, services, db, api, payments, auth, benchmarks, CLI)
 typecheck: install
 	$(VENV)/bin/mypy
 

@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
@@ -106,7 +106,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"Chromium is not installed at {CHROMIUM}: run make test once (it installs Debian's).", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="portal-bench-") as workdir:
-        started = nullcontext((args.url, {})) if args.url else own_portal(Path(workdir))
+        started: AbstractContextManager[tuple[str, dict[str, str]]] = (
+            nullcontext((args.url, {})) if args.url else own_portal(Path(workdir))
+        )
         with started as (base, _env):
             print(f"portal                  {base}")
             return measure(base, args.runs)

@@ -92,6 +92,7 @@ from portal.domain.pricing import (
     Flat,
     Override,
     Package,
+    PriceModel,
     Product,
     ProductKind,
     QuantityConversion,
@@ -134,7 +135,7 @@ PRODUCTS = (
 )
 
 
-AI_PRICES = (
+AI_PRICES: tuple[tuple[PriceModel, PriceModel], ...] = (
     (Flat(Decimal(2)), Flat(Decimal("1.8"))),
     (
         Tiered((Tier(Decimal(5000), Decimal(2)), Tier(None, Decimal("1.5")))),
@@ -148,7 +149,7 @@ AI_PRICES = (
 """The AI price (per 1,000 tokens, in AI credits) of good, better and best: before and after the price change."""
 
 
-def _card(name: str, ai: tuple[Flat | Tiered | Volume, Flat | Tiered | Volume], price_change: bool) -> RateCard:
+def _card(name: str, ai: tuple[PriceModel, PriceModel], price_change: bool) -> RateCard:
     before, after = ai
     since = START - timedelta(days=365)
     ai_rates = (Rate("ai", since, PRICE_CHANGE, before, AI), Rate("ai", PRICE_CHANGE, None, after, AI))
