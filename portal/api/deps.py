@@ -10,7 +10,6 @@ from starlette.concurrency import run_in_threadpool
 
 from portal.services.api_keys import ApiPrincipal, authenticate
 
-
 Authorization = Annotated[str | None, Header(description="Bearer <API key>")]
 """The ``Authorization`` header of an API request (documented in the OpenAPI description)."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from itertools import pairwise
 
 from portal.services.usage_watch import ROUND_SECONDS, UsageWatcher
 
@@ -31,7 +32,7 @@ def test_steady_touches_are_gathered_into_spaced_rounds_and_none_is_lost() -> No
     watcher.touched(["last"])
     assert watcher.done.wait(5)
     starts = [at for at, _ in watcher.rounds]
-    assert all(later - earlier >= ROUND_SECONDS for earlier, later in zip(starts, starts[1:], strict=False))
+    assert all(later - earlier >= ROUND_SECONDS for earlier, later in pairwise(starts))
     assert len(watcher.rounds) < len(touched) / 5  # dozens of touches, a handful of rounds
     assert set().union(*(customers for _, customers in watcher.rounds)) == {*touched, "last"}
 
