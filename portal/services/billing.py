@@ -569,22 +569,50 @@ def contract_view(actor: Actor, customer_id: str, at: datetime | None = None) ->
 # --- changes ---------------------------------------------------------------------------------------
 
 
+_EntryKey = tuple[str, str, str, str | None, str | None]
+"""A recorded movement: grant, kind, reference (the charge a draw is for), and whose charge it was."""
+
+
 def _record_ledger(session: Session, rated: Rated) -> None:
-    """Append the entries the recorded ledger lacks (grant starts, this period's draws so far)."""
+    """Append the entries the recorded ledger lacks (grant starts, this period's draws so far).
+
+    The entries of grants stored with a contract are read back before rating, so the run's are all new. Those of
+    the credits the engine derives each period (a package's seat and pool credits) are not read back: it works
+    them out over the whole period each time. A period finalized twice (its seats in advance, then its close)
+    would record them twice, so for these grants only the difference between the run's entries and those already
+    recorded is appended (a draw no longer made is reversed): each grant's recorded entries add up to the run's.
+    """
     owners = {g.id: g.contract_id for g in rated.run.grants}
+    stored = {g.id for contract in rated.family.contracts for g in contract.grants}
+    derived = {e.grant_id for e in rated.run.ledger_entries if e.grant_id not in stored}
+    recorded: dict[_EntryKey, tuple[Decimal, datetime]] = {}
+    if derived:
+        for row in session.exec(select(LedgerEntryRow).where(col(LedgerEntryRow.grant_id).in_(derived))):
+            key = (row.grant_id, row.kind, row.reference, row.contract_id, row.seat_id)
+            total, _ = recorded.get(key, (Decimal(0), row.at))
+            recorded[key] = (total + row.amount, row.at)
     for entry in rated.run.ledger_entries:
-        session.add(
-            LedgerEntryRow(
-                grant_id=entry.grant_id,
-                grant_contract_id=owners[entry.grant_id],
-                at=entry.at,
-                kind=entry.kind.value,
-                amount=entry.amount,
-                reference=entry.reference,
-                contract_id=entry.contract_id,
-                seat_id=entry.seat_id,
-            )
-        )
+        key = (entry.grant_id, entry.kind.value, entry.reference, entry.contract_id, entry.seat_id)
+        before, _ = recorded.pop(key, (Decimal(0), entry.at))
+        if entry.amount != before:
+            session.add(_ledger_row(key, owners[entry.grant_id], entry.at, entry.amount - before))
+    for key, (before, at) in recorded.items():  # a derived grant's draw the run no longer makes
+        if before:
+            session.add(_ledger_row(key, owners[key[0]], at, -before))
+
+
+def _ledger_row(key: _EntryKey, owner: str, at: datetime, amount: Decimal) -> LedgerEntryRow:
+    grant_id, kind, reference, contract_id, seat_id = key
+    return LedgerEntryRow(
+        grant_id=grant_id,
+        grant_contract_id=owner,
+        at=at,
+        kind=kind,
+        amount=amount,
+        reference=reference,
+        contract_id=contract_id,
+        seat_id=seat_id,
+    )
 
 
 def finalize_due_now(session: Session, rated: Rated, at: datetime) -> InvoiceView | None:

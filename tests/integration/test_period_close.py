@@ -92,6 +92,34 @@ def _ledger_size() -> int:
         return uow.session.exec(select(func.count()).select_from(LedgerEntryRow)).one()
 
 
+def _ledger(contract_id: str) -> list[LedgerEntryRow]:
+    with UnitOfWork() as uow:
+        rows = uow.session.exec(
+            select(LedgerEntryRow)
+            .where(LedgerEntryRow.grant_contract_id == contract_id)
+            .order_by(col(LedgerEntryRow.id))
+        ).all()
+        uow.session.expunge_all()
+    return list(rows)
+
+
+def test_a_period_finalized_twice_records_its_seat_credits_start_and_draws_once(initech: str) -> None:
+    """The pool's credits are finalized twice in the first month: with its seats in advance when Initech was
+    provisioned, and at its close; the ledger still shows them granted once and drawn once."""
+    first, _ = _periods()
+    close_periods(first.end + GRACE)
+    rows = [r for r in _ledger(_contract_id(initech)) if first.start <= r.at < first.end]
+    assert [(r.kind, r.amount) for r in rows if r.kind == "grant_start"] == [("grant_start", Decimal(6000))]
+    [pool] = {r.grant_id for r in rows}
+    drawn: dict[str | None, Decimal] = {}
+    for row in rows:
+        if row.kind == "usage":
+            drawn[row.seat_id] = drawn.get(row.seat_id, Decimal(0)) + row.amount
+    # 7,000 credits used against the pool of 6,000: ann's 5,000 first, then 1,000 of bob's 2,000.
+    assert drawn == {"ann": Decimal(-5000), "bob": Decimal(-1000)}
+    assert sum(r.amount for r in rows if r.grant_id == pool) == 0
+
+
 @dataclass
 class Recording:
     """A payment provider that collects every amount and remembers which invoices it was asked to collect."""
