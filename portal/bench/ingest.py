@@ -47,6 +47,8 @@ INGEST_PATH = "/api/v1/ingest"
 PROBE_BATCH = 10
 TOKENS_PER_EVENT = 1000
 CREDITS_PER_EVENT = Decimal(10)  # the demo rate: 10 AI credits per 1,000 tokens
+PROBE_GRANT = "1000000000"
+"""Credits granted to the probe's customer: 100 million probe events' worth."""
 STARTUP_TIMEOUT_S = 600
 _EVENT = (
     '{"transaction_id":"%s","customer_id":"%s","event_type":"ai_usage","timestamp":"%s",'
@@ -284,6 +286,15 @@ def _setup(url: str, key: str, customers: int) -> tuple[list[str], str]:
         timeout=60,
     )
     provisioned.raise_for_status()
+    # The pool of 50 seats (100,000 credits) would run out within minutes of probing (a soak runs 10), and a
+    # balance at zero cannot show the next batch: a hand grant keeps the pool above zero for any run.
+    granted = httpx.post(
+        f"{url}/api/v1/staff/customers/{probe_id}/grants",
+        json={"amount": PROBE_GRANT, "credit_type_id": "ai-credits", "reason": "ingest benchmark probe"},
+        headers=headers,
+        timeout=60,
+    )
+    granted.raise_for_status()
     return ids, probe_id
 
 
