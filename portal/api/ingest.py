@@ -157,10 +157,10 @@ async def ingest(request: Request, authorization: Authorization = None) -> Respo
         return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "5"})
     report = ingest_service.report(accepted, refused, stored)
     if events:
-        touched = {event.customer_id for event in events}
+        touched = frozenset(event.customer_id for event in events)
         enterprise_alerts.watcher().touched(touched)
         credit_purchases.recharge_watcher().touched(touched)
-        alerts.watcher().stored(events)
+        alerts.watcher().stored(events, touched)
     return Response(response_body(report), media_type="application/json")
 
 

@@ -41,6 +41,7 @@ from typing import Any
 import httpx
 
 from portal.bench.http_load import LoadConnection, LoadConnectionError
+from portal.services.demo_catalog import CREDITS, TOKENS_METRIC
 
 BATCH = 100
 INGEST_PATH = "/api/v1/ingest"
@@ -290,7 +291,7 @@ def _setup(url: str, key: str, customers: int) -> tuple[list[str], str]:
     # balance at zero cannot show the next batch: a hand grant keeps the pool above zero for any run.
     granted = httpx.post(
         f"{url}/api/v1/staff/customers/{probe_id}/grants",
-        json={"amount": PROBE_GRANT, "credit_type_id": "ai-credits", "reason": "ingest benchmark probe"},
+        json={"amount": PROBE_GRANT, "credit_type_id": CREDITS, "reason": "ingest benchmark probe"},
         headers=headers,
         timeout=60,
     )
@@ -301,7 +302,7 @@ def _setup(url: str, key: str, customers: int) -> tuple[list[str], str]:
 def _stored_tokens(url: str, key: str, customer: str) -> int:
     now = datetime.now(UTC)
     params = {
-        "metric_id": "met_ai_tokens",
+        "metric_id": TOKENS_METRIC,
         "start": (now - timedelta(days=35)).isoformat(),
         "end": (now + timedelta(days=2)).isoformat(),
     }

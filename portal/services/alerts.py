@@ -685,10 +685,9 @@ class AlertRuleWatcher(UsageWatcher):
         super().__init__()
         self._batches: list[tuple[frozenset[str], Sequence[UsageEvent]]] = []
 
-    def stored(self, events: Sequence[UsageEvent]) -> None:
-        """Keep the stored ``events`` for the thread and wake it (cheap on the request path: the thread picks out
-        the hours and transaction ids of the customers that have rules)."""
-        customers = frozenset(event.customer_id for event in events)
+    def stored(self, events: Sequence[UsageEvent], customers: frozenset[str]) -> None:
+        """Keep the stored ``events`` (of ``customers``) for the thread and wake it (cheap on the request path: the
+        thread picks out the hours and transaction ids of the customers that have rules)."""
         with self._lock:
             self._batches.append((customers, events))
         self.touched(customers)
